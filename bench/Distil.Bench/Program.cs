@@ -1,0 +1,30 @@
+using Distil.Bench;
+
+// distil-bench <pipeline|engine|judge|all> [options]: each prints its figures next to a baseline measured in the same run.
+var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["pipeline"] = PipelineBench.RunAsync,
+    ["engine"] = EngineBench.RunAsync,
+    ["judge"] = JudgeBench.RunAsync,
+};
+
+var which = args.Length > 0 ? args[0] : "all";
+var rest = args.Skip(1).ToArray();
+if (which == "all")
+{
+    foreach (var suite in suites.Values)
+    {
+        await suite(rest);
+    }
+
+    return 0;
+}
+
+if (!suites.TryGetValue(which, out var run))
+{
+    Console.Error.WriteLine($"unknown benchmark '{which}'; choose one of: all, {string.Join(", ", suites.Keys)}");
+    return 2;
+}
+
+await run(rest);
+return 0;

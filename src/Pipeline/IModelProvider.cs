@@ -1,0 +1,15 @@
+using Microsoft.Extensions.AI;
+
+namespace Distil.Pipeline;
+
+/// <summary>
+/// Opens the models a definition names in its <c>models</c> object. The runtime asks once per model
+/// per run and disposes the clients at the end; Distil.Steps.ModelCatalog is the implementation
+/// (local ONNX models through Distil.Engine, remote OpenAI-compatible endpoints through Microsoft.Extensions.AI.OpenAI).
+/// </summary>
+public interface IModelProvider
+{
+    /// <param name="name">The key in <c>models</c>.</param>
+    /// <param name="definition">The model's JSON object, with located errors (same getters as a step's).</param>
+    ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken);
+}

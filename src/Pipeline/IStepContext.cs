@@ -1,0 +1,27 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+
+namespace Distil.Pipeline;
+
+/// <summary>What the runtime gives a step while it runs.</summary>
+public interface IStepContext
+{
+    string StepName { get; }
+
+    ILogger Logger { get; }
+
+    /// <summary>The run's working folder (runs/&lt;pipeline&gt;/&lt;fingerprint&gt;).</summary>
+    string RunDirectory { get; }
+
+    /// <summary>The chat client of a model named in the definition's <c>models</c>.</summary>
+    IChatClient GetModel(string modelName);
+
+    /// <summary>Marks <paramref name="row"/> as failed (sets <see cref="Row.ErrorColumn"/>) and counts it.</summary>
+    void RecordRowError(Row row, string message);
+
+    /// <summary>Counts rows a step dropped on purpose (ties, duplicates, skipped input), by reason.</summary>
+    void CountDropped(string reason, long count = 1);
+
+    /// <summary>Adds model token usage to the step's metrics.</summary>
+    void AddTokens(long inputTokens, long outputTokens);
+}

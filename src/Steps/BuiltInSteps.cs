@@ -1,0 +1,13 @@
+using Distil.Pipeline;
+
+namespace Distil.Steps;
+
+/// <summary>Registers every step type Distil ships.</summary>
+public static class BuiltInSteps
+{
+    public static StepRegistry CreateRegistry()
+    {
+        var registry = new StepRegistry();
+        return registry;
+    }
+}

@@ -1,0 +1,7 @@
+namespace Distil.Pipeline.Tests;
+
+public class ProjectBuilds
+{
+    [Fact]
+    public void Step_registry_is_available() => Assert.NotNull(Distil.Steps.BuiltInSteps.CreateRegistry());
+}
