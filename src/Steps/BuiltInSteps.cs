@@ -8,6 +8,11 @@ public static class BuiltInSteps
     public static StepRegistry CreateRegistry()
     {
         var registry = new StepRegistry();
+        SourceSteps.Register(registry);
+        TransformSteps.Register(registry);
+        SinkSteps.Register(registry);
+        TaskSteps.Register(registry);
+        HubSteps.Register(registry);
         return registry;
     }
 }
