@@ -11,6 +11,20 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
 {
     private readonly ModelTokenizer _tokenizer = fixture.Tokenizer;
 
+    /// <summary>Uniform noise the random "model" reads its logits from at a random offset each step (cheaper than drawing 100k numbers).</summary>
+    private static readonly float[] Noise = MakeNoise(1 << 20);
+
+    private static float[] MakeNoise(int length)
+    {
+        var random = new SeededRandom(12345);
+        var noise = new float[length];
+        for (var i = 0; i < noise.Length; i++)
+        {
+            noise[i] = (float)random.NextDouble();
+        }
+        return noise;
+    }
+
     private static JsonElement Schema(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
     private static string JudgeSchema(int n) => $$"""
@@ -36,10 +50,7 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
         var ids = new List<int>();
         for (var step = 0; step < maxTokens && !state.IsComplete; step++)
         {
-            for (var i = 0; i < logits.Length; i++)
-            {
-                logits[i] = (float)random.NextDouble();
-            }
+            Noise.AsSpan((int)(random.NextUInt64() % (ulong)(Noise.Length - logits.Length)), logits.Length).CopyTo(logits);
             maskClock?.Start();
             state.ApplyMask(logits, maxTokens - step);
             maskClock?.Stop();
@@ -87,6 +98,7 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
             Assert.True(complete, $"rollout {rollout} incomplete: {text}");
             AssertJudgeDocument(text, n);
         }
+        output.WriteLine($"cached masks: {string.Join(", ", Enumerable.Range(1, 4).Select(n => TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(n)), _tokenizer).CachedMasks))}");
         output.WriteLine($"{steps} constrained steps, {tight} rollouts at the minimal budget; mean ApplyMask {maskClock.Elapsed.TotalMilliseconds * 1000 / steps:F0} µs/step (includes first-time mask computation)");
     }
 
@@ -327,6 +339,18 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
         var c = TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(3)), _tokenizer);
         Assert.Same(a, b);
         Assert.NotSame(a, c);
+    }
+
+    [Fact]
+    public void Positions_in_an_unbounded_string_share_one_cached_mask()
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","properties":{"essay":{"type":"string"}},"required":["essay"]}"""), _tokenizer);
+        var state = constraint.CreateState();
+        Follow(state, "{\"essay\":\"" + string.Concat(Enumerable.Repeat("All work and no play. ", 20)));
+        // Start, after the opening literal pieces, then one shared mask for the string's content.
+        Assert.InRange(constraint.CachedMasks, 1, 8);
+        Follow(state, "\"}");
+        Assert.True(state.IsComplete);
     }
 
     [Fact]

@@ -237,7 +237,7 @@ internal sealed class JsonGrammar
     /// <summary>Digits allowed in a number's integer part and in its fraction; keeps every number finite.</summary>
     public const int MaxNumberDigits = 15;
 
-    public const int MaxExponentDigits = 3;
+    public const int MaxExponentDigits = 2;
 
     // String phases.
     private const int BeforeQuote = 0, InContent = 1, AfterBackslash = 2, InUnicodeEscape = 3, InUtf8 = 4;
@@ -277,19 +277,7 @@ internal sealed class JsonGrammar
                     f.Count++;
                     return true;
                 }
-                // UTF-8 lead byte: how many continuation bytes follow and the range of the first (no overlong
-                // forms, no surrogates, nothing above U+10FFFF), so that the document is always valid UTF-8.
-                (int more, int low, int high) = b switch
-                {
-                    >= 0xC2 and <= 0xDF => (1, 0x80, 0xBF),
-                    0xE0 => (2, 0xA0, 0xBF),
-                    0xED => (2, 0x80, 0x9F),
-                    >= 0xE1 and <= 0xEF => (2, 0x80, 0xBF),
-                    0xF0 => (3, 0x90, 0xBF),
-                    >= 0xF1 and <= 0xF3 => (3, 0x80, 0xBF),
-                    0xF4 => (3, 0x80, 0x8F),
-                    _ => (0, 0, 0),
-                };
+                var (more, low, high) = Utf8Rules.Lead(b);
                 if (more == 0)
                 {
                     return false;
@@ -363,6 +351,23 @@ internal sealed class JsonGrammar
     private static long Utf8State(int more, int low, int high) => ((long)more << 16) | ((long)low << 8) | (uint)high;
 
     private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
+
+    /// <summary>
+    /// Whether the frame is inside a string's content between characters, where any plain character may follow:
+    /// then <paramref name="room"/> more characters fit and <paramref name="missing"/> are still required.
+    /// </summary>
+    public bool InStringContent(in GrammarFrame f, out int room, out int missing)
+    {
+        var node = _nodes[f.Node];
+        if (node.Kind != GrammarKind.String || f.Pos != InContent)
+        {
+            room = missing = 0;
+            return false;
+        }
+        room = node.MaxChars == int.MaxValue ? int.MaxValue : node.MaxChars - f.Count;
+        missing = Math.Max(0, node.MinChars - f.Count);
+        return true;
+    }
 
     /// <summary>The fewest bytes that turn this state into a complete document.</summary>
     public int Need(ReadOnlySpan<GrammarFrame> stack)
