@@ -317,12 +317,55 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
     }
 
     [Theory]
+    [InlineData("{}", JsonValueKind.Undefined)]
+    [InlineData("""{"description":"JSON mode"}""", JsonValueKind.Undefined)]
+    [InlineData("""{"type":"object"}""", JsonValueKind.Object)]
+    [InlineData("""{"type":"array","maxItems":3}""", JsonValueKind.Array)]
+    public void Open_schemas_yield_any_valid_json_of_the_asked_kind(string schema, JsonValueKind kind)
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema(schema), _tokenizer);
+        var kinds = new HashSet<JsonValueKind>();
+        for (ulong seed = 0; seed < 30; seed++)
+        {
+            var (text, complete, _) = Rollout(constraint, seed, 60 + (int)(seed % 3) * 20);
+            Assert.True(complete, text);
+            using var document = JsonDocument.Parse(text);
+            kinds.Add(document.RootElement.ValueKind);
+            if (kind != JsonValueKind.Undefined)
+            {
+                Assert.Equal(kind, document.RootElement.ValueKind);
+            }
+            if (kind == JsonValueKind.Array)
+            {
+                Assert.InRange(document.RootElement.GetArrayLength(), 0, 3);
+            }
+        }
+        if (kind == JsonValueKind.Undefined)
+        {
+            Assert.True(kinds.Count >= 2, string.Join(", ", kinds));
+        }
+    }
+
+    [Fact]
+    public void Json_mode_accepts_nested_free_form_documents_and_nothing_after_them()
+    {
+        var state = TokenConstraintCompiler.ForJsonSchema(Schema("{}"), _tokenizer).CreateState();
+        Follow(state, "{\"a\":[1,{\"b\":null},-2.5e3],\"c\":\"x\",\"d\":{}}");
+        Assert.True(state.IsComplete);
+        var spaced = TokenConstraintCompiler.ForJsonSchema(Schema("{}"), _tokenizer).CreateState();
+        Follow(spaced, "{");
+        Assert.False(Allows(spaced, " "));
+        Assert.True(Allows(spaced, "\""));
+        Assert.True(Allows(spaced, "}"));
+    }
+
+    [Theory]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"x+"}},"required":["a"]}""", "$.properties.a.pattern", "pattern")]
     [InlineData("""{"type":"array","items":{"$ref":"#/defs/x"}}""", "$.items.$ref", "$ref")]
     [InlineData("""{"type":"number","minimum":0}""", "$.minimum", "minimum")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}""", "$.required", "\"b\"")]
     [InlineData("""{"anyOf":[{"type":"integer"},{"type":"number"}]}""", "$.anyOf", "begin differently")]
-    [InlineData("""{"description":"anything"}""", "$", "any value")]
+    [InlineData("""{"minimum":3}""", "$", "give the value a type")]
     [InlineData("""{"type":"string","maxLength":2,"minLength":3}""", "$", "maxLength")]
     public void Unsupported_or_contradictory_schemas_are_refused_naming_the_keyword(string schema, string path, string mention)
     {

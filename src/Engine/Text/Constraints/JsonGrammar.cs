@@ -217,6 +217,40 @@ internal sealed class JsonGrammar
                     depth--;
                     continue;
                 }
+                case GrammarKind.Map:
+                    switch (f.Pos)
+                    {
+                        case 0:
+                            if (b != '{')
+                            {
+                                return false;
+                            }
+                            f.Pos = 1;
+                            return true;
+                        case 1 or 4 when b == '}':
+                            depth--;
+                            return true;
+                        case 1 or 5:
+                            f.Pos = 2;
+                            stack[depth++] = new GrammarFrame(node.Key);
+                            continue;
+                        case 2:
+                            if (b != ':')
+                            {
+                                return false;
+                            }
+                            f.Pos = 3;
+                            return true;
+                        case 3:
+                            f.Pos = 4;
+                            stack[depth++] = new GrammarFrame(node.Child);
+                            continue;
+                        case 4 when b == ',':
+                            f.Pos = 5;
+                            return true;
+                        default:
+                            return false;
+                    }
                 case GrammarKind.AnyOf:
                 {
                     var alternative = node.AlternativeByFirstByte[b];
@@ -425,6 +459,18 @@ internal sealed class JsonGrammar
                 return f.Pos is 2 or 4 or 7 ? 0 : 1;
             case GrammarKind.Literals:
                 return node.Literals!.MinToEnd[f.Pos];
+            case GrammarKind.Map:
+            {
+                var entry = _nodes[node.Key].MinLength + 1 + _nodes[node.Child].MinLength;
+                return f.Pos switch
+                {
+                    0 => 2,
+                    1 or 4 => 1,
+                    2 => 1 + _nodes[node.Child].MinLength + 1,
+                    3 => _nodes[node.Child].MinLength + 1,
+                    _ => entry + 1,
+                };
+            }
             default:
                 return node.MinLength;
         }
