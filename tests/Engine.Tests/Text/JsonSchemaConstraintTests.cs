@@ -347,6 +347,21 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
     }
 
     [Fact]
+    public void Free_form_object_values_follow_additional_properties()
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","additionalProperties":{"type":"integer","minimum":1,"maximum":5}}"""), _tokenizer);
+        for (ulong seed = 0; seed < 15; seed++)
+        {
+            var (text, complete, _) = Rollout(constraint, seed, 40);
+            Assert.True(complete, text);
+            using var document = JsonDocument.Parse(text);
+            Assert.All(document.RootElement.EnumerateObject(), p => Assert.InRange(p.Value.GetInt32(), 1, 5));
+        }
+        var closed = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","additionalProperties":false}"""), _tokenizer);
+        Assert.Equal("{}", Rollout(closed, 1, 10).Text);
+    }
+
+    [Fact]
     public void Json_mode_accepts_nested_free_form_documents_and_nothing_after_them()
     {
         var state = TokenConstraintCompiler.ForJsonSchema(Schema("{}"), _tokenizer).CreateState();

@@ -136,7 +136,7 @@ internal sealed class JsonSchemaCompiler
         }
         return type switch
         {
-            "object" when !schema.TryGetProperty("properties", out _) => Map(AnyValue(AnyValueNesting - 1, depth + 1), depth),
+            "object" when !schema.TryGetProperty("properties", out _) => FreeFormObject(schema, path, depth),
             "object" => Object(schema, path, depth),
             "array" when !schema.TryGetProperty("items", out _) => Array(schema, path, depth, AnyValue(AnyValueNesting - 1, depth + 1)),
             "array" => Array(schema, path, depth),
@@ -254,6 +254,18 @@ internal sealed class JsonSchemaCompiler
             alternatives.Add(Add(new GrammarNode { Kind = GrammarKind.Array, Child = inner, MinLength = 2 }));
         }
         return AnyOf(alternatives, "$");
+    }
+
+    /// <summary>An object without listed properties: string keys with values of additionalProperties' schema (any when absent; none when false).</summary>
+    private int FreeFormObject(JsonElement schema, string path, int depth)
+    {
+        if (!schema.TryGetProperty("additionalProperties", out var values) || values.ValueKind == JsonValueKind.True)
+        {
+            return Map(AnyValue(AnyValueNesting - 1, depth + 1), depth);
+        }
+        return values.ValueKind == JsonValueKind.False
+            ? Object(schema, path, depth)
+            : Map(Value(values, $"{path}.additionalProperties", depth + 1), depth);
     }
 
     private int Map(int value, int depth)
