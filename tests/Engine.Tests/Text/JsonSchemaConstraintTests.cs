@@ -98,7 +98,8 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
             Assert.True(complete, $"rollout {rollout} incomplete: {text}");
             AssertJudgeDocument(text, n);
         }
-        output.WriteLine($"cached masks: {string.Join(", ", Enumerable.Range(1, 4).Select(n => TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(n)), _tokenizer).CachedMasks))}");
+        var compiled = Enumerable.Range(1, 4).Select(n => TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(n)), _tokenizer)).ToList();
+        output.WriteLine($"cached masks per N=1..4: {string.Join(", ", compiled.Select(c => $"{c.CachedMasks} ({c.CachedMaskBytes / 1024} KiB)"))}");
         output.WriteLine($"{steps} constrained steps, {tight} rollouts at the minimal budget; mean ApplyMask {maskClock.Elapsed.TotalMilliseconds * 1000 / steps:F0} µs/step (includes first-time mask computation)");
     }
 

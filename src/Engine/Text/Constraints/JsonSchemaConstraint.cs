@@ -37,6 +37,9 @@ public sealed class JsonSchemaConstraint
     /// <summary>Distinct grammar states whose masks are cached (for diagnostics).</summary>
     public int CachedMasks => _masks.Count;
 
+    /// <summary>Bytes held by the cached masks (for diagnostics).</summary>
+    public long CachedMaskBytes => _masks.Values.Sum(m => m.Bits.Length * 8L + (m.Deviations?.Length ?? 0) * 8L);
+
     /// <summary>Fresh state for one generation.</summary>
     public ITokenConstraint CreateState() => new JsonSchemaConstraintState(this);
 
