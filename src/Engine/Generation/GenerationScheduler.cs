@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Distil.Engine.Onnx;
 
@@ -156,13 +157,15 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
         }
 
-        var next = _model.Forward(ids, mask, positions, n, 1, batch, logits);
+        var started = Stopwatch.GetTimestamp();
+        var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
+        Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
         Statistics.AddStep();
         for (var r = 0; r < n; r++)
         {
             var sequence = active[r];
             sequence.Length++;
-            Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize));
+            Advance(sequence, _model.LastLogits(next, r, logits));
         }
 
         return next;
@@ -216,7 +219,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
                 var mask = new long[end];
                 mask.AsSpan().Fill(1);
+                var started = Stopwatch.GetTimestamp();
                 var next = _model.Forward(ids, mask, positions, 1, end - done, past, logits);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
                 if (pastOwned)
                 {
                     past.Dispose();
