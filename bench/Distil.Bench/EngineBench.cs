@@ -34,7 +34,7 @@ internal static class EngineBench
             Console.WriteLine($"engine: {threads} ONNX Runtime threads, {steps} new tokens per sequence, {Environment.ProcessorCount} cores");
             var batches = OptionText(args, "--batches")?.Split(',').Select(int.Parse).ToArray() ?? [1, 8, 32];
             Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7}");
-            var repeats = Option(args, "--repeats", 3);
+            var repeats = Option(args, "--repeats", 2);
             foreach (var batch in batches)
             {
                 // Alternate the two and keep each one's best run, so that load from other processes hits both alike.

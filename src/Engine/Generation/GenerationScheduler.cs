@@ -47,20 +47,26 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return request.Completion.Task;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Ends when the loop has stopped and released its caches (after <see cref="Stop"/>).</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Stops the loop without waiting: running and waiting requests fail with ObjectDisposedException.</summary>
+    public void Stop()
     {
         _queue.Writer.TryComplete();
-        await _shutdown.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _loop.ConfigureAwait(false);
+            _shutdown.Cancel();
         }
-        catch (OperationCanceledException)
+        catch (ObjectDisposedException)
         {
         }
+    }
 
-        _prefixCache.Dispose();
-        _shutdown.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        Stop();
+        await _loop.ConfigureAwait(false);
     }
 
     private async Task RunAsync()
@@ -73,6 +79,11 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         {
             while (true)
             {
+                if (_shutdown.IsCancellationRequested)
+                {
+                    return;
+                }
+
                 while (_queue.Reader.TryRead(out var request))
                 {
                     pending.Enqueue(request);
@@ -80,7 +91,14 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
                 if (active.Count == 0 && pending.Count == 0)
                 {
-                    if (!await _queue.Reader.WaitToReadAsync(_shutdown.Token).ConfigureAwait(false))
+                    try
+                    {
+                        if (!await _queue.Reader.WaitToReadAsync(_shutdown.Token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                    }
+                    catch (OperationCanceledException)
                     {
                         return;
                     }
@@ -127,6 +145,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             {
                 request.Completion.TrySetException(disposed);
             }
+
+            _prefixCache.Dispose();
         }
     }
 
