@@ -170,11 +170,25 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
         Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
         Statistics.AddStep();
-        for (var r = 0; r < n; r++)
+        // Rows are independent (each has its own sampler and handler), and the session's threads are idle now:
+        // sampling over a 100k vocabulary per row is worth spreading over the cores.
+        void AdvanceRow(int r)
         {
             var sequence = active[r];
             sequence.Length++;
             Advance(sequence, _model.LastLogits(next, r, logits));
+        }
+
+        if (n >= 4)
+        {
+            Parallel.For(0, n, AdvanceRow);
+        }
+        else
+        {
+            for (var r = 0; r < n; r++)
+            {
+                AdvanceRow(r);
+            }
         }
 
         return next;
@@ -394,7 +408,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     private KvState Copy(KvState cache) =>
         _model.Merger.Merge(new KvMerger.Part(cache, [0], 0), new KvMerger.Part(cache, [], 0));
 
-    /// <summary>Takes the sampled token of a sequence and completes it when a stop condition holds.</summary>
+    /// <summary>Takes the sampled token of a sequence and completes it when a stop condition holds (rows may run in parallel).</summary>
     private bool Advance(Sequence sequence, Span<float> logits)
     {
         var request = sequence.Request;

@@ -3,7 +3,7 @@ namespace Distil.Engine.Generation;
 /// <summary>
 /// The per-request decisions the scheduler delegates: which token to take from the logits (constraint mask,
 /// then sampling with the request's own seed) and whether the text so far ends the request (stop strings,
-/// a completed JSON value). Called on the scheduler's thread, one call at a time.
+/// a completed JSON value). Calls for one request never overlap; different requests' handlers may run in parallel.
 /// </summary>
 internal interface ISequenceHandler
 {
