@@ -33,33 +33,33 @@ internal sealed class JsonGrammar
             switch (node.Kind)
             {
                 case GrammarKind.Sequence:
-                {
-                    var item = node.Items[f.Pos];
-                    if (item.Literal is { } literal)
                     {
-                        if (literal[f.Count] != b)
+                        var item = node.Items[f.Pos];
+                        if (item.Literal is { } literal)
                         {
-                            return false;
-                        }
-                        if (++f.Count == literal.Length)
-                        {
-                            f.Count = 0;
-                            if (++f.Pos == node.Items.Length)
+                            if (literal[f.Count] != b)
                             {
-                                depth--;
+                                return false;
                             }
+                            if (++f.Count == literal.Length)
+                            {
+                                f.Count = 0;
+                                if (++f.Pos == node.Items.Length)
+                                {
+                                    depth--;
+                                }
+                            }
+                            return true;
                         }
-                        return true;
+                        // A value item: the parent moves past it, and when it was the last item the parent is done
+                        // before the child starts, which keeps the stack shallow.
+                        if (++f.Pos == node.Items.Length)
+                        {
+                            depth--;
+                        }
+                        stack[depth++] = new GrammarFrame(item.Child);
+                        continue;
                     }
-                    // A value item: the parent moves past it, and when it was the last item the parent is done
-                    // before the child starts, which keeps the stack shallow.
-                    if (++f.Pos == node.Items.Length)
-                    {
-                        depth--;
-                    }
-                    stack[depth++] = new GrammarFrame(item.Child);
-                    continue;
-                }
                 case GrammarKind.Array:
                     switch (f.Pos)
                     {
@@ -108,115 +108,115 @@ internal sealed class JsonGrammar
                 case GrammarKind.String:
                     return FeedString(ref f, node, b, ref depth);
                 case GrammarKind.Integer:
-                {
-                    var range = node.Range!;
-                    var digit = b - '0';
-                    var isDigit = (uint)digit <= 9;
-                    switch (f.Pos)
                     {
-                        case 0:
-                            if (b == '-' && range.AllowsNegative)
-                            {
+                        var range = node.Range!;
+                        var digit = b - '0';
+                        var isDigit = (uint)digit <= 9;
+                        switch (f.Pos)
+                        {
+                            case 0:
+                                if (b == '-' && range.AllowsNegative)
+                                {
+                                    f.Pos = 1;
+                                    return true;
+                                }
+                                if (isDigit && range.Feasible(false, digit, 1))
+                                {
+                                    f.Pos = 2;
+                                    f.Value = digit;
+                                    f.Count = 1;
+                                    return true;
+                                }
+                                return false;
+                            case 1:
+                                if (isDigit && digit != 0 && range.Feasible(true, digit, 1))
+                                {
+                                    f.Pos = 3;
+                                    f.Value = digit;
+                                    f.Count = 1;
+                                    return true;
+                                }
+                                return false;
+                            default:
+                                {
+                                    var negative = f.Pos == 3;
+                                    if (isDigit && f.Value != 0 && f.Count < IntegerRange.MaxDigits && range.Feasible(negative, f.Value * 10 + digit, f.Count + 1))
+                                    {
+                                        f.Value = f.Value * 10 + digit;
+                                        f.Count++;
+                                        return true;
+                                    }
+                                    if (!range.Contains(negative ? -f.Value : f.Value))
+                                    {
+                                        return false;
+                                    }
+                                    depth--;
+                                    continue;
+                                }
+                        }
+                    }
+                case GrammarKind.Number:
+                    {
+                        var isDigit = (uint)(b - '0') <= 9;
+                        switch (f.Pos)
+                        {
+                            case 0 when b == '-':
                                 f.Pos = 1;
                                 return true;
-                            }
-                            if (isDigit && range.Feasible(false, digit, 1))
-                            {
+                            case 0 or 1 when isDigit:
                                 f.Pos = 2;
-                                f.Value = digit;
+                                f.Value = b == '0' ? 1 : 0;
                                 f.Count = 1;
                                 return true;
-                            }
-                            return false;
-                        case 1:
-                            if (isDigit && digit != 0 && range.Feasible(true, digit, 1))
-                            {
-                                f.Pos = 3;
-                                f.Value = digit;
-                                f.Count = 1;
-                                return true;
-                            }
-                            return false;
-                        default:
-                        {
-                            var negative = f.Pos == 3;
-                            if (isDigit && f.Value != 0 && f.Count < IntegerRange.MaxDigits && range.Feasible(negative, f.Value * 10 + digit, f.Count + 1))
-                            {
-                                f.Value = f.Value * 10 + digit;
+                            case 2 when isDigit && f.Value == 0 && f.Count < MaxNumberDigits:
+                            case 4 when isDigit && f.Count < MaxNumberDigits:
+                            case 7 when isDigit && f.Count < MaxExponentDigits:
                                 f.Count++;
                                 return true;
-                            }
-                            if (!range.Contains(negative ? -f.Value : f.Value))
-                            {
+                            case 2 when b == '.':
+                                f.Pos = 3;
+                                return true;
+                            case 3 when isDigit:
+                                f.Pos = 4;
+                                f.Count = 1;
+                                return true;
+                            case 2 or 4 when b is (byte)'e' or (byte)'E':
+                                f.Pos = 5;
+                                return true;
+                            case 5 when b is (byte)'+' or (byte)'-':
+                                f.Pos = 6;
+                                return true;
+                            case 5 or 6 when isDigit:
+                                f.Pos = 7;
+                                f.Count = 1;
+                                return true;
+                            case 2 or 4 or 7:
+                                depth--;
+                                continue;
+                            default:
                                 return false;
-                            }
-                            depth--;
-                            continue;
                         }
                     }
-                }
-                case GrammarKind.Number:
-                {
-                    var isDigit = (uint)(b - '0') <= 9;
-                    switch (f.Pos)
-                    {
-                        case 0 when b == '-':
-                            f.Pos = 1;
-                            return true;
-                        case 0 or 1 when isDigit:
-                            f.Pos = 2;
-                            f.Value = b == '0' ? 1 : 0;
-                            f.Count = 1;
-                            return true;
-                        case 2 when isDigit && f.Value == 0 && f.Count < MaxNumberDigits:
-                        case 4 when isDigit && f.Count < MaxNumberDigits:
-                        case 7 when isDigit && f.Count < MaxExponentDigits:
-                            f.Count++;
-                            return true;
-                        case 2 when b == '.':
-                            f.Pos = 3;
-                            return true;
-                        case 3 when isDigit:
-                            f.Pos = 4;
-                            f.Count = 1;
-                            return true;
-                        case 2 or 4 when b is (byte)'e' or (byte)'E':
-                            f.Pos = 5;
-                            return true;
-                        case 5 when b is (byte)'+' or (byte)'-':
-                            f.Pos = 6;
-                            return true;
-                        case 5 or 6 when isDigit:
-                            f.Pos = 7;
-                            f.Count = 1;
-                            return true;
-                        case 2 or 4 or 7:
-                            depth--;
-                            continue;
-                        default:
-                            return false;
-                    }
-                }
                 case GrammarKind.Literals:
-                {
-                    var trie = node.Literals!;
-                    var child = trie.Next(f.Pos, b);
-                    if (child != 0)
                     {
-                        f.Pos = child;
-                        if (!trie.HasChildren[child])
+                        var trie = node.Literals!;
+                        var child = trie.Next(f.Pos, b);
+                        if (child != 0)
                         {
-                            depth--;
+                            f.Pos = child;
+                            if (!trie.HasChildren[child])
+                            {
+                                depth--;
+                            }
+                            return true;
                         }
-                        return true;
+                        if (!trie.Terminal[f.Pos] || f.Pos == 0)
+                        {
+                            return false;
+                        }
+                        depth--;
+                        continue;
                     }
-                    if (!trie.Terminal[f.Pos] || f.Pos == 0)
-                    {
-                        return false;
-                    }
-                    depth--;
-                    continue;
-                }
                 case GrammarKind.Map:
                     switch (f.Pos)
                     {
@@ -252,15 +252,15 @@ internal sealed class JsonGrammar
                             return false;
                     }
                 case GrammarKind.AnyOf:
-                {
-                    var alternative = node.AlternativeByFirstByte[b];
-                    if (alternative < 0)
                     {
-                        return false;
+                        var alternative = node.AlternativeByFirstByte[b];
+                        if (alternative < 0)
+                        {
+                            return false;
+                        }
+                        f = new GrammarFrame(alternative);
+                        continue;
                     }
-                    f = new GrammarFrame(alternative);
-                    continue;
-                }
                 default:
                     return false;
             }
@@ -321,23 +321,23 @@ internal sealed class JsonGrammar
                 f.Value = Utf8State(more, low, high);
                 return true;
             case InUtf8:
-            {
-                var left = (int)(f.Value >> 16);
-                if (b < ((f.Value >> 8) & 0xFF) || b > (f.Value & 0xFF))
                 {
-                    return false;
+                    var left = (int)(f.Value >> 16);
+                    if (b < ((f.Value >> 8) & 0xFF) || b > (f.Value & 0xFF))
+                    {
+                        return false;
+                    }
+                    if (--left == 0)
+                    {
+                        f.Pos = InContent;
+                        f.Value = 0;
+                    }
+                    else
+                    {
+                        f.Value = Utf8State(left, 0x80, 0xBF);
+                    }
+                    return true;
                 }
-                if (--left == 0)
-                {
-                    f.Pos = InContent;
-                    f.Value = 0;
-                }
-                else
-                {
-                    f.Value = Utf8State(left, 0x80, 0xBF);
-                }
-                return true;
-            }
             case AfterBackslash:
                 if (b is (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t')
                 {
@@ -353,32 +353,32 @@ internal sealed class JsonGrammar
                 }
                 return false;
             default:
-            {
-                // \uXXXX: Value's low bits count hex digits read, bit 8 marks a first digit of D, after which
-                // only 0-7 may follow so that no lone surrogate (D800-DFFF) is ever written.
-                var digits = (int)(f.Value & 0xFF);
-                var startsWithD = (f.Value & 0x100) != 0;
-                if (!IsHex(b) || (digits == 1 && startsWithD && b is not (>= (byte)'0' and <= (byte)'7')))
                 {
-                    return false;
+                    // \uXXXX: Value's low bits count hex digits read, bit 8 marks a first digit of D, after which
+                    // only 0-7 may follow so that no lone surrogate (D800-DFFF) is ever written.
+                    var digits = (int)(f.Value & 0xFF);
+                    var startsWithD = (f.Value & 0x100) != 0;
+                    if (!IsHex(b) || (digits == 1 && startsWithD && b is not (>= (byte)'0' and <= (byte)'7')))
+                    {
+                        return false;
+                    }
+                    if (digits == 0 && b is (byte)'d' or (byte)'D')
+                    {
+                        startsWithD = true;
+                    }
+                    digits++;
+                    if (digits == 4)
+                    {
+                        f.Count++;
+                        f.Pos = InContent;
+                        f.Value = 0;
+                    }
+                    else
+                    {
+                        f.Value = digits | (startsWithD ? 0x100 : 0);
+                    }
+                    return true;
                 }
-                if (digits == 0 && b is (byte)'d' or (byte)'D')
-                {
-                    startsWithD = true;
-                }
-                digits++;
-                if (digits == 4)
-                {
-                    f.Count++;
-                    f.Pos = InContent;
-                    f.Value = 0;
-                }
-                else
-                {
-                    f.Value = digits | (startsWithD ? 0x100 : 0);
-                }
-                return true;
-            }
         }
     }
 
@@ -420,34 +420,34 @@ internal sealed class JsonGrammar
         switch (node.Kind)
         {
             case GrammarKind.Sequence:
-            {
-                var item = node.Items[f.Pos];
-                return item.Literal is { } literal ? literal.Length - f.Count + node.SuffixMin[f.Pos + 1] : node.SuffixMin[f.Pos];
-            }
+                {
+                    var item = node.Items[f.Pos];
+                    return item.Literal is { } literal ? literal.Length - f.Count + node.SuffixMin[f.Pos + 1] : node.SuffixMin[f.Pos];
+                }
             case GrammarKind.Array:
-            {
-                var itemMin = _nodes[node.Child < 0 ? 0 : node.Child].MinLength;
-                return f.Pos switch
                 {
-                    0 => node.MinLength,
-                    1 => node.MinItems == 0 ? 1 : node.MinItems * (itemMin + 1),
-                    2 => Math.Max(0, node.MinItems - f.Count) * (itemMin + 1) + 1,
-                    3 => Math.Max(1, node.MinItems - f.Count) * (itemMin + 1),
-                    _ => 1,
-                };
-            }
+                    var itemMin = _nodes[node.Child < 0 ? 0 : node.Child].MinLength;
+                    return f.Pos switch
+                    {
+                        0 => node.MinLength,
+                        1 => node.MinItems == 0 ? 1 : node.MinItems * (itemMin + 1),
+                        2 => Math.Max(0, node.MinItems - f.Count) * (itemMin + 1) + 1,
+                        3 => Math.Max(1, node.MinItems - f.Count) * (itemMin + 1),
+                        _ => 1,
+                    };
+                }
             case GrammarKind.String:
-            {
-                var missing = Math.Max(0, node.MinChars - f.Count);
-                return f.Pos switch
                 {
-                    BeforeQuote => node.MinLength,
-                    InContent => missing + 1,
-                    AfterBackslash => 1 + Math.Max(0, missing - 1) + 1,
-                    InUtf8 => (int)(f.Value >> 16) + missing + 1,
-                    _ => (4 - (int)(f.Value & 0xFF)) + Math.Max(0, missing - 1) + 1,
-                };
-            }
+                    var missing = Math.Max(0, node.MinChars - f.Count);
+                    return f.Pos switch
+                    {
+                        BeforeQuote => node.MinLength,
+                        InContent => missing + 1,
+                        AfterBackslash => 1 + Math.Max(0, missing - 1) + 1,
+                        InUtf8 => (int)(f.Value >> 16) + missing + 1,
+                        _ => (4 - (int)(f.Value & 0xFF)) + Math.Max(0, missing - 1) + 1,
+                    };
+                }
             case GrammarKind.Integer:
                 return f.Pos switch
                 {
@@ -460,17 +460,17 @@ internal sealed class JsonGrammar
             case GrammarKind.Literals:
                 return node.Literals!.MinToEnd[f.Pos];
             case GrammarKind.Map:
-            {
-                var entry = _nodes[node.Key].MinLength + 1 + _nodes[node.Child].MinLength;
-                return f.Pos switch
                 {
-                    0 => 2,
-                    1 or 4 => 1,
-                    2 => 1 + _nodes[node.Child].MinLength + 1,
-                    3 => _nodes[node.Child].MinLength + 1,
-                    _ => entry + 1,
-                };
-            }
+                    var entry = _nodes[node.Key].MinLength + 1 + _nodes[node.Child].MinLength;
+                    return f.Pos switch
+                    {
+                        0 => 2,
+                        1 or 4 => 1,
+                        2 => 1 + _nodes[node.Child].MinLength + 1,
+                        3 => _nodes[node.Child].MinLength + 1,
+                        _ => entry + 1,
+                    };
+                }
             default:
                 return node.MinLength;
         }
