@@ -1,0 +1,544 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Distil.Engine.Onnx;
+
+namespace Distil.Engine.Generation;
+
+/// <summary>
+/// One loop per model that decodes every admitted sequence together (continuous batching). The batch's KV
+/// cache has one row per sequence; all rows share the column count, each row's tokens are right-aligned and
+/// its leading columns masked as padding, and each row carries its own position ids. A request joins by
+/// being prefilled on its own (in chunks bounded by a logits budget, starting from a cached shared prefix
+/// when there is one) and merged in; a finished row leaves at once and its slot is refilled without
+/// draining the batch; columns that are padding for every remaining row are dropped at the same time.
+/// </summary>
+internal sealed class GenerationScheduler : IAsyncDisposable
+{
+    private readonly OnnxCausalLM _model;
+    private readonly SchedulerOptions _options;
+    private readonly Channel<GenerationRequest> _queue = Channel.CreateUnbounded<GenerationRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly PrefixCache _prefixCache;
+    private readonly int _context;
+    private readonly int _prefillChunk;
+    private readonly Task _loop;
+
+    public GenerationScheduler(OnnxCausalLM model, SchedulerOptions options)
+    {
+        _model = model;
+        _options = options;
+        _context = model.Config.MaxPositionEmbeddings;
+        _prefixCache = new PrefixCache(options.PrefixCacheBytes);
+        _prefillChunk = (int)Math.Clamp(options.PrefillLogitsBudgetBytes / (4L * model.VocabSize), 1, 512);
+        _loop = Task.Run(RunAsync);
+    }
+
+    public SchedulerStatistics Statistics { get; } = new();
+
+    public int ContextLength => _context;
+
+    public Task<GenerationOutcome> Submit(GenerationRequest request)
+    {
+        if (!_queue.Writer.TryWrite(request))
+        {
+            request.Completion.TrySetException(new ObjectDisposedException(nameof(GenerationScheduler)));
+        }
+
+        return request.Completion.Task;
+    }
+
+    /// <summary>Ends when the loop has stopped and released its caches (after <see cref="Stop"/>).</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Stops the loop without waiting: running and waiting requests fail with ObjectDisposedException.</summary>
+    public void Stop()
+    {
+        _queue.Writer.TryComplete();
+        try
+        {
+            _shutdown.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Stop();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task RunAsync()
+    {
+        var active = new List<Sequence>();
+        var pending = new Queue<GenerationRequest>();
+        KvState? batch = null;
+        var logits = new float[_options.MaxBatchSize * _model.VocabSize];
+        try
+        {
+            while (true)
+            {
+                if (_shutdown.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                while (_queue.Reader.TryRead(out var request))
+                {
+                    pending.Enqueue(request);
+                }
+
+                if (active.Count == 0 && pending.Count == 0)
+                {
+                    try
+                    {
+                        if (!await _queue.Reader.WaitToReadAsync(_shutdown.Token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, _options.MaxBatchSize - active.Count) : [];
+                batch = Rearrange(batch, active, joiners);
+                if (batch is null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    var next = DecodeStep(batch, active, logits);
+                    batch.Dispose();
+                    batch = next;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    foreach (var sequence in active)
+                    {
+                        sequence.Request.Completion.TrySetException(e);
+                    }
+
+                    active.Clear();
+                    batch.Dispose();
+                    batch = null;
+                }
+            }
+        }
+        finally
+        {
+            batch?.Dispose();
+            var disposed = new ObjectDisposedException(nameof(GenerationScheduler), "the model was disposed while the request was running");
+            foreach (var sequence in active)
+            {
+                sequence.Request.Completion.TrySetException(disposed);
+            }
+
+            while (pending.TryDequeue(out var request) || _queue.Reader.TryRead(out request))
+            {
+                request.Completion.TrySetException(disposed);
+            }
+
+            _prefixCache.Dispose();
+        }
+    }
+
+    /// <summary>Runs one token for every row; rows that finish are marked, not yet removed.</summary>
+    private KvState DecodeStep(KvState batch, List<Sequence> active, float[] logits)
+    {
+        var n = active.Count;
+        var total = batch.Length + 1;
+        var ids = new long[n];
+        var positions = new long[n];
+        var mask = new long[n * total];
+        for (var r = 0; r < n; r++)
+        {
+            var sequence = active[r];
+            ids[r] = sequence.LastToken;
+            positions[r] = sequence.Length;
+            mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
+        Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+        Statistics.AddStep();
+        // Rows are independent (each has its own sampler and handler), and the session's threads are idle now:
+        // sampling over a 100k vocabulary per row is worth spreading over the cores.
+        void AdvanceRow(int r)
+        {
+            var sequence = active[r];
+            sequence.Length++;
+            Advance(sequence, _model.LastLogits(next, r, logits));
+        }
+
+        if (n >= 4)
+        {
+            Parallel.For(0, n, AdvanceRow);
+        }
+        else
+        {
+            for (var r = 0; r < n; r++)
+            {
+                AdvanceRow(r);
+            }
+        }
+
+        return next;
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="free"/> waiting requests and prefills them: those that start from a cached shared
+    /// prefix (or whose prefix is worth caching) one by one, the rest together as one left-padded batch. Each
+    /// joiner's first token is chosen; requests that are already done are completed and left out.
+    /// </summary>
+    private List<Joiner> Admit(Queue<GenerationRequest> pending, int free)
+    {
+        var joiners = new List<Joiner>();
+        var together = new List<GenerationRequest>();
+        while (free > 0 && pending.TryDequeue(out var request))
+        {
+            if (!Admissible(request))
+            {
+                continue;
+            }
+
+            free--;
+            var plan = _prefixCache.Plan(request.PromptTokens);
+            if (plan.Cache is null && plan.SnapshotAt == 0)
+            {
+                together.Add(request);
+            }
+            else if (PrefillAlone(request, plan) is { } joiner)
+            {
+                joiners.Add(joiner);
+            }
+        }
+
+        if (together.Count > 0 && PrefillTogether(together) is { } group)
+        {
+            joiners.Add(group);
+        }
+
+        return joiners;
+    }
+
+    private bool Admissible(GenerationRequest request)
+    {
+        var length = request.PromptTokens.Length;
+        if (request.CancellationToken.IsCancellationRequested)
+        {
+            request.Completion.TrySetCanceled(request.CancellationToken);
+            return false;
+        }
+
+        if (length == 0 || length >= _context)
+        {
+            request.Completion.TrySetException(new GenerationRejectedException(length == 0
+                ? "the prompt is empty"
+                : $"the prompt has {length} tokens but the model's context is {_context} (max_position_embeddings in config.json); shorten it or leave room for the answer"));
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Prefills requests as one batch, right-aligned with left padding, in column chunks whose logits stay
+    /// within the budget; only the last chunk's logits are read.</summary>
+    private Joiner? PrefillTogether(List<GenerationRequest> requests)
+    {
+        var k = requests.Count;
+        var width = requests.Max(r => r.PromptTokens.Length);
+        var chunk = (int)Math.Clamp(_options.PrefillLogitsBudgetBytes / (4L * _model.VocabSize * k), 1, 512);
+        var logits = new float[k * _model.VocabSize];
+        KvState? past = null;
+        try
+        {
+            past = _model.EmptyCache(k);
+            for (var from = 0; from < width; from += chunk)
+            {
+                var to = Math.Min(width, from + chunk);
+                var columns = to - from;
+                var ids = new long[k * columns];
+                var positions = new long[k * columns];
+                var mask = new long[k * to];
+                for (var r = 0; r < k; r++)
+                {
+                    var tokens = requests[r].PromptTokens;
+                    var pad = width - tokens.Length;
+                    for (var c = from; c < to; c++)
+                    {
+                        if (c >= pad)
+                        {
+                            ids[(r * columns) + c - from] = tokens[c - pad];
+                            positions[(r * columns) + c - from] = c - pad;
+                        }
+                    }
+
+                    if (pad < to)
+                    {
+                        mask.AsSpan((r * to) + pad, to - pad).Fill(1);
+                    }
+                }
+
+                var started = Stopwatch.GetTimestamp();
+                var next = _model.Forward(ids, mask, positions, k, columns, past, to == width ? logits : []);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+                past.Dispose();
+                past = next;
+            }
+
+            Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
+            var sequences = new List<Sequence>();
+            for (var r = 0; r < k; r++)
+            {
+                var sequence = new Sequence(requests[r]) { Length = requests[r].PromptTokens.Length, PadLeft = width - requests[r].PromptTokens.Length, Row = r };
+                if (!Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize)))
+                {
+                    sequences.Add(sequence);
+                }
+            }
+
+            if (sequences.Count == 0)
+            {
+                past.Dispose();
+                return null;
+            }
+
+            return new Joiner(sequences, past);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            past?.Dispose();
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetException(e);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Prefills one request from the longest cached shared prefix, in chunks, keeping a snapshot of a newly shared
+    /// prefix; chooses the first token. Null when the request is already done.
+    /// </summary>
+    private Joiner? PrefillAlone(GenerationRequest request, (KvState? Cache, int Length, int SnapshotAt) plan)
+    {
+        var tokens = request.PromptTokens;
+        var (cached, done, snapshotAt) = plan;
+        KvState? past = null;
+        var pastOwned = true;
+        try
+        {
+            past = cached ?? _model.EmptyCache(1);
+            pastOwned = cached is null;
+            Statistics.AddReused(done);
+            var logits = new float[_model.VocabSize];
+            while (done < tokens.Length)
+            {
+                var end = Math.Min(tokens.Length, done + _prefillChunk);
+                if (snapshotAt > done && snapshotAt < end)
+                {
+                    end = snapshotAt;
+                }
+
+                var ids = new long[end - done];
+                var positions = new long[end - done];
+                for (var i = done; i < end; i++)
+                {
+                    ids[i - done] = tokens[i];
+                    positions[i - done] = i;
+                }
+
+                var mask = new long[end];
+                mask.AsSpan().Fill(1);
+                var started = Stopwatch.GetTimestamp();
+                var next = _model.Forward(ids, mask, positions, 1, end - done, past, end == tokens.Length ? logits : []);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+                if (pastOwned)
+                {
+                    past.Dispose();
+                }
+
+                past = next;
+                pastOwned = true;
+                if (end == snapshotAt)
+                {
+                    // A compact copy: the step's outputs also hold its [1, chunk, vocab] logits.
+                    var snapshot = Copy(past);
+                    if (!_prefixCache.Add(tokens[..end], snapshot))
+                    {
+                        snapshot.Dispose();
+                    }
+                }
+
+                Statistics.AddPrefill(end - done);
+                done = end;
+            }
+
+            var sequence = new Sequence(request) { Length = tokens.Length };
+            if (Advance(sequence, logits))
+            {
+                past.Dispose();
+                return null;
+            }
+
+            return new Joiner([sequence], past);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (pastOwned)
+            {
+                past?.Dispose();
+            }
+
+            request.Completion.TrySetException(e);
+            return null;
+        }
+    }
+
+    private KvState Copy(KvState cache) =>
+        _model.Merger.Merge(new KvMerger.Part(cache, [0], 0), new KvMerger.Part(cache, [], 0));
+
+    /// <summary>Takes the sampled token of a sequence and completes it when a stop condition holds (rows may run in parallel).</summary>
+    private bool Advance(Sequence sequence, Span<float> logits)
+    {
+        var request = sequence.Request;
+        try
+        {
+            if (request.CancellationToken.IsCancellationRequested)
+            {
+                request.Completion.TrySetCanceled(request.CancellationToken);
+                return sequence.Done = true;
+            }
+
+            var token = request.Handler.Choose(logits, sequence.Generated);
+            sequence.Generated.Add(token);
+            sequence.LastToken = token;
+            Statistics.AddGenerated(1);
+            FinishKind? finish = null;
+            if (request.StopTokenIds.Contains(token) || request.Handler.Accept(token))
+            {
+                finish = FinishKind.Stop;
+            }
+            else if (sequence.Generated.Count >= request.MaxNewTokens || sequence.Length + 1 > _context)
+            {
+                finish = FinishKind.Length;
+            }
+
+            if (finish is { } kind)
+            {
+                request.Completion.TrySetResult(new GenerationOutcome([.. sequence.Generated], kind, request.PromptTokens.Length));
+                return sequence.Done = true;
+            }
+
+            return false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            request.Completion.TrySetException(e);
+            return sequence.Done = true;
+        }
+    }
+
+    /// <summary>Drops finished rows, compacts columns that are padding for every remaining row and appends the
+    /// joiners' rows right-aligned — one pass through the merge graph per joiner group.</summary>
+    private KvState? Rearrange(KvState? batch, List<Sequence> active, List<Joiner> joiners)
+    {
+        var keep = active.Where(s => !s.Done).ToList();
+        if (batch is not null && keep.Count == active.Count && joiners.Count == 0)
+        {
+            return batch;
+        }
+
+        active.Clear();
+        active.AddRange(keep);
+        if (keep.Count == 0)
+        {
+            batch?.Dispose();
+            batch = null;
+        }
+
+        foreach (var (sequences, cache) in joiners)
+        {
+            var whole = sequences.Count == cache.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && sequences.Min(s => s.PadLeft) == 0;
+            KvState merged;
+            if (batch is null && whole)
+            {
+                merged = cache;
+            }
+            else
+            {
+                merged = batch is null ? Merge(cache, sequences, cache, []) : Merge(batch, active, cache, sequences);
+                batch?.Dispose();
+                cache.Dispose();
+            }
+
+            batch = merged;
+            active.AddRange(sequences);
+        }
+
+        if (joiners.Count == 0 && batch is not null)
+        {
+            var merged = Merge(batch, active, batch, []);
+            batch.Dispose();
+            batch = merged;
+        }
+
+        return batch;
+    }
+
+    /// <summary>Stacks <paramref name="firstRows"/>' rows of <paramref name="first"/> over <paramref name="secondRows"/>'
+    /// rows of <paramref name="second"/>, each cut to its rows' leftmost real column and left-padded to the longer
+    /// width; updates the rows' positions in the new cache and their padding.</summary>
+    private KvState Merge(KvState first, List<Sequence> firstRows, KvState second, List<Sequence> secondRows)
+    {
+        var firstStart = firstRows.Count == 0 ? first.Length : firstRows.Min(s => s.PadLeft);
+        var secondStart = secondRows.Count == 0 ? second.Length : secondRows.Min(s => s.PadLeft);
+        var length = Math.Max(first.Length - firstStart, second.Length - secondStart);
+        var merged = _model.Merger.Merge(
+            new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart),
+            new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart));
+        var row = 0;
+        foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
+        {
+            foreach (var sequence in rows)
+            {
+                sequence.PadLeft += length - cache.Length;
+                sequence.Row = row++;
+            }
+        }
+
+        return merged;
+    }
+
+    private sealed record Joiner(List<Sequence> Sequences, KvState Cache);
+
+    private sealed class Sequence(GenerationRequest request)
+    {
+        public GenerationRequest Request { get; } = request;
+
+        public List<int> Generated { get; } = [];
+
+        /// <summary>Tokens whose keys and values are in the cache; the next token's position.</summary>
+        public int Length { get; set; }
+
+        public int LastToken { get; set; }
+
+        /// <summary>Leading padding columns of this row in the batch cache.</summary>
+        public int PadLeft { get; set; }
+
+        /// <summary>This sequence's row in the batch cache.</summary>
+        public int Row { get; set; }
+
+        public bool Done { get; set; }
+    }
+}
