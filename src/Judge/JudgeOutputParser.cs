@@ -28,6 +28,11 @@ public static partial class JudgeOutputParser
             }
         }
 
+        if (!SectionHeading().IsMatch(text) && !RatingLine().IsMatch(text) && text.Contains('{', StringComparison.Ordinal))
+        {
+            return JudgeParseResult.Fail("the judge's JSON does not parse: it is incomplete (cut off?)");
+        }
+
         return ParseFreeText(text, responses, aspect);
     }
 
