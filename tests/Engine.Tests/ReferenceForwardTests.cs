@@ -67,7 +67,7 @@ public sealed class ReferenceForwardTests
         var s = config.RopeScaling!;
         var shape = new ReferenceShape(config.HiddenSize, config.IntermediateSize, config.NumLayers, config.NumHeads, config.NumKvHeads, config.HeadDim, config.VocabSize, config.RmsNormEps, config.RopeTheta, config.TieWordEmbeddings, (s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings));
         using var model = OnnxCausalLM.Load(temp.Path, ExecutionDevice.Cpu, threads: 1);
-        int[] prompt = [128000, 9906, 11, 1917, 0, 3639];
+        int[] prompt = [100256, 9906, 11, 1917, 0, 3639];
         var expected = new ReferenceLlama(shape, weights).Logits(prompt);
         AssertClose(expected[^1], LastLogits(model, prompt), "tiny preset");
     }

@@ -3,14 +3,14 @@ namespace Distil.Engine.Building;
 /// <summary>Named shapes for models built from seeded random weights.</summary>
 public static class ModelPreset
 {
-    /// <summary>Llama 3 vocabulary: 128,000 BPE tokens plus 256 reserved special tokens.</summary>
-    public const int Llama3VocabularySize = 128256;
-
     public static IReadOnlyList<string> Names { get; } = ["tiny", "8b-shape"];
 
     /// <summary>The config and storage type of a preset; tiny is fp32 and small enough for tests on two cores,
     /// 8b-shape has Llama 3.1 8B's dimensions (fp16, external data) for GPU benchmarks only.</summary>
-    public static (LlamaConfig Config, bool Float16) Get(string name, int vocabularySize = Llama3VocabularySize) => name switch
+    /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
+    public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
+
+    private static (LlamaConfig Config, bool Float16) Get(string name, int vocabularySize) => name switch
     {
         "tiny" => (new LlamaConfig
         {

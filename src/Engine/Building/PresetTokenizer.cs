@@ -1,14 +1,24 @@
+using Distil.Engine.Text;
+
 namespace Distil.Engine.Building;
 
-/// <summary>The tokenizer files of a preset model (Llama 3 style special tokens).</summary>
+/// <summary>The tokenizer of a preset model: engine-text's Llama-3-style tokenizer (cl100k_base ranks plus the
+/// Llama 3 special tokens), and the begin/end ids a Llama 3.1 Instruct model uses.</summary>
 internal static class PresetTokenizer
 {
-    public sealed record Ids(int? BosTokenId, IReadOnlyList<int> EosTokenIds);
+    public sealed record Ids(int BosTokenId, IReadOnlyList<int> EosTokenIds);
 
-    // TEMPORARY until engine-text's tokenizer writer is merged.
+    public static int VocabularySize => ModelTokenizer.Llama3StyleVocabularySize;
+
     public static Ids Write(string folder)
     {
-        Directory.CreateDirectory(folder);
-        return new Ids(128000, [128001, 128008, 128009]);
+        ModelTokenizer.WriteLlama3Style(folder);
+        return new Ids(Id("<|begin_of_text|>"), [Id("<|end_of_text|>"), Id("<|eom_id|>"), Id("<|eot_id|>")]);
+    }
+
+    private static int Id(string special)
+    {
+        var index = ModelTokenizer.Llama3StyleSpecialTokens.ToList().IndexOf(special);
+        return index >= 0 ? ModelTokenizer.Llama3StyleBaseVocabularySize + index : throw new InvalidOperationException($"special token {special} missing from the Llama-3-style tokenizer");
     }
 }
