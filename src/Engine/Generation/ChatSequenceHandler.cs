@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Distil.Engine.Text;
@@ -6,121 +7,84 @@ using Microsoft.Extensions.AI;
 namespace Distil.Engine.Generation;
 
 /// <summary>
-/// The text side of one chat request: samples with the request's options and seed, decodes tokens to text as
-/// they arrive, ends the request on a stop string (which is cut from the text) and streams the text that can
-/// no longer become part of a stop string.
+/// The text side of one chat request: samples with the request's options and seed (engine-text's
+/// <see cref="Sampler"/>), decodes tokens to text as they arrive, ends the request on a stop string
+/// (<see cref="StopSequenceMatcher"/>, which withholds the stop itself) and streams the text that is final.
 /// </summary>
 internal sealed class ChatSequenceHandler : ISequenceHandler
 {
     private readonly IncrementalDecoder _decoder;
     private readonly Channel<string>? _stream;
     private readonly StringBuilder _text = new();
-    private readonly string[] _stops;
-    private readonly TemporarySampler _sampler;
-    private int _emitted;
-    private int _finalLength = -1;
+    private readonly StopSequenceMatcher _stops;
+    private readonly Sampler _sampler;
+    private int _streamed;
+    private bool _finished;
 
     public ChatSequenceHandler(ModelTokenizer tokenizer, ChatOptions? options, bool streaming)
     {
         _decoder = tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true);
         _stream = streaming ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true }) : null;
-        _stops = options?.StopSequences?.Where(s => !string.IsNullOrEmpty(s)).ToArray() ?? [];
-        _sampler = new TemporarySampler(options?.Temperature ?? 1f, options?.Seed);
+        _stops = new StopSequenceMatcher(options?.StopSequences?.ToArray());
+        var seed = options?.Seed is { } s ? unchecked((ulong)s) : unchecked((ulong)Random.Shared.NextInt64());
+        _sampler = new Sampler(SamplingOptions.From(options), seed);
     }
 
     public ChannelReader<string> Stream => _stream?.Reader ?? throw new InvalidOperationException("not a streaming request");
 
-    public int Choose(Span<float> logits, IReadOnlyList<int> generated) => _sampler.Sample(logits);
+    public int Choose(Span<float> logits, IReadOnlyList<int> generated) =>
+        _sampler.Sample(logits, generated is List<int> list ? CollectionsMarshal.AsSpan(list) : generated.ToArray());
 
     public bool Accept(int token)
     {
-        _text.Append(_decoder.Push(token));
-        var text = _text.ToString();
-        foreach (var stop in _stops)
+        var result = _stops.Push(_decoder.Push(token));
+        Append(result.Text);
+        if (result.Stopped)
         {
-            var at = text.IndexOf(stop, Math.Max(0, _emitted - stop.Length), StringComparison.Ordinal);
-            if (at >= 0)
+            _finished = true;
+        }
+
+        return result.Stopped;
+    }
+
+    /// <summary>The whole answer (a matched stop string left out).</summary>
+    public string FinalText()
+    {
+        if (!_finished)
+        {
+            _finished = true;
+            var result = _stops.Push(_decoder.Flush());
+            Append(result.Text);
+            if (!result.Stopped)
             {
-                _finalLength = at;
-                Emit(at);
-                return true;
+                Append(_stops.Flush());
             }
         }
 
-        var holdBack = _stops.Length == 0 ? 0 : _stops.Max(s => s.Length) - 1;
-        Emit(Math.Max(_emitted, text.Length - holdBack));
-        return false;
-    }
-
-    /// <summary>The whole answer (stop string removed).</summary>
-    public string FinalText()
-    {
-        if (_finalLength < 0)
-        {
-            _text.Append(_decoder.Flush());
-            _finalLength = _text.Length;
-        }
-
-        return _text.ToString(0, _finalLength);
+        return _text.ToString();
     }
 
     /// <summary>The part of <see cref="FinalText"/> not streamed yet.</summary>
     public string FinalTextTail()
     {
         var text = FinalText();
-        return _emitted < text.Length ? text[_emitted..] : "";
+        return _streamed < text.Length ? text[_streamed..] : "";
     }
 
     public void CompleteStream() => _stream?.Writer.TryComplete();
 
-    private void Emit(int upTo)
+    private void Append(string text)
     {
-        if (_stream is not null && upTo > _emitted)
+        if (text.Length == 0)
         {
-            _stream.Writer.TryWrite(_text.ToString(_emitted, upTo - _emitted));
-            _emitted = upTo;
+            return;
         }
-    }
 
-    // TEMPORARY until engine-text's Sampler is merged.
-    private sealed class TemporarySampler(float temperature, long? seed)
-    {
-        private readonly Random _random = seed is { } s ? new Random((int)s) : new Random();
-
-        public int Sample(Span<float> logits)
+        _text.Append(text);
+        if (_stream is not null && !_finished)
         {
-            var best = 0;
-            for (var i = 1; i < logits.Length; i++)
-            {
-                if (logits[i] > logits[best])
-                {
-                    best = i;
-                }
-            }
-
-            if (temperature <= 0)
-            {
-                return best;
-            }
-
-            double sum = 0;
-            var max = logits[best];
-            for (var i = 0; i < logits.Length; i++)
-            {
-                sum += Math.Exp((logits[i] - max) / temperature);
-            }
-
-            var pick = _random.NextDouble() * sum;
-            for (var i = 0; i < logits.Length; i++)
-            {
-                pick -= Math.Exp((logits[i] - max) / temperature);
-                if (pick <= 0)
-                {
-                    return i;
-                }
-            }
-
-            return best;
+            _stream.Writer.TryWrite(text);
+            _streamed = _text.Length;
         }
     }
 }
