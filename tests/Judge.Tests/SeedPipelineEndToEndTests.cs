@@ -80,7 +80,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
 
         var parquet = Path.Combine(output, "data.parquet");
         await using var stream = File.OpenRead(parquet);
-        using var reader = await ParquetReader.CreateAsync(stream);
+        await using var reader = await ParquetReader.CreateAsync(stream);
         var fields = reader.Schema.Fields.ToDictionary(f => f.Name);
         foreach (var column in new[] { "prompt", "chosen", "rejected" })
         {
@@ -99,10 +99,14 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         {
             using var group = reader.OpenRowGroupReader(g);
             rows += group.RowCount;
-            var ids = await group.ReadColumnAsync(reader.Schema.GetDataFields().Single(f => f.Path.ToString() == "prompt_id"));
-            Assert.All((string?[])ids.Data, id => Assert.Matches("^[0-9a-f]{64}$", id));
-            var roles = await group.ReadColumnAsync(reader.Schema.GetDataFields().Single(f => f.Path.ToString().StartsWith("chosen", StringComparison.Ordinal) && f.Name == "role"));
-            Assert.All((string?[])roles.Data, role => Assert.Equal("assistant", role));
+            var ids = new string[group.RowCount];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "prompt_id"), ids.AsMemory(), null);
+            Assert.All(ids, id => Assert.Matches("^[0-9a-f]{64}$", id));
+
+            // One assistant message per row in chosen: as many leaf values as rows.
+            var roles = new string[group.RowCount];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "role" && f.Path.ToString()!.StartsWith("chosen", StringComparison.Ordinal)), roles.AsMemory(), null);
+            Assert.All(roles, role => Assert.Equal("assistant", role));
         }
 
         Assert.Equal(pairs.RowsOut, rows);
