@@ -135,7 +135,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient
                 var (request, handler) = Prepare(requests[i].Messages, requests[i].Options, streaming: false, cancellationToken);
                 pending[i] = (_scheduler.Submit(request), handler, null);
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or TokenizerFormatException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or TokenizerFormatException or Text.Constraints.JsonSchemaNotSupportedException)
             {
                 pending[i] = (null, null, e.Message);
             }
@@ -211,12 +211,13 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var prompt = Tokenize(messages);
-        var handler = new ChatSequenceHandler(Tokenizer, options, streaming);
         var maxNew = options?.MaxOutputTokens ?? DefaultMaxOutputTokens;
         if (maxNew < 1)
         {
             throw new ArgumentException($"MaxOutputTokens must be at least 1 (got {maxNew})");
         }
+
+        var handler = new ChatSequenceHandler(Tokenizer, options, maxNew, streaming);
 
         return (new GenerationRequest(prompt, maxNew, _stopIds, handler, cancellationToken), handler);
     }

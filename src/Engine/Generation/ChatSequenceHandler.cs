@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading.Channels;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Constraints;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Engine.Generation;
@@ -10,6 +11,8 @@ namespace Distil.Engine.Generation;
 /// The text side of one chat request: samples with the request's options and seed (engine-text's
 /// <see cref="Sampler"/>), decodes tokens to text as they arrive, ends the request on a stop string
 /// (<see cref="StopSequenceMatcher"/>, which withholds the stop itself) and streams the text that is final.
+/// With a JSON-schema response format the constraint masks the logits before each draw and ends the request
+/// once the document is complete.
 /// </summary>
 internal sealed class ChatSequenceHandler : ISequenceHandler
 {
@@ -18,11 +21,15 @@ internal sealed class ChatSequenceHandler : ISequenceHandler
     private readonly StringBuilder _text = new();
     private readonly StopSequenceMatcher _stops;
     private readonly Sampler _sampler;
+    private readonly ITokenConstraint? _constraint;
+    private readonly int _maxNewTokens;
     private int _streamed;
     private bool _finished;
 
-    public ChatSequenceHandler(ModelTokenizer tokenizer, ChatOptions? options, bool streaming)
+    public ChatSequenceHandler(ModelTokenizer tokenizer, ChatOptions? options, int maxNewTokens, bool streaming)
     {
+        _maxNewTokens = maxNewTokens;
+        _constraint = Constraint(tokenizer, options?.ResponseFormat);
         _decoder = tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true);
         _stream = streaming ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true }) : null;
         _stops = new StopSequenceMatcher(options?.StopSequences?.ToArray());
@@ -32,19 +39,24 @@ internal sealed class ChatSequenceHandler : ISequenceHandler
 
     public ChannelReader<string> Stream => _stream?.Reader ?? throw new InvalidOperationException("not a streaming request");
 
-    public int Choose(Span<float> logits, IReadOnlyList<int> generated) =>
-        _sampler.Sample(logits, generated is List<int> list ? CollectionsMarshal.AsSpan(list) : generated.ToArray());
+    public int Choose(Span<float> logits, IReadOnlyList<int> generated)
+    {
+        _constraint?.ApplyMask(logits, _maxNewTokens - generated.Count);
+        return _sampler.Sample(logits, generated is List<int> list ? CollectionsMarshal.AsSpan(list) : generated.ToArray());
+    }
 
     public bool Accept(int token)
     {
+        _constraint?.Advance(token);
         var result = _stops.Push(_decoder.Push(token));
         Append(result.Text);
-        if (result.Stopped)
+        if (result.Stopped || _constraint?.IsComplete == true)
         {
-            _finished = true;
+            _finished = result.Stopped;
+            return true;
         }
 
-        return result.Stopped;
+        return false;
     }
 
     /// <summary>The whole answer (a matched stop string left out).</summary>
@@ -72,6 +84,19 @@ internal sealed class ChatSequenceHandler : ISequenceHandler
     }
 
     public void CompleteStream() => _stream?.Writer.TryComplete();
+
+    /// <summary>The token constraint a response format asks for; null for free text.</summary>
+    private static ITokenConstraint? Constraint(ModelTokenizer tokenizer, ChatResponseFormat? format)
+    {
+        if (format is not ChatResponseFormatJson json)
+        {
+            return null;
+        }
+
+        // Without a schema any JSON value will do.
+        var schema = json.Schema ?? System.Text.Json.JsonDocument.Parse("{}").RootElement;
+        return TokenConstraintCompiler.ForJsonSchema(schema, tokenizer).CreateState();
+    }
 
     private void Append(string text)
     {
