@@ -55,9 +55,9 @@ public static class JudgeSchema
     }
 
     /// <summary>
-    /// A token budget that a schema-following answer cannot exceed, so a constrained answer is never cut off:
-    /// every generated token adds at least one character, each rationale is at most <paramref name="rationaleMaxLength"/>
-    /// characters (escapes counted at their widest), plus the structure around them.
+    /// The default token budget of a judge answer. Tokens carry at least one character, so two tokens per allowed
+    /// rationale character plus the structure leaves room for the whole answer; the local engine's constraint
+    /// also closes the JSON when a budget runs short, so a tighter <c>max_new_tokens</c> still parses.
     /// </summary>
     public static int MaxOutputTokens(UltraFeedbackAspect aspect, int responses, int rationaleMaxLength)
     {
