@@ -15,7 +15,7 @@ namespace Distil.Engine;
 /// <c>GetService</c>) — goes through the same scheduler, so concurrent callers are batched together.
 /// Thread-safe; disposing stops the scheduler and releases the sessions.
 /// </summary>
-public sealed class LocalChatClient : IChatClient, IBatchChatClient
+public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDisposable
 {
     private const int DefaultMaxOutputTokens = 512;
 
@@ -25,6 +25,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient
     private readonly IReadOnlySet<int> _stopIds;
     private readonly ChatClientMetadata _metadata;
     private int _disposed;
+    private Task _released = Task.CompletedTask;
 
     private LocalChatClient(string folder, OnnxCausalLM model, ModelTokenizer tokenizer, IChatTemplate template, LocalModelOptions options)
     {
@@ -195,6 +196,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
+    /// <summary>Stops the scheduler; the session is released as soon as the step in flight (if any) has ended.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -202,9 +204,15 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient
             return;
         }
 
-        // The scheduler's loop ends promptly once cancelled; waiting here keeps the session alive until it has.
-        _scheduler.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _model.Dispose();
+        _scheduler.Stop();
+        _released = _scheduler.Completion.ContinueWith(_ => _model.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Stops the scheduler and waits until the session is released.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        Dispose();
+        await _released.ConfigureAwait(false);
     }
 
     private (GenerationRequest Request, ChatSequenceHandler Handler) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)

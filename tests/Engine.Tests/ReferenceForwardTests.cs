@@ -5,7 +5,8 @@ using Distil.Engine.Tests.Support;
 namespace Distil.Engine.Tests;
 
 /// <summary>The ONNX graph (in a real ONNX Runtime session) computes what an independent C# forward pass computes.</summary>
-public sealed class ReferenceForwardTests
+[Collection(TinyModelCollection.Name)]
+public sealed class ReferenceForwardTests(TinyModels models)
 {
     private static readonly int[][] Prompts = [[5, 17, 200, 3, 99, 42, 7], [1, 2], [300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 11]];
 
@@ -59,14 +60,12 @@ public sealed class ReferenceForwardTests
     [Fact]
     public void Tiny_preset_matches_reference_from_its_seeded_weights()
     {
-        using var temp = new TempFolder();
-        ModelBuilder.BuildPreset("tiny", seed: 7, temp.Path);
         var (config, _) = ModelPreset.Get("tiny");
-        var random = new RandomLlamaWeights(config, 7);
+        var random = new RandomLlamaWeights(config, 1);
         var weights = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => random.Read(x.Name, out _));
         var s = config.RopeScaling!;
         var shape = new ReferenceShape(config.HiddenSize, config.IntermediateSize, config.NumLayers, config.NumHeads, config.NumKvHeads, config.HeadDim, config.VocabSize, config.RmsNormEps, config.RopeTheta, config.TieWordEmbeddings, (s.Factor, s.LowFreqFactor, s.HighFreqFactor, s.OriginalMaxPositionEmbeddings));
-        using var model = OnnxCausalLM.Load(temp.Path, ExecutionDevice.Cpu, threads: 1);
+        using var model = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);
         int[] prompt = [100256, 9906, 11, 1917, 0, 3639];
         var expected = new ReferenceLlama(shape, weights).Logits(prompt);
         AssertClose(expected[^1], LastLogits(model, prompt), "tiny preset");

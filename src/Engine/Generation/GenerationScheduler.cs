@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Distil.Engine.Onnx;
 
@@ -46,20 +47,26 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return request.Completion.Task;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Ends when the loop has stopped and released its caches (after <see cref="Stop"/>).</summary>
+    public Task Completion => _loop;
+
+    /// <summary>Stops the loop without waiting: running and waiting requests fail with ObjectDisposedException.</summary>
+    public void Stop()
     {
         _queue.Writer.TryComplete();
-        await _shutdown.CancelAsync().ConfigureAwait(false);
         try
         {
-            await _loop.ConfigureAwait(false);
+            _shutdown.Cancel();
         }
-        catch (OperationCanceledException)
+        catch (ObjectDisposedException)
         {
         }
+    }
 
-        _prefixCache.Dispose();
-        _shutdown.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        Stop();
+        await _loop.ConfigureAwait(false);
     }
 
     private async Task RunAsync()
@@ -72,6 +79,11 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         {
             while (true)
             {
+                if (_shutdown.IsCancellationRequested)
+                {
+                    return;
+                }
+
                 while (_queue.Reader.TryRead(out var request))
                 {
                     pending.Enqueue(request);
@@ -79,7 +91,14 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
                 if (active.Count == 0 && pending.Count == 0)
                 {
-                    if (!await _queue.Reader.WaitToReadAsync(_shutdown.Token).ConfigureAwait(false))
+                    try
+                    {
+                        if (!await _queue.Reader.WaitToReadAsync(_shutdown.Token).ConfigureAwait(false))
+                        {
+                            return;
+                        }
+                    }
+                    catch (OperationCanceledException)
                     {
                         return;
                     }
@@ -87,18 +106,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                     continue;
                 }
 
-                var joiners = new List<(Sequence Sequence, KvState Cache)>();
-                if (_options.Continuous || active.Count == 0)
-                {
-                    while (active.Count + joiners.Count < _options.MaxBatchSize && pending.TryDequeue(out var request))
-                    {
-                        if (Prefill(request) is { } joiner)
-                        {
-                            joiners.Add(joiner);
-                        }
-                    }
-                }
-
+                var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, _options.MaxBatchSize - active.Count) : [];
                 batch = Rearrange(batch, active, joiners);
                 if (batch is null)
                 {
@@ -137,6 +145,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             {
                 request.Completion.TrySetException(disposed);
             }
+
+            _prefixCache.Dispose();
         }
     }
 
@@ -156,44 +166,164 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
         }
 
-        var next = _model.Forward(ids, mask, positions, n, 1, batch, logits);
+        var started = Stopwatch.GetTimestamp();
+        var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
+        Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
         Statistics.AddStep();
         for (var r = 0; r < n; r++)
         {
             var sequence = active[r];
             sequence.Length++;
-            Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize));
+            Advance(sequence, _model.LastLogits(next, r, logits));
         }
 
         return next;
     }
 
     /// <summary>
-    /// Prefills a request alone (batch of one), from the longest cached shared prefix, in chunks; keeps a
-    /// snapshot of a newly shared prefix; chooses the first token. Null when the request is already done.
+    /// Takes up to <paramref name="free"/> waiting requests and prefills them: those that start from a cached shared
+    /// prefix (or whose prefix is worth caching) one by one, the rest together as one left-padded batch. Each
+    /// joiner's first token is chosen; requests that are already done are completed and left out.
     /// </summary>
-    private (Sequence, KvState)? Prefill(GenerationRequest request)
+    private List<Joiner> Admit(Queue<GenerationRequest> pending, int free)
     {
-        var tokens = request.PromptTokens;
+        var joiners = new List<Joiner>();
+        var together = new List<GenerationRequest>();
+        while (free > 0 && pending.TryDequeue(out var request))
+        {
+            if (!Admissible(request))
+            {
+                continue;
+            }
+
+            free--;
+            var plan = _prefixCache.Plan(request.PromptTokens);
+            if (plan.Cache is null && plan.SnapshotAt == 0)
+            {
+                together.Add(request);
+            }
+            else if (PrefillAlone(request, plan) is { } joiner)
+            {
+                joiners.Add(joiner);
+            }
+        }
+
+        if (together.Count > 0 && PrefillTogether(together) is { } group)
+        {
+            joiners.Add(group);
+        }
+
+        return joiners;
+    }
+
+    private bool Admissible(GenerationRequest request)
+    {
+        var length = request.PromptTokens.Length;
         if (request.CancellationToken.IsCancellationRequested)
         {
             request.Completion.TrySetCanceled(request.CancellationToken);
-            return null;
+            return false;
         }
 
-        if (tokens.Length == 0 || tokens.Length >= _context)
+        if (length == 0 || length >= _context)
         {
-            request.Completion.TrySetException(new GenerationRejectedException(tokens.Length == 0
+            request.Completion.TrySetException(new GenerationRejectedException(length == 0
                 ? "the prompt is empty"
-                : $"the prompt has {tokens.Length} tokens but the model's context is {_context} (max_position_embeddings in config.json); shorten it or leave room for the answer"));
-            return null;
+                : $"the prompt has {length} tokens but the model's context is {_context} (max_position_embeddings in config.json); shorten it or leave room for the answer"));
+            return false;
         }
 
+        return true;
+    }
+
+    /// <summary>Prefills requests as one batch, right-aligned with left padding, in column chunks whose logits stay
+    /// within the budget; only the last chunk's logits are read.</summary>
+    private Joiner? PrefillTogether(List<GenerationRequest> requests)
+    {
+        var k = requests.Count;
+        var width = requests.Max(r => r.PromptTokens.Length);
+        var chunk = (int)Math.Clamp(_options.PrefillLogitsBudgetBytes / (4L * _model.VocabSize * k), 1, 512);
+        var logits = new float[k * _model.VocabSize];
+        KvState? past = null;
+        try
+        {
+            past = _model.EmptyCache(k);
+            for (var from = 0; from < width; from += chunk)
+            {
+                var to = Math.Min(width, from + chunk);
+                var columns = to - from;
+                var ids = new long[k * columns];
+                var positions = new long[k * columns];
+                var mask = new long[k * to];
+                for (var r = 0; r < k; r++)
+                {
+                    var tokens = requests[r].PromptTokens;
+                    var pad = width - tokens.Length;
+                    for (var c = from; c < to; c++)
+                    {
+                        if (c >= pad)
+                        {
+                            ids[(r * columns) + c - from] = tokens[c - pad];
+                            positions[(r * columns) + c - from] = c - pad;
+                        }
+                    }
+
+                    if (pad < to)
+                    {
+                        mask.AsSpan((r * to) + pad, to - pad).Fill(1);
+                    }
+                }
+
+                var started = Stopwatch.GetTimestamp();
+                var next = _model.Forward(ids, mask, positions, k, columns, past, to == width ? logits : []);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+                past.Dispose();
+                past = next;
+            }
+
+            Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
+            var sequences = new List<Sequence>();
+            for (var r = 0; r < k; r++)
+            {
+                var sequence = new Sequence(requests[r]) { Length = requests[r].PromptTokens.Length, PadLeft = width - requests[r].PromptTokens.Length, Row = r };
+                if (!Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize)))
+                {
+                    sequences.Add(sequence);
+                }
+            }
+
+            if (sequences.Count == 0)
+            {
+                past.Dispose();
+                return null;
+            }
+
+            return new Joiner(sequences, past);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            past?.Dispose();
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetException(e);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Prefills one request from the longest cached shared prefix, in chunks, keeping a snapshot of a newly shared
+    /// prefix; chooses the first token. Null when the request is already done.
+    /// </summary>
+    private Joiner? PrefillAlone(GenerationRequest request, (KvState? Cache, int Length, int SnapshotAt) plan)
+    {
+        var tokens = request.PromptTokens;
+        var (cached, done, snapshotAt) = plan;
         KvState? past = null;
         var pastOwned = true;
         try
         {
-            var (cached, done, snapshotAt) = _prefixCache.Plan(tokens);
             past = cached ?? _model.EmptyCache(1);
             pastOwned = cached is null;
             Statistics.AddReused(done);
@@ -216,7 +346,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
                 var mask = new long[end];
                 mask.AsSpan().Fill(1);
-                var next = _model.Forward(ids, mask, positions, 1, end - done, past, logits);
+                var started = Stopwatch.GetTimestamp();
+                var next = _model.Forward(ids, mask, positions, 1, end - done, past, end == tokens.Length ? logits : []);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
                 if (pastOwned)
                 {
                     past.Dispose();
@@ -245,7 +377,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 return null;
             }
 
-            return (sequence, past);
+            return new Joiner([sequence], past);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -303,9 +435,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
     }
 
-    /// <summary>Drops finished rows, compacts all-padding leading columns and appends the joiners' caches
-    /// right-aligned, in one pass per joiner through the merge graph.</summary>
-    private KvState? Rearrange(KvState? batch, List<Sequence> active, List<(Sequence Sequence, KvState Cache)> joiners)
+    /// <summary>Drops finished rows, compacts columns that are padding for every remaining row and appends the
+    /// joiners' rows right-aligned — one pass through the merge graph per joiner group.</summary>
+    private KvState? Rearrange(KvState? batch, List<Sequence> active, List<Joiner> joiners)
     {
         var keep = active.Where(s => !s.Done).ToList();
         if (batch is not null && keep.Count == active.Count && joiners.Count == 0)
@@ -321,29 +453,28 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             batch = null;
         }
 
-        foreach (var (sequence, cache) in joiners)
+        foreach (var (sequences, cache) in joiners)
         {
-            if (batch is null)
+            var whole = sequences.Count == cache.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && sequences.Min(s => s.PadLeft) == 0;
+            KvState merged;
+            if (batch is null && whole)
             {
-                batch = cache;
-                sequence.PadLeft = 0;
-                sequence.Row = 0;
-                active.Add(sequence);
-                continue;
+                merged = cache;
+            }
+            else
+            {
+                merged = batch is null ? Merge(cache, sequences, cache, []) : Merge(batch, active, cache, sequences);
+                batch?.Dispose();
+                cache.Dispose();
             }
 
-            var merged = Merge(batch, active, new KvMerger.Part(cache, [0], 0));
-            sequence.PadLeft = merged.Length - cache.Length;
-            sequence.Row = active.Count;
-            active.Add(sequence);
-            batch.Dispose();
-            cache.Dispose();
             batch = merged;
+            active.AddRange(sequences);
         }
 
-        if (joiners.Count == 0 && batch is not null && keep.Count > 0)
+        if (joiners.Count == 0 && batch is not null)
         {
-            var merged = Merge(batch, active, new KvMerger.Part(batch, [], 0));
+            var merged = Merge(batch, active, batch, []);
             batch.Dispose();
             batch = merged;
         }
@@ -351,23 +482,31 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return batch;
     }
 
-    /// <summary>Keeps <paramref name="rows"/>' rows of <paramref name="batch"/> (in that order), cut to their
-    /// common leftmost real column, and stacks <paramref name="extra"/> below; fixes the rows' padding.</summary>
-    private KvState Merge(KvState batch, List<Sequence> rows, KvMerger.Part extra)
+    /// <summary>Stacks <paramref name="firstRows"/>' rows of <paramref name="first"/> over <paramref name="secondRows"/>'
+    /// rows of <paramref name="second"/>, each cut to its rows' leftmost real column and left-padded to the longer
+    /// width; updates the rows' positions in the new cache and their padding.</summary>
+    private KvState Merge(KvState first, List<Sequence> firstRows, KvState second, List<Sequence> secondRows)
     {
-        var start = rows.Count == 0 ? batch.Length : rows.Min(s => s.PadLeft);
-        var width = batch.Length - start;
-        var length = Math.Max(width, extra.Rows.Length == 0 ? 0 : extra.Width);
-        var indices = rows.Select(s => (long)s.Row).ToArray();
-        var merged = _model.Merger.Merge(new KvMerger.Part(batch, indices, start), extra.Rows.Length == 0 ? extra with { StartColumn = start } : extra);
-        for (var i = 0; i < rows.Count; i++)
+        var firstStart = firstRows.Count == 0 ? first.Length : firstRows.Min(s => s.PadLeft);
+        var secondStart = secondRows.Count == 0 ? second.Length : secondRows.Min(s => s.PadLeft);
+        var length = Math.Max(first.Length - firstStart, second.Length - secondStart);
+        var merged = _model.Merger.Merge(
+            new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart),
+            new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart));
+        var row = 0;
+        foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
         {
-            rows[i].PadLeft += length - batch.Length;
-            rows[i].Row = i;
+            foreach (var sequence in rows)
+            {
+                sequence.PadLeft += length - cache.Length;
+                sequence.Row = row++;
+            }
         }
 
         return merged;
     }
+
+    private sealed record Joiner(List<Sequence> Sequences, KvState Cache);
 
     private sealed class Sequence(GenerationRequest request)
     {

@@ -7,6 +7,7 @@ public sealed class SchedulerStatistics
     private long _generatedTokens;
     private long _prefillTokens;
     private long _reusedPrefixTokens;
+    private long _forwardTicks;
 
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
 
@@ -16,6 +17,11 @@ public sealed class SchedulerStatistics
 
     /// <summary>Prompt tokens not recomputed because their prefix was cached.</summary>
     public long ReusedPrefixTokens => Interlocked.Read(ref _reusedPrefixTokens);
+
+    /// <summary>Time spent inside the model's forward passes (prefill and decode).</summary>
+    public TimeSpan ForwardTime => TimeSpan.FromTicks(Interlocked.Read(ref _forwardTicks));
+
+    internal void AddForwardTime(TimeSpan elapsed) => Interlocked.Add(ref _forwardTicks, elapsed.Ticks);
 
     internal void AddStep() => Interlocked.Increment(ref _decodeSteps);
 

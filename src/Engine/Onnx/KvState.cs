@@ -14,6 +14,9 @@ internal sealed class KvState(IDisposable? owner, OrtValue[] tensors, int batch,
 
     public int Length { get; } = length;
 
+    /// <summary>The step's logits output when it produced this cache (owned by the same outputs).</summary>
+    public OrtValue? Logits { get; init; }
+
     /// <summary>Bytes held (what the prefix cache budgets by).</summary>
     public long Bytes => Tensors.Sum(t => t.GetTensorSizeInBytes());
 

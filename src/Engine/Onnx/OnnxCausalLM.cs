@@ -95,7 +95,8 @@ internal sealed class OnnxCausalLM : IDisposable
     /// Runs <paramref name="seq"/> new tokens per row after <paramref name="past"/>. <paramref name="mask"/> is
     /// [batch, past.Length + seq] (1 = real token); <paramref name="positions"/> is [batch, seq]. Writes the logits
     /// of each row's last position into <paramref name="lastLogits"/> ([batch, vocab]) and returns the new cache.
-    /// The caller still owns <paramref name="past"/>.
+    /// The caller still owns <paramref name="past"/>. An empty <paramref name="lastLogits"/> skips the copy: read
+    /// them in place with <see cref="LastLogits"/> while the returned cache lives.
     /// </summary>
     public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits)
     {
@@ -132,20 +133,45 @@ internal sealed class OnnxCausalLM : IDisposable
         var outputs = binding.GetOutputValues();
         try
         {
-            CopyLastLogits(outputs[0], batch, seq, lastLogits);
+            if (!lastLogits.IsEmpty)
+            {
+                CopyLastLogits(outputs[0], batch, seq, lastLogits);
+            }
+
             var present = new OrtValue[Layout.PresentNames.Length];
             for (var i = 0; i < present.Length; i++)
             {
                 present[i] = outputs[i + 1];
             }
 
-            return new KvState(outputs, present, batch, total);
+            return new KvState(outputs, present, batch, total) { Logits = outputs[0] };
         }
         catch
         {
             outputs.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Row <paramref name="row"/>'s last-position logits of a single-token step, in place when they are fp32
+    /// (the sampler may scribble on them: they are this step's own output), else converted into <paramref name="scratch"/>.</summary>
+    public Span<float> LastLogits(KvState step, int row, float[] scratch)
+    {
+        var logits = step.Logits ?? throw new InvalidOperationException("this cache carries no logits");
+        var vocab = VocabSize;
+        if (Layout.LogitsType == TensorElementType.Float)
+        {
+            return logits.GetTensorMutableDataAsSpan<float>().Slice(row * vocab, vocab);
+        }
+
+        var source = logits.GetTensorDataAsSpan<Float16>().Slice(row * vocab, vocab);
+        var target = scratch.AsSpan(row * vocab, vocab);
+        for (var v = 0; v < vocab; v++)
+        {
+            target[v] = source[v].ToFloat();
+        }
+
+        return target;
     }
 
     public void Dispose()

@@ -268,9 +268,18 @@ public sealed class Sampler
         var mid = lo + (hi - lo) / 2;
         var last = hi - 1;
         // Median of three to the end slot as pivot.
-        if (Heavier(ids, weights, mid, lo)) Swap(ids, weights, mid, lo);
-        if (Heavier(ids, weights, last, lo)) Swap(ids, weights, last, lo);
-        if (Heavier(ids, weights, mid, last)) Swap(ids, weights, mid, last);
+        if (Heavier(ids, weights, mid, lo))
+        {
+            Swap(ids, weights, mid, lo);
+        }
+        if (Heavier(ids, weights, last, lo))
+        {
+            Swap(ids, weights, last, lo);
+        }
+        if (Heavier(ids, weights, mid, last))
+        {
+            Swap(ids, weights, mid, last);
+        }
         var store = lo;
         for (var i = lo; i < last; i++)
         {

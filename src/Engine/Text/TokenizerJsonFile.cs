@@ -104,29 +104,26 @@ internal sealed record TokenizerJsonFile(
     private static bool ContainsByteLevel(JsonElement root, string name) =>
         root.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Object && element.GetRawText().Contains("\"ByteLevel\"", StringComparison.Ordinal);
 
-    // The first Split step with a regex pattern, searched through Sequence pre-tokenizers.
+    // A Split regex that does the whole splitting: the pre-tokenizer itself, or the first step of a Sequence
+    // (Llama 3, Qwen). A Split further down (Falcon's digit groups) only refines pieces, so it is not used.
     private static string? FindSplitPattern(JsonElement element)
     {
         if (element.ValueKind != JsonValueKind.Object)
         {
             return null;
         }
-        if (element.TryGetProperty("type", out var type) && type.GetString() == "Split"
-            && element.TryGetProperty("pattern", out var pattern) && pattern.ValueKind == JsonValueKind.Object
-            && pattern.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String)
+        if (element.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array && list.GetArrayLength() > 0)
         {
-            return regex.GetString();
+            return SplitRegex(list[0]);
         }
-        if (element.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
-        {
-            foreach (var inner in list.EnumerateArray())
-            {
-                if (FindSplitPattern(inner) is { } found)
-                {
-                    return found;
-                }
-            }
-        }
-        return null;
+        return SplitRegex(element);
     }
+
+    private static string? SplitRegex(JsonElement step) =>
+        step.ValueKind == JsonValueKind.Object
+        && step.TryGetProperty("type", out var type) && type.GetString() == "Split"
+        && step.TryGetProperty("pattern", out var pattern) && pattern.ValueKind == JsonValueKind.Object
+        && pattern.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String
+            ? regex.GetString()
+            : null;
 }

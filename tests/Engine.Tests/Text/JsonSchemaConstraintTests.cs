@@ -11,6 +11,20 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
 {
     private readonly ModelTokenizer _tokenizer = fixture.Tokenizer;
 
+    /// <summary>Uniform noise the random "model" reads its logits from at a random offset each step (cheaper than drawing 100k numbers).</summary>
+    private static readonly float[] Noise = MakeNoise(1 << 20);
+
+    private static float[] MakeNoise(int length)
+    {
+        var random = new SeededRandom(12345);
+        var noise = new float[length];
+        for (var i = 0; i < noise.Length; i++)
+        {
+            noise[i] = (float)random.NextDouble();
+        }
+        return noise;
+    }
+
     private static JsonElement Schema(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
     private static string JudgeSchema(int n) => $$"""
@@ -36,10 +50,7 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
         var ids = new List<int>();
         for (var step = 0; step < maxTokens && !state.IsComplete; step++)
         {
-            for (var i = 0; i < logits.Length; i++)
-            {
-                logits[i] = (float)random.NextDouble();
-            }
+            Noise.AsSpan((int)(random.NextUInt64() % (ulong)(Noise.Length - logits.Length)), logits.Length).CopyTo(logits);
             maskClock?.Start();
             state.ApplyMask(logits, maxTokens - step);
             maskClock?.Stop();
@@ -87,6 +98,8 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
             Assert.True(complete, $"rollout {rollout} incomplete: {text}");
             AssertJudgeDocument(text, n);
         }
+        var compiled = Enumerable.Range(1, 4).Select(n => TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(n)), _tokenizer)).ToList();
+        output.WriteLine($"cached masks per N=1..4: {string.Join(", ", compiled.Select(c => $"{c.CachedMasks} ({c.CachedMaskBytes / 1024} KiB)"))}");
         output.WriteLine($"{steps} constrained steps, {tight} rollouts at the minimal budget; mean ApplyMask {maskClock.Elapsed.TotalMilliseconds * 1000 / steps:F0} µs/step (includes first-time mask computation)");
     }
 
@@ -305,12 +318,70 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
     }
 
     [Theory]
+    [InlineData("{}", JsonValueKind.Undefined)]
+    [InlineData("""{"description":"JSON mode"}""", JsonValueKind.Undefined)]
+    [InlineData("""{"type":"object"}""", JsonValueKind.Object)]
+    [InlineData("""{"type":"array","maxItems":3}""", JsonValueKind.Array)]
+    public void Open_schemas_yield_any_valid_json_of_the_asked_kind(string schema, JsonValueKind kind)
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema(schema), _tokenizer);
+        var kinds = new HashSet<JsonValueKind>();
+        for (ulong seed = 0; seed < 30; seed++)
+        {
+            var (text, complete, _) = Rollout(constraint, seed, 60 + (int)(seed % 3) * 20);
+            Assert.True(complete, text);
+            using var document = JsonDocument.Parse(text);
+            kinds.Add(document.RootElement.ValueKind);
+            if (kind != JsonValueKind.Undefined)
+            {
+                Assert.Equal(kind, document.RootElement.ValueKind);
+            }
+            if (kind == JsonValueKind.Array)
+            {
+                Assert.InRange(document.RootElement.GetArrayLength(), 0, 3);
+            }
+        }
+        if (kind == JsonValueKind.Undefined)
+        {
+            Assert.True(kinds.Count >= 2, string.Join(", ", kinds));
+        }
+    }
+
+    [Fact]
+    public void Free_form_object_values_follow_additional_properties()
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","additionalProperties":{"type":"integer","minimum":1,"maximum":5}}"""), _tokenizer);
+        for (ulong seed = 0; seed < 15; seed++)
+        {
+            var (text, complete, _) = Rollout(constraint, seed, 40);
+            Assert.True(complete, text);
+            using var document = JsonDocument.Parse(text);
+            Assert.All(document.RootElement.EnumerateObject(), p => Assert.InRange(p.Value.GetInt32(), 1, 5));
+        }
+        var closed = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","additionalProperties":false}"""), _tokenizer);
+        Assert.Equal("{}", Rollout(closed, 1, 10).Text);
+    }
+
+    [Fact]
+    public void Json_mode_accepts_nested_free_form_documents_and_nothing_after_them()
+    {
+        var state = TokenConstraintCompiler.ForJsonSchema(Schema("{}"), _tokenizer).CreateState();
+        Follow(state, "{\"a\":[1,{\"b\":null},-2.5e3],\"c\":\"x\",\"d\":{}}");
+        Assert.True(state.IsComplete);
+        var spaced = TokenConstraintCompiler.ForJsonSchema(Schema("{}"), _tokenizer).CreateState();
+        Follow(spaced, "{");
+        Assert.False(Allows(spaced, " "));
+        Assert.True(Allows(spaced, "\""));
+        Assert.True(Allows(spaced, "}"));
+    }
+
+    [Theory]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"x+"}},"required":["a"]}""", "$.properties.a.pattern", "pattern")]
     [InlineData("""{"type":"array","items":{"$ref":"#/defs/x"}}""", "$.items.$ref", "$ref")]
     [InlineData("""{"type":"number","minimum":0}""", "$.minimum", "minimum")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string"}},"required":["b"]}""", "$.required", "\"b\"")]
     [InlineData("""{"anyOf":[{"type":"integer"},{"type":"number"}]}""", "$.anyOf", "begin differently")]
-    [InlineData("""{"description":"anything"}""", "$", "any value")]
+    [InlineData("""{"minimum":3}""", "$", "give the value a type")]
     [InlineData("""{"type":"string","maxLength":2,"minLength":3}""", "$", "maxLength")]
     public void Unsupported_or_contradictory_schemas_are_refused_naming_the_keyword(string schema, string path, string mention)
     {
@@ -327,6 +398,18 @@ public sealed class JsonSchemaConstraintTests(Llama3StyleTokenizerFixture fixtur
         var c = TokenConstraintCompiler.ForJsonSchema(Schema(JudgeSchema(3)), _tokenizer);
         Assert.Same(a, b);
         Assert.NotSame(a, c);
+    }
+
+    [Fact]
+    public void Positions_in_an_unbounded_string_share_one_cached_mask()
+    {
+        var constraint = TokenConstraintCompiler.ForJsonSchema(Schema("""{"type":"object","properties":{"essay":{"type":"string"}},"required":["essay"]}"""), _tokenizer);
+        var state = constraint.CreateState();
+        Follow(state, "{\"essay\":\"" + string.Concat(Enumerable.Repeat("All work and no play. ", 20)));
+        // Start, after the opening literal pieces, then one shared mask for the string's content.
+        Assert.InRange(constraint.CachedMasks, 1, 8);
+        Follow(state, "\"}");
+        Assert.True(state.IsComplete);
     }
 
     [Fact]

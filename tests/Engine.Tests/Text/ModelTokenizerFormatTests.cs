@@ -24,6 +24,36 @@ public sealed class ModelTokenizerFormatTests
     }
 
     [Fact]
+    public void A_later_split_step_like_falcons_digit_groups_does_not_replace_the_word_splitting()
+    {
+        using var folder = new TempModelFolder();
+        WriteTinyBpe(folder, """
+            { "type": "Sequence", "pretokenizers": [
+                { "type": "Punctuation", "behavior": "Contiguous" },
+                { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true },
+                { "type": "Digits", "individual_digits": false },
+                { "type": "Split", "pattern": { "Regex": "[0-9][0-9][0-9]" }, "behavior": "Isolated", "invert": false } ] }
+            """);
+        var tokenizer = ModelTokenizer.Load(folder.Path);
+        const string text = "the year 2024, the end";
+        Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+    }
+
+    [Fact]
+    public void A_leading_split_regex_is_the_pre_tokenizer()
+    {
+        using var folder = new TempModelFolder();
+        // Split on every single character: no merge can apply across characters.
+        WriteTinyBpe(folder, """
+            { "type": "Sequence", "pretokenizers": [
+                { "type": "Split", "pattern": { "Regex": "." }, "behavior": "Isolated", "invert": false },
+                { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false } ] }
+            """);
+        var tokenizer = ModelTokenizer.Load(folder.Path);
+        Assert.Equal(3, tokenizer.Encode("the").Length);
+    }
+
+    [Fact]
     public void Tokenizer_json_added_tokens_are_parsed_as_special()
     {
         using var folder = new TempModelFolder();
@@ -97,7 +127,7 @@ public sealed class ModelTokenizerFormatTests
     }
 
     /// <summary>256 byte tokens, merges for "th", "the", " the" (Ġ is the space stand-in), one special token.</summary>
-    private static void WriteTinyBpe(TempModelFolder folder)
+    private static void WriteTinyBpe(TempModelFolder folder, string? preTokenizer = null)
     {
         var vocab = new Dictionary<string, int>();
         for (var b = 0; b < 256; b++)
@@ -112,7 +142,9 @@ public sealed class ModelTokenizerFormatTests
         {
             version = "1.0",
             added_tokens = new[] { new { id = 259, content = "<|endoftext|>", special = true } },
-            pre_tokenizer = new { type = "ByteLevel", add_prefix_space = false, trim_offsets = true, use_regex = true },
+            pre_tokenizer = preTokenizer is null
+                ? JsonSerializer.SerializeToElement(new { type = "ByteLevel", add_prefix_space = false, trim_offsets = true, use_regex = true })
+                : JsonDocument.Parse(preTokenizer).RootElement,
             decoder = new { type = "ByteLevel" },
             model = new { type = "BPE", vocab, merges = new[] { "t h", "th e", space + " the" } },
         };

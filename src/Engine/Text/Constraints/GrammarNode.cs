@@ -12,6 +12,8 @@ internal enum GrammarKind : byte
     Literals,
     /// <summary>Alternatives told apart by their first byte.</summary>
     AnyOf,
+    /// <summary>A free-form object: any string keys, values of node <see cref="GrammarNode.Child"/>.</summary>
+    Map,
 }
 
 /// <summary>One part of a value in the compiled grammar; the fields used depend on <see cref="Kind"/>.</summary>
@@ -28,7 +30,9 @@ internal sealed class GrammarNode
     /// <summary>SuffixMin[i]: fewest bytes for items i.. to the end (one extra entry, 0, at the end).</summary>
     public int[] SuffixMin { get; set; } = [];
 
-    // Array: Child is the item node.
+    // Array and Map: Child is the item/value node; Map's keys are strings of node Key.
+    public int Key { get; init; } = -1;
+
     public int Child { get; init; } = -1;
 
     public int MinItems { get; init; }

@@ -217,6 +217,40 @@ internal sealed class JsonGrammar
                     depth--;
                     continue;
                 }
+                case GrammarKind.Map:
+                    switch (f.Pos)
+                    {
+                        case 0:
+                            if (b != '{')
+                            {
+                                return false;
+                            }
+                            f.Pos = 1;
+                            return true;
+                        case 1 or 4 when b == '}':
+                            depth--;
+                            return true;
+                        case 1 or 5:
+                            f.Pos = 2;
+                            stack[depth++] = new GrammarFrame(node.Key);
+                            continue;
+                        case 2:
+                            if (b != ':')
+                            {
+                                return false;
+                            }
+                            f.Pos = 3;
+                            return true;
+                        case 3:
+                            f.Pos = 4;
+                            stack[depth++] = new GrammarFrame(node.Child);
+                            continue;
+                        case 4 when b == ',':
+                            f.Pos = 5;
+                            return true;
+                        default:
+                            return false;
+                    }
                 case GrammarKind.AnyOf:
                 {
                     var alternative = node.AlternativeByFirstByte[b];
@@ -237,7 +271,7 @@ internal sealed class JsonGrammar
     /// <summary>Digits allowed in a number's integer part and in its fraction; keeps every number finite.</summary>
     public const int MaxNumberDigits = 15;
 
-    public const int MaxExponentDigits = 3;
+    public const int MaxExponentDigits = 2;
 
     // String phases.
     private const int BeforeQuote = 0, InContent = 1, AfterBackslash = 2, InUnicodeEscape = 3, InUtf8 = 4;
@@ -277,19 +311,7 @@ internal sealed class JsonGrammar
                     f.Count++;
                     return true;
                 }
-                // UTF-8 lead byte: how many continuation bytes follow and the range of the first (no overlong
-                // forms, no surrogates, nothing above U+10FFFF), so that the document is always valid UTF-8.
-                (int more, int low, int high) = b switch
-                {
-                    >= 0xC2 and <= 0xDF => (1, 0x80, 0xBF),
-                    0xE0 => (2, 0xA0, 0xBF),
-                    0xED => (2, 0x80, 0x9F),
-                    >= 0xE1 and <= 0xEF => (2, 0x80, 0xBF),
-                    0xF0 => (3, 0x90, 0xBF),
-                    >= 0xF1 and <= 0xF3 => (3, 0x80, 0xBF),
-                    0xF4 => (3, 0x80, 0x8F),
-                    _ => (0, 0, 0),
-                };
+                var (more, low, high) = Utf8Rules.Lead(b);
                 if (more == 0)
                 {
                     return false;
@@ -364,6 +386,23 @@ internal sealed class JsonGrammar
 
     private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
 
+    /// <summary>
+    /// Whether the frame is inside a string's content between characters, where any plain character may follow:
+    /// then <paramref name="room"/> more characters fit and <paramref name="missing"/> are still required.
+    /// </summary>
+    public bool InStringContent(in GrammarFrame f, out int room, out int missing)
+    {
+        var node = _nodes[f.Node];
+        if (node.Kind != GrammarKind.String || f.Pos != InContent)
+        {
+            room = missing = 0;
+            return false;
+        }
+        room = node.MaxChars == int.MaxValue ? int.MaxValue : node.MaxChars - f.Count;
+        missing = Math.Max(0, node.MinChars - f.Count);
+        return true;
+    }
+
     /// <summary>The fewest bytes that turn this state into a complete document.</summary>
     public int Need(ReadOnlySpan<GrammarFrame> stack)
     {
@@ -420,6 +459,18 @@ internal sealed class JsonGrammar
                 return f.Pos is 2 or 4 or 7 ? 0 : 1;
             case GrammarKind.Literals:
                 return node.Literals!.MinToEnd[f.Pos];
+            case GrammarKind.Map:
+            {
+                var entry = _nodes[node.Key].MinLength + 1 + _nodes[node.Child].MinLength;
+                return f.Pos switch
+                {
+                    0 => 2,
+                    1 or 4 => 1,
+                    2 => 1 + _nodes[node.Child].MinLength + 1,
+                    3 => _nodes[node.Child].MinLength + 1,
+                    _ => entry + 1,
+                };
+            }
             default:
                 return node.MinLength;
         }

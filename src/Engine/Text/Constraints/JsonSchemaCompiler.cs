@@ -43,9 +43,9 @@ internal sealed class JsonSchemaCompiler
     private int Value(JsonElement schema, string path, int depth)
     {
         _maxFrames = Math.Max(_maxFrames, depth);
-        if (schema.ValueKind == JsonValueKind.True)
+        if (schema.ValueKind == JsonValueKind.True || (schema.ValueKind == JsonValueKind.Object && IsUnconstrained(schema)))
         {
-            throw new JsonSchemaNotSupportedException(path, "the schema true allows any value; give it a type");
+            return AnyValue(AnyValueNesting, depth);
         }
         if (schema.ValueKind != JsonValueKind.Object)
         {
@@ -106,7 +106,7 @@ internal sealed class JsonSchemaCompiler
             {
                 return ["array"];
             }
-            throw new JsonSchemaNotSupportedException(path, "no \"type\", \"enum\", \"const\" or \"anyOf\": the schema allows any value");
+            throw new JsonSchemaNotSupportedException(path, "no \"type\", \"enum\", \"const\" or \"anyOf\"; give the value a type (only the empty schema {} means any value)");
         }
         var names = type.ValueKind switch
         {
@@ -136,7 +136,9 @@ internal sealed class JsonSchemaCompiler
         }
         return type switch
         {
+            "object" when !schema.TryGetProperty("properties", out _) => FreeFormObject(schema, path, depth),
             "object" => Object(schema, path, depth),
+            "array" when !schema.TryGetProperty("items", out _) => Array(schema, path, depth, AnyValue(AnyValueNesting - 1, depth + 1)),
             "array" => Array(schema, path, depth),
             "string" => Add(new GrammarNode
             {
@@ -202,11 +204,12 @@ internal sealed class JsonSchemaCompiler
         return Add(node);
     }
 
-    private int Array(JsonElement schema, string path, int depth)
+    private int Array(JsonElement schema, string path, int depth, int? anyItem = null)
     {
-        if (!schema.TryGetProperty("items", out var itemSchema) || itemSchema.ValueKind != JsonValueKind.Object)
+        var itemSchema = default(JsonElement);
+        if (anyItem is null && (!schema.TryGetProperty("items", out itemSchema) || itemSchema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True)))
         {
-            throw new JsonSchemaNotSupportedException($"{path}.items", "an array needs an \"items\" schema object");
+            throw new JsonSchemaNotSupportedException($"{path}.items", "items must be a schema object");
         }
         var minItems = Count(schema, "minItems", path) ?? 0;
         var maxItems = Count(schema, "maxItems", path) ?? int.MaxValue;
@@ -214,7 +217,7 @@ internal sealed class JsonSchemaCompiler
         {
             throw new JsonSchemaNotSupportedException($"{path}.maxItems", $"maxItems {maxItems} is below minItems {minItems}");
         }
-        var child = Value(itemSchema, $"{path}.items", depth + 1);
+        var child = anyItem ?? Value(itemSchema, $"{path}.items", depth + 1);
         var itemMin = _nodes[child].MinLength;
         return Add(new GrammarNode
         {
@@ -224,6 +227,52 @@ internal sealed class JsonSchemaCompiler
             MaxItems = maxItems,
             MinLength = 2 + (minItems == 0 ? 0 : minItems * itemMin + minItems - 1),
         });
+    }
+
+    /// <summary>How deep containers may nest in a value the schema leaves open (<c>{}</c>, JSON mode).</summary>
+    private const int AnyValueNesting = 6;
+
+    private static bool IsUnconstrained(JsonElement schema) => schema.EnumerateObject().All(p => Annotations.Contains(p.Name));
+
+    /// <summary>
+    /// Any JSON value with containers nested at most <paramref name="nesting"/> deep: alternatives told apart by
+    /// their first byte (string, number, literal, object, array), with the containers' values one level shallower.
+    /// </summary>
+    private int AnyValue(int nesting, int depth)
+    {
+        _maxFrames = Math.Max(_maxFrames, depth + 2);
+        var alternatives = new List<int>
+        {
+            Add(new GrammarNode { Kind = GrammarKind.String }),
+            Add(new GrammarNode { Kind = GrammarKind.Number, MinLength = 1 }),
+            Literals([Parse("true"), Parse("false"), Parse("null")], "$"),
+        };
+        if (nesting > 0)
+        {
+            var inner = AnyValue(nesting - 1, depth + 1);
+            alternatives.Add(Map(inner, depth));
+            alternatives.Add(Add(new GrammarNode { Kind = GrammarKind.Array, Child = inner, MinLength = 2 }));
+        }
+        return AnyOf(alternatives, "$");
+    }
+
+    /// <summary>An object without listed properties: string keys with values of additionalProperties' schema (any when absent; none when false).</summary>
+    private int FreeFormObject(JsonElement schema, string path, int depth)
+    {
+        if (!schema.TryGetProperty("additionalProperties", out var values) || values.ValueKind == JsonValueKind.True)
+        {
+            return Map(AnyValue(AnyValueNesting - 1, depth + 1), depth);
+        }
+        return values.ValueKind == JsonValueKind.False
+            ? Object(schema, path, depth)
+            : Map(Value(values, $"{path}.additionalProperties", depth + 1), depth);
+    }
+
+    private int Map(int value, int depth)
+    {
+        _maxFrames = Math.Max(_maxFrames, depth + 1);
+        var key = Add(new GrammarNode { Kind = GrammarKind.String });
+        return Add(new GrammarNode { Kind = GrammarKind.Map, Key = key, Child = value, MinLength = 2 });
     }
 
     private int Integer(JsonElement schema, string path)

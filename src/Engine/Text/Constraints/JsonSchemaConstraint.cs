@@ -13,8 +13,8 @@ public sealed class JsonSchemaConstraint
     /// <summary>Masks kept per schema; each costs VocabularySize / 8 bytes (12.5 KiB at 100k tokens).</summary>
     private const int MaxCachedMasks = 2048;
 
-    /// <summary>Beyond this many budget-reducing tokens a mask does not keep them (a tight budget walks the trie instead).</summary>
-    private const int MaxProgressTokens = 4096;
+    /// <summary>Beyond this many tokens that change the bytes-to-finish a mask does not list them (a tight budget walks the trie instead).</summary>
+    private const int MaxDeviations = 8192;
 
     private readonly ConcurrentDictionary<string, TokenMask> _masks = new(StringComparer.Ordinal);
 
@@ -22,12 +22,12 @@ public sealed class JsonSchemaConstraint
     {
         Grammar = grammar;
         Tokenizer = tokenizer;
-        Trie = TokenTrie.For(tokenizer);
+        Index = TokenIndex.For(tokenizer);
     }
 
     internal JsonGrammar Grammar { get; }
 
-    internal TokenTrie Trie { get; }
+    internal TokenIndex Index { get; }
 
     internal ModelTokenizer Tokenizer { get; }
 
@@ -36,6 +36,9 @@ public sealed class JsonSchemaConstraint
 
     /// <summary>Distinct grammar states whose masks are cached (for diagnostics).</summary>
     public int CachedMasks => _masks.Count;
+
+    /// <summary>Bytes held by the cached masks (for diagnostics).</summary>
+    public long CachedMaskBytes => _masks.Values.Sum(m => m.Bits.Length * 8L + (m.Deviations?.Length ?? 0) * 8L);
 
     /// <summary>Fresh state for one generation.</summary>
     public ITokenConstraint CreateState() => new JsonSchemaConstraintState(this);
@@ -59,9 +62,9 @@ public sealed class JsonSchemaConstraint
         var tightKey = Key(stack, budgetAfter);
         if (!_masks.TryGetValue(tightKey, out var tight))
         {
-            // The budget bites. With no slack at all only tokens that shorten the way to the end qualify, and the
-            // open mask listed those; otherwise walk the trie again with the budget.
-            tight = budgetAfter < open.NeedBefore && open.Progress is not null ? open.Restrict(budgetAfter) : Compute(stack, budgetAfter);
+            // The budget bites: drop the tokens that leave too much to do. The open mask lists the tokens that change
+            // the bytes-to-finish when they are few; otherwise walk the trie again with the budget.
+            tight = open.Deviations is not null ? open.Restrict(budgetAfter) : Compute(stack, budgetAfter);
             Remember(tightKey, tight);
         }
         return tight;
@@ -77,21 +80,45 @@ public sealed class JsonSchemaConstraint
 
     /// <summary>
     /// Walks the token trie from the state: each trie node feeds one byte to a copy of its parent's state, and a
-    /// rejected byte skips the whole subtree, so tokens sharing a dead prefix cost nothing.
+    /// rejected byte skips the whole subtree, so tokens sharing a dead prefix cost nothing. Inside string content
+    /// the plain tokens are taken by character count and only the others are walked.
     /// </summary>
     private TokenMask Compute(ReadOnlySpan<GrammarFrame> start, int budgetAfter)
     {
-        var trie = Trie;
+        var bits = new ulong[(Index.VocabularySize + 63) / 64];
+        var maxNeedAfter = -1;
+        var allowed = 0;
+        var needBefore = Grammar.Need(start);
+        var deviations = new List<(int Id, int NeedAfter)>();
+        void Allow(int id, int need)
+        {
+            bits[id >> 6] |= 1UL << (id & 63);
+            allowed++;
+            maxNeedAfter = Math.Max(maxNeedAfter, need);
+            if (need != needBefore && deviations.Count <= MaxDeviations)
+            {
+                deviations.Add((id, need));
+            }
+        }
+
+        var trie = Index.All;
+        if (Grammar.InStringContent(start[^1], out var room, out var missing))
+        {
+            trie = Index.NotPlain;
+            for (var j = 0; j < Index.PlainIds.Length && Index.PlainChars[j] <= room; j++)
+            {
+                var need = needBefore - Math.Min(Index.PlainChars[j], missing);
+                if (need <= budgetAfter)
+                {
+                    Allow(Index.PlainIds[j], need);
+                }
+            }
+        }
         var frames = Grammar.MaxFrames;
         var levels = new GrammarFrame[(trie.MaxDepth + 1) * frames];
         var levelDepth = new int[trie.MaxDepth + 1];
         start.CopyTo(levels);
         levelDepth[0] = start.Length;
-        var bits = new ulong[(trie.VocabularySize + 63) / 64];
-        var maxNeedAfter = -1;
-        var allowed = 0;
-        var needBefore = Grammar.Need(start);
-        var progress = new List<(int Id, int NeedAfter)>();
         var node = 0;
         while (node < trie.NodeCount)
         {
@@ -113,23 +140,21 @@ public sealed class JsonSchemaConstraint
                 {
                     for (var t = trie.TokenStart[node]; t < trie.TokenStart[node] + trie.TokenCount[node]; t++)
                     {
-                        var id = trie.TokenIds[t];
-                        bits[id >> 6] |= 1UL << (id & 63);
-                        allowed++;
-                        if (need < needBefore && progress is { Count: < MaxProgressTokens })
-                        {
-                            progress.Add((id, need));
-                        }
+                        Allow(trie.TokenIds[t], need);
                     }
-                    maxNeedAfter = Math.Max(maxNeedAfter, need);
                 }
             }
             node++;
         }
-        return new TokenMask(bits, maxNeedAfter, allowed, needBefore, progress.Count < MaxProgressTokens ? progress.ToArray() : null);
+        return new TokenMask(bits, maxNeedAfter, allowed, needBefore, deviations.Count <= MaxDeviations ? deviations.ToArray() : null);
     }
 
-    private static string Key(ReadOnlySpan<GrammarFrame> stack, int budget)
+    /// <summary>
+    /// The cache key of a state. A string whose minimum length is met behaves the same whatever its length so far
+    /// once more characters fit than any token has, so its count is replaced by the (capped) room left: an
+    /// unbounded string then has one mask, not one per position.
+    /// </summary>
+    private string Key(ReadOnlySpan<GrammarFrame> stack, int budget)
     {
         Span<char> key = stackalloc char[stack.Length * 10 + 2];
         var at = 0;
@@ -137,7 +162,14 @@ public sealed class JsonSchemaConstraint
         {
             Put(key, ref at, f.Node);
             Put(key, ref at, f.Pos);
-            Put(key, ref at, f.Count);
+            var node = Grammar[f.Node];
+            var count = f.Count;
+            if (node.Kind == GrammarKind.String && f.Count >= node.MinChars)
+            {
+                var room = node.MaxChars == int.MaxValue ? int.MaxValue : node.MaxChars - f.Count;
+                count = -1 - Math.Min(room, Index.MaxTokenLength + 1);
+            }
+            Put(key, ref at, count);
             Put(key, ref at, (int)f.Value);
             Put(key, ref at, (int)(f.Value >> 32));
         }
@@ -154,26 +186,41 @@ public sealed class JsonSchemaConstraint
 
 /// <summary>
 /// Allowed tokens as a bit set, the largest bytes-to-finish any of them leaves, how many there are, the
-/// bytes-to-finish before them, and the tokens that reduce it (with what they leave).
+/// bytes-to-finish before them, and (when few) the tokens after which it differs, with what they leave.
 /// </summary>
-internal sealed record TokenMask(ulong[] Bits, int MaxNeedAfter, int Allowed, int NeedBefore, (int Id, int NeedAfter)[]? Progress)
+internal sealed record TokenMask(ulong[] Bits, int MaxNeedAfter, int Allowed, int NeedBefore, (int Id, int NeedAfter)[]? Deviations)
 {
-    /// <summary>The subset leaving at most <paramref name="budgetAfter"/> bytes, for budgets below <see cref="NeedBefore"/>.</summary>
+    /// <summary>The subset leaving at most <paramref name="budgetAfter"/> bytes; needs <see cref="Deviations"/>.</summary>
     public TokenMask Restrict(int budgetAfter)
     {
-        var bits = new ulong[Bits.Length];
-        var allowed = 0;
-        var maxNeedAfter = -1;
-        foreach (var (id, needAfter) in Progress ?? [])
+        if (budgetAfter >= MaxNeedAfter)
         {
-            if (needAfter <= budgetAfter)
+            return this;
+        }
+        // Tokens not listed leave exactly NeedBefore: they stay when the budget covers that.
+        var keepUnlisted = budgetAfter >= NeedBefore;
+        var bits = keepUnlisted ? (ulong[])Bits.Clone() : new ulong[Bits.Length];
+        var allowed = keepUnlisted ? Allowed : 0;
+        var maxNeedAfter = keepUnlisted ? NeedBefore : -1;
+        foreach (var (id, needAfter) in Deviations!)
+        {
+            var fits = needAfter <= budgetAfter;
+            if (keepUnlisted && !fits)
+            {
+                bits[id >> 6] &= ~(1UL << (id & 63));
+                allowed--;
+            }
+            else if (!keepUnlisted && fits)
             {
                 bits[id >> 6] |= 1UL << (id & 63);
                 allowed++;
+            }
+            if (fits)
+            {
                 maxNeedAfter = Math.Max(maxNeedAfter, needAfter);
             }
         }
-        return new TokenMask(bits, maxNeedAfter, allowed, NeedBefore, []);
+        return new TokenMask(bits, maxNeedAfter, allowed, NeedBefore, null);
     }
 
     public bool IsAllowed(int id) => (uint)(id >> 6) < (uint)Bits.Length && (Bits[id >> 6] & (1UL << (id & 63))) != 0;

@@ -1,21 +1,14 @@
-using System.Runtime.CompilerServices;
-
 namespace Distil.Engine.Text.Constraints;
 
 /// <summary>
 /// The byte strings of every ordinary (non-special) token as a trie laid out in depth-first order: a node's subtree
 /// is the range up to <see cref="SkipTo"/>, so a walk can drop every token sharing a rejected prefix in one jump.
-/// Built once per tokenizer.
 /// </summary>
 internal sealed class TokenTrie
 {
-    private static readonly ConditionalWeakTable<ModelTokenizer, TokenTrie> Cache = [];
-
-    private TokenTrie(ModelTokenizer tokenizer)
+    public TokenTrie(ModelTokenizer tokenizer, IEnumerable<int> tokenIds)
     {
-        var ids = Enumerable.Range(0, tokenizer.VocabularySize)
-            .Where(id => !tokenizer.IsSpecial(id) && tokenizer.TokenByteSpan(id).Length > 0)
-            .ToArray();
+        var ids = tokenIds.ToArray();
         var keys = ids.Select(id => tokenizer.TokenBytes(id)).ToArray();
         System.Array.Sort(keys, ids, Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)));
 
@@ -68,8 +61,6 @@ internal sealed class TokenTrie
         }
         VocabularySize = tokenizer.VocabularySize;
     }
-
-    public static TokenTrie For(ModelTokenizer tokenizer) => Cache.GetValue(tokenizer, t => new TokenTrie(t));
 
     public int NodeCount => Byte.Length;
 
