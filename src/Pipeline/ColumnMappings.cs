@@ -21,6 +21,11 @@ internal static class ColumnMappings
 
     public static void ToStepView(StepDefinition step, Row row)
     {
+        if (step.InputMappings.Count == 0)
+        {
+            return;
+        }
+
         foreach (var (stepColumn, rowColumn) in step.InputMappings)
         {
             if (row.Has(rowColumn))
@@ -34,6 +39,11 @@ internal static class ColumnMappings
 
     public static void FromStepView(StepDefinition step, Row row)
     {
+        if (step.InputMappings.Count == 0 && step.OutputMappings.Count == 0)
+        {
+            return;
+        }
+
         foreach (var (stepColumn, rowColumn) in step.InputMappings)
         {
             Move(row, stepColumn, rowColumn);

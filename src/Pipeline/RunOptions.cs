@@ -31,8 +31,15 @@ public sealed record RunOptions
 
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    /// <summary>Messages a step's input buffer holds before its predecessors wait (backpressure), per unit of parallelism.</summary>
-    public int BoundedCapacity { get; init; } = 4;
+    /// <summary>
+    /// Rows a step's input buffer holds before its predecessors wait (backpressure). Memory stays bounded by
+    /// steps × this; larger buffers mean fewer thread hand-offs. A step always buffers at least two batches per unit of parallelism.
+    /// </summary>
+    public int BufferedRows { get; init; } = 4096;
+
+    /// <summary>The input buffer of a step, in batches.</summary>
+    internal int CapacityFor(StepDefinition step) =>
+        Math.Max(2 * step.MaxParallelism, BufferedRows / step.InputBatchSize);
 }
 
 /// <summary>A step's progress so far.</summary>

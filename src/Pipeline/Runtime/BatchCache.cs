@@ -26,6 +26,18 @@ internal sealed class BatchCache(string directory)
             return null;
         }
 
+        try
+        {
+            return await ReadAsync(path, input, cancellationToken);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IndexOutOfRangeException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<(Row[] Rows, BatchCounts Counts)?> ReadAsync(string path, Row[] input, CancellationToken cancellationToken)
+    {
         var lines = await File.ReadAllLinesAsync(path, cancellationToken);
         using var header = JsonDocument.Parse(lines[0]);
         var ids = header.RootElement.GetProperty("input_ids");
@@ -98,7 +110,8 @@ internal sealed class BatchCache(string directory)
         }
 
         System.IO.Directory.CreateDirectory(Directory);
-        await AtomicFile.WriteAsync(PathOf(seq), (stream, ct) => stream.WriteAsync(buffer.WrittenMemory, ct).AsTask(), cancellationToken);
+        // Not flushed to disk: a batch lost to a power cut is recomputed (an unreadable file counts as missing).
+        await AtomicFile.WriteAsync(PathOf(seq), (stream, ct) => stream.WriteAsync(buffer.WrittenMemory, ct).AsTask(), cancellationToken, durable: false);
     }
 
     public static void Clear(string runDirectory)

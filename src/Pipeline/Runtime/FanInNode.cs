@@ -21,7 +21,7 @@ internal sealed class FanInNode : StepNode
         _step = (IFanInStep)definition.Step;
         _inbox = new BufferBlock<Inbound>(new DataflowBlockOptions
         {
-            BoundedCapacity = run.Options.BoundedCapacity * definition.After.Count,
+            BoundedCapacity = run.Options.CapacityFor(definition) * definition.After.Count,
             CancellationToken = cancellationToken,
         });
     }

@@ -23,7 +23,7 @@ internal sealed class SinkNode : StepNode
         _block = new ActionBlock<Inbound>(WriteAsync, new ExecutionDataflowBlockOptions
         {
             MaxDegreeOfParallelism = 1,
-            BoundedCapacity = run.Options.BoundedCapacity,
+            BoundedCapacity = run.Options.CapacityFor(definition),
             SingleProducerConstrained = true,
             CancellationToken = cancellationToken,
         });

@@ -10,8 +10,9 @@ namespace Distil.Pipeline.Runtime;
 /// </summary>
 internal sealed class StepContext(string stepName, ILogger logger, string runDirectory, IReadOnlyDictionary<string, IChatClient> models) : IStepContext
 {
-    private readonly ConcurrentDictionary<string, long> _dropped = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<Row, byte> _erroredRows = new(ReferenceEqualityComparer.Instance);
+    // Created on first use: a context is made per batch, and most batches drop nothing.
+    private ConcurrentDictionary<string, long>? _dropped;
+    private ConcurrentDictionary<Row, byte>? _erroredRows;
     private long _errors;
     private long _inputTokens;
     private long _outputTokens;
@@ -28,10 +29,10 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
 
     public long OutputTokens => Interlocked.Read(ref _outputTokens);
 
-    public IReadOnlyDictionary<string, long> Dropped => _dropped;
+    public IReadOnlyDictionary<string, long> Dropped => (IReadOnlyDictionary<string, long>?)_dropped ?? NoDrops;
 
     /// <summary>Rows marked failed through this context (so none can disappear from a batch unnoticed).</summary>
-    public ICollection<Row> ErroredRows => _erroredRows.Keys;
+    public ICollection<Row> ErroredRows => _erroredRows?.Keys ?? [];
 
     public IChatClient GetModel(string modelName) =>
         models.TryGetValue(modelName, out var client)
@@ -41,13 +42,16 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
     public void RecordRowError(Row row, string message)
     {
         row[Row.ErrorColumn] = message;
-        if (_erroredRows.TryAdd(row, 0))
+        var errored = LazyInitializer.EnsureInitialized(ref _erroredRows, () => new ConcurrentDictionary<Row, byte>(ReferenceEqualityComparer.Instance));
+        if (errored.TryAdd(row, 0))
         {
             Interlocked.Increment(ref _errors);
         }
     }
 
-    public void CountDropped(string reason, long count = 1) => _dropped.AddOrUpdate(reason, count, (_, c) => c + count);
+    public void CountDropped(string reason, long count = 1) =>
+        LazyInitializer.EnsureInitialized(ref _dropped, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
+            .AddOrUpdate(reason, count, (_, c) => c + count);
 
     public void AddTokens(long inputTokens, long outputTokens)
     {
@@ -66,7 +70,9 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
         }
     }
 
-    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, new Dictionary<string, long>(_dropped, StringComparer.Ordinal));
+    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, _dropped is null || _dropped.IsEmpty ? NoDrops : new Dictionary<string, long>(_dropped, StringComparer.Ordinal));
+
+    private static readonly IReadOnlyDictionary<string, long> NoDrops = new Dictionary<string, long>();
 }
 
 /// <summary>What one batch added to its step's metrics.</summary>

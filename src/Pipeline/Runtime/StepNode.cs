@@ -125,17 +125,18 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
     /// <summary>Output towards one successor: rows gather until a whole batch is ready.</summary>
     private sealed class Edge(StepNode target, int branch, int batchSize)
     {
-        private List<Row> _buffer = new(batchSize);
+        private Row[] _buffer = new Row[batchSize];
+        private int _count;
         private long _seq;
 
         public StepNode Target { get; } = target;
 
         public async Task AddAsync(IReadOnlyList<Row> rows, bool copy, CancellationToken cancellationToken)
         {
-            foreach (var row in rows)
+            for (var i = 0; i < rows.Count; i++)
             {
-                _buffer.Add(copy ? row.Clone() : row);
-                if (_buffer.Count == batchSize)
+                _buffer[_count++] = copy ? rows[i].Clone() : rows[i];
+                if (_count == batchSize)
                 {
                     await SendAsync(cancellationToken);
                 }
@@ -144,16 +145,18 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
 
         public async Task FlushAsync(CancellationToken cancellationToken)
         {
-            if (_buffer.Count > 0)
+            if (_count > 0)
             {
+                Array.Resize(ref _buffer, _count);
                 await SendAsync(cancellationToken);
             }
         }
 
         private async Task SendAsync(CancellationToken cancellationToken)
         {
-            var batch = new Inbound(branch, _seq++, _buffer.ToArray());
-            _buffer = new List<Row>(batchSize);
+            var batch = new Inbound(branch, _seq++, _buffer);
+            _buffer = new Row[batchSize];
+            _count = 0;
             if (!await Target.Input!.SendAsync(batch, cancellationToken))
             {
                 // The receiver stopped (it failed or the run is cancelled); its own error is what gets reported.

@@ -40,9 +40,11 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         IReadOnlyList<long> groupRows;
+        IReadOnlyList<string> columns;
         await using (var reader = await OpenAsync(cancellationToken))
         {
             groupRows = reader.Metadata!.RowGroups.Select(g => g.NumRows).ToList();
+            columns = reader.Schema.Fields.Select(f => f.Name).Where(c => _columns is null || _columns.Contains(c)).ToList();
             var missing = _columns?.Where(c => !reader.Schema.Fields.Any(f => f.Name == c)).ToList();
             if (missing is { Count: > 0 })
             {
@@ -76,13 +78,11 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
                     yield break;
                 }
 
+                // The untyped reader leaves null values out; every row carries every column.
                 var row = new Row(id);
-                foreach (var (column, value) in data.Data[i])
+                foreach (var column in columns)
                 {
-                    if (_columns is null || _columns.Contains(column))
-                    {
-                        row[column] = ToRowValue(value);
-                    }
+                    row[column] = data.Data[i].TryGetValue(column, out var value) ? ToRowValue(value) : null;
                 }
 
                 emitted++;

@@ -1,0 +1,213 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Distil.Pipeline;
+using Distil.Steps;
+using Microsoft.Extensions.AI;
+
+namespace Distil.Judge.Tests;
+
+[Collection(TinyModelCollection.Name)]
+public class ModelCatalogTests(TinyModels models)
+{
+    private static StepParameters Model(string json) =>
+        new(JsonDocument.Parse(json).RootElement.Clone(), "$.models.m", "pipe.json", _ => 4);
+
+    [Theory]
+    [InlineData("{\"type\": \"gguf\"}", "$.models.m.type", "unknown type 'gguf'")]
+    [InlineData("{\"path\": \"x\"}", "$.models.m.type", "needs a \"type\"")]
+    [InlineData("{\"type\": \"local\", \"path\": \"does/not/exist\"}", "$.models.m.path", "add \"build\"")]
+    [InlineData("{\"type\": \"local\", \"path\": \"does/not/exist\", \"build\": {\"preset\": \"huge\"}}", "$.models.m.build.preset", "tiny")]
+    [InlineData("{\"type\": \"local\", \"path\": \"x\", \"theads\": 2}", "$.models.m.theads", "unknown key 'theads'")]
+    [InlineData("{\"type\": \"openai\", \"endpoint\": \"http://127.0.0.1:1/v1\"}", "$.models.m.model", "served \"model\" name")]
+    [InlineData("{\"type\": \"openai\", \"model\": \"m\", \"endpoint\": \"ftp://host\"}", "$.models.m.endpoint", "http(s) URL")]
+    [InlineData("{\"type\": \"openai\", \"model\": \"m\", \"max_concurrency\": 0}", "$.models.m.max_concurrency", "at least 1")]
+    public async Task Bad_model_entries_are_located_errors(string json, string path, string message)
+    {
+        var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m", Model(json), default));
+        Assert.Equal(path, e.JsonPath);
+        Assert.Equal("pipe.json", e.File);
+        Assert.Equal(4, e.Line);
+        Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_api_key_variable_is_named_and_a_set_one_is_never_shown()
+    {
+        var variable = "DISTIL_TEST_KEY_" + Guid.NewGuid().ToString("N")[..6];
+        var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () =>
+            await new ModelCatalog().OpenAsync("m", Model($"{{\"type\": \"openai\", \"model\": \"m\", \"api_key_env\": \"{variable}\"}}"), default));
+        Assert.Contains(variable, e.Message);
+        Assert.Equal("$.models.m.api_key_env", e.JsonPath);
+    }
+
+    [Fact]
+    public async Task Local_models_are_built_on_first_use_once_even_when_asked_twice_at_once()
+    {
+        var folder = Path.Combine(models.Root, "auto-" + Guid.NewGuid().ToString("N")[..6]);
+        var built = await Task.WhenAll(
+            ModelFolderBuilder.EnsureBuiltAsync(folder, "tiny", 9, default),
+            ModelFolderBuilder.EnsureBuiltAsync(folder, "tiny", 9, default));
+
+        Assert.Equal(1, built.Count(b => b));
+        Assert.True(ModelFolderBuilder.IsModelFolder(folder));
+        Assert.Empty(Directory.GetDirectories(models.Root, $".{Path.GetFileName(folder)}.building-*"));
+
+        using var client = await new ModelCatalog().OpenAsync("m", Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(folder)}, \"build\": {{\"preset\": \"tiny\", \"seed\": 9}}, \"threads\": 1}}"), default);
+        var response = await client.GetResponseAsync("hello", new ChatOptions { MaxOutputTokens = 3 });
+        Assert.InRange(response.Usage!.OutputTokenCount!.Value, 1, 3);
+        Assert.Equal(Path.GetFileName(folder), client.GetService<ChatClientMetadata>()!.DefaultModelId);
+    }
+
+    [Fact]
+    public async Task Remote_models_retry_overload_and_respect_max_concurrency()
+    {
+        await using var server = new FakeOpenAIServer(failFirst: 2);
+        var variable = "DISTIL_TEST_KEY_" + Guid.NewGuid().ToString("N")[..6];
+        Environment.SetEnvironmentVariable(variable, "sk-secret-value");
+        try
+        {
+            using var client = await new ModelCatalog().OpenAsync("m", Model(
+                $"{{\"type\": \"openai\", \"endpoint\": \"{server.Endpoint}\", \"model\": \"served-model\", \"api_key_env\": \"{variable}\", \"max_concurrency\": 2}}"), default);
+            var batch = Distil.Engine.ConcurrentBatchChatClient.For(client, 8);
+            var results = await batch.GetResponsesAsync(Enumerable.Range(0, 6).Select(i => new Distil.Engine.BatchChatRequest([new ChatMessage(ChatRole.User, $"q{i}")])).ToList());
+
+            Assert.All(results, r => Assert.Null(r.Error));
+            Assert.All(results, r => Assert.Equal("served-model says hi", r.Response!.Text));
+            Assert.Equal(5, results[0].Response!.Usage!.InputTokenCount);
+            Assert.Equal(8, server.Requests); // 6 answered + 2 overloaded, retried
+            Assert.InRange(server.MaxInFlight, 1, 2);
+            Assert.Equal("Bearer sk-secret-value", server.LastAuthorization);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task Remote_client_errors_are_not_retried()
+    {
+        await using var server = new FakeOpenAIServer(failFirst: 100, failStatus: 400);
+        using var client = await new ModelCatalog().OpenAsync("m", Model($"{{\"type\": \"openai\", \"endpoint\": \"{server.Endpoint}\", \"model\": \"x\"}}"), default);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => client.GetResponseAsync("q"));
+        Assert.Equal(1, server.Requests);
+    }
+
+    /// <summary>
+    /// A minimal OpenAI-compatible chat completions endpoint on loopback: stands in for vLLM/TGI, which cannot run
+    /// here. It fails its first requests with a chosen status and tracks concurrency and auth.
+    /// </summary>
+    private sealed class FakeOpenAIServer : IAsyncDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly Task _loop;
+        private readonly int _failFirst;
+        private readonly int _failStatus;
+        private int _requests;
+        private int _inFlight;
+        private int _maxInFlight;
+
+        public FakeOpenAIServer(int failFirst, int failStatus = 503)
+        {
+            _failFirst = failFirst;
+            _failStatus = failStatus;
+            var port = Random.Shared.Next(20000, 60000);
+            Endpoint = $"http://127.0.0.1:{port}/v1";
+            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+            _listener.Start();
+            _loop = Task.Run(LoopAsync);
+        }
+
+        public string Endpoint { get; }
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+        public string? LastAuthorization { get; private set; }
+
+        private async Task LoopAsync()
+        {
+            while (_listener.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync();
+                }
+                catch (Exception) when (!_listener.IsListening)
+                {
+                    return;
+                }
+                catch (HttpListenerException)
+                {
+                    return;
+                }
+
+                _ = Task.Run(() => AnswerAsync(context));
+            }
+        }
+
+        private async Task AnswerAsync(HttpListenerContext context)
+        {
+            var inFlight = Interlocked.Increment(ref _inFlight);
+            InterlockedMax(ref _maxInFlight, inFlight);
+            try
+            {
+                var number = Interlocked.Increment(ref _requests);
+                LastAuthorization = context.Request.Headers["Authorization"];
+                using var body = new StreamReader(context.Request.InputStream);
+                var request = JsonDocument.Parse(await body.ReadToEndAsync()).RootElement;
+                await Task.Delay(50);
+                if (number <= _failFirst)
+                {
+                    context.Response.StatusCode = _failStatus;
+                    context.Response.AddHeader("Retry-After", "0");
+                    await Write(context, "{\"error\": {\"message\": \"overloaded\", \"type\": \"server_error\"}}");
+                    return;
+                }
+
+                var model = request.GetProperty("model").GetString();
+                await Write(context, JsonSerializer.Serialize(new
+                {
+                    id = "chatcmpl-" + number,
+                    @object = "chat.completion",
+                    created = 1,
+                    model,
+                    choices = new[] { new { index = 0, message = new { role = "assistant", content = $"{model} says hi" }, finish_reason = "stop" } },
+                    usage = new { prompt_tokens = 5, completion_tokens = 3, total_tokens = 8 },
+                }));
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+
+        private static async Task Write(HttpListenerContext context, string json)
+        {
+            var bytes = Encoding.UTF8.GetBytes(json);
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength64 = bytes.Length;
+            await context.Response.OutputStream.WriteAsync(bytes);
+            context.Response.Close();
+        }
+
+        private static void InterlockedMax(ref int target, int value)
+        {
+            int current;
+            while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
+            {
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            _listener.Close();
+            await _loop;
+        }
+    }
+}
