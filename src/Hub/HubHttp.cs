@@ -37,13 +37,15 @@ internal sealed class HubHttp : IDisposable
     /// <summary>
     /// Sends the request <paramref name="build"/> makes (called again for each attempt) and returns the
     /// successful response. <paramref name="what"/> names the operation in messages ("commit", "upload of data/x.parquet part 3").
+    /// The token goes with Hub API calls only (<paramref name="withToken"/>), and never to another origin than the Hub's:
+    /// the upload URLs the LFS batch hands out are signed and must not receive it.
     /// </summary>
-    public async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> build, string what, CancellationToken cancellationToken)
+    public async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> build, string what, CancellationToken cancellationToken, bool withToken = true)
     {
         for (var attempt = 1; ; attempt++)
         {
             using var request = build();
-            var withToken = IsHubOrigin(request.RequestUri!);
+            withToken = withToken && IsHubOrigin(request.RequestUri!);
             if (withToken)
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token.Value);
@@ -97,9 +99,9 @@ internal sealed class HubHttp : IDisposable
     }
 
     /// <summary>Sends and reads a JSON response body.</summary>
-    public async Task<JsonDocument> SendForJsonAsync(Func<HttpRequestMessage> build, string what, CancellationToken cancellationToken)
+    public async Task<JsonDocument> SendForJsonAsync(Func<HttpRequestMessage> build, string what, CancellationToken cancellationToken, bool withToken = true)
     {
-        using var response = await SendAsync(build, what, cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(build, what, cancellationToken, withToken).ConfigureAwait(false);
         var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -117,7 +119,7 @@ internal sealed class HubHttp : IDisposable
     /// <summary>A URL for messages: scheme, host and path, never the query (presigned URLs carry signatures there).</summary>
     public static string Describe(Uri uri) => uri.GetLeftPart(UriPartial.Path);
 
-    private bool IsHubOrigin(Uri uri) =>
+    public bool IsHubOrigin(Uri uri) =>
         Uri.Compare(uri, _endpoint, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
     private async Task WaitAsync(string what, int attempt, TimeSpan? retryAfter, string reason, CancellationToken cancellationToken)

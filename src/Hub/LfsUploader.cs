@@ -48,7 +48,8 @@ internal sealed class LfsUploader
                         return request;
                     },
                     $"upload of {file.PathInRepo}",
-                    cancellationToken).ConfigureAwait(false);
+                    cancellationToken,
+                    withToken: false).ConfigureAwait(false);
                 Interlocked.Add(ref _bytesSent, digest.Size);
             }
         }
@@ -92,7 +93,8 @@ internal sealed class LfsUploader
                 using var response = await _http.SendAsync(
                     () => new HttpRequestMessage(HttpMethod.Put, url) { Content = new FileSliceContent(file.LocalPath, offset, length) },
                     $"upload of {file.PathInRepo} part {number}/{parts.Count}",
-                    ct).ConfigureAwait(false);
+                    ct,
+                    withToken: false).ConfigureAwait(false);
                 etags[index] = response.Headers.ETag?.Tag
                     ?? (response.Headers.TryGetValues("ETag", out var raw) ? raw.First() : null)
                     ?? throw new HubPublishException($"upload of {file.PathInRepo} part {number}: the storage server sent no ETag");
@@ -112,6 +114,7 @@ internal sealed class LfsUploader
                 return request;
             },
             $"completion of the multipart upload of {file.PathInRepo}",
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            withToken: false).ConfigureAwait(false);
     }
 }

@@ -75,14 +75,9 @@ internal static class ParquetShard
     {
         var entries = checked((int)group.GetMetadata(field)!.MetaData!.NumValues);
         var values = new T[entries];
-        var definitions = field.MaxDefinitionLevel > 0 ? new int[entries] : null;
-        var repetitions = field.MaxRepetitionLevel > 0 ? new int[entries] : null;
-        await group.ReadRawAsync<T>(
-            field,
-            values,
-            definitions is null ? null : definitions.AsMemory(),
-            repetitions is null ? null : repetitions.AsMemory(),
-            cancellationToken).ConfigureAwait(false);
+        var definitions = new int[entries];
+        var repetitions = new int[entries];
+        await group.ReadRawAsync<T>(field, values, definitions, repetitions, cancellationToken).ConfigureAwait(false);
         return new ColumnChunks<T>(field, values, definitions, repetitions, entries, maxRows);
     }
 
@@ -100,11 +95,13 @@ internal static class ParquetShard
     {
         private readonly DataField _field;
         private readonly T[] _values;
-        private readonly int[]? _definitions;
-        private readonly int[]? _repetitions;
+        private readonly int[] _definitions;
+        private readonly int[] _repetitions;
         private readonly List<(int EntryStart, int EntryEnd, int ValueStart, int ValueEnd)> _chunks = [];
 
-        public ColumnChunks(DataField field, T[] values, int[]? definitions, int[]? repetitions, int entries, int maxRows)
+        /// <param name="definitions">Definition levels (all 0 for a required column).</param>
+        /// <param name="repetitions">Repetition levels (all 0 for a column outside any list).</param>
+        public ColumnChunks(DataField field, T[] values, int[] definitions, int[] repetitions, int entries, int maxRows)
         {
             _field = field;
             _values = values;
@@ -113,7 +110,7 @@ internal static class ParquetShard
             int entryStart = 0, valueStart = 0, valueIndex = 0, rowsInChunk = 0;
             for (var i = 0; i < entries; i++)
             {
-                var startsRow = repetitions is null || repetitions[i] == 0;
+                var startsRow = repetitions[i] == 0;
                 if (startsRow && rowsInChunk == maxRows)
                 {
                     _chunks.Add((entryStart, i, valueStart, valueIndex));
@@ -127,7 +124,7 @@ internal static class ParquetShard
                     rowsInChunk++;
                 }
 
-                if (definitions is null || definitions[i] == field.MaxDefinitionLevel)
+                if (definitions[i] == field.MaxDefinitionLevel)
                 {
                     valueIndex++;
                 }
@@ -139,9 +136,12 @@ internal static class ParquetShard
         public override Task WriteChunkAsync(ParquetRowGroupWriter writer, int chunk, CancellationToken cancellationToken)
         {
             var (entryStart, entryEnd, valueStart, valueEnd) = chunk < _chunks.Count ? _chunks[chunk] : (0, 0, 0, 0);
-            ReadOnlyMemory<int>? definitions = _definitions is null ? null : _definitions.AsMemory(entryStart, entryEnd - entryStart);
-            ReadOnlyMemory<int>? repetitions = _repetitions is null ? null : _repetitions.AsMemory(entryStart, entryEnd - entryStart);
-            return writer.WriteAllPartsAsync<T>(_field, _values.AsMemory(valueStart, valueEnd - valueStart), definitions, repetitions, cancellationToken);
+            return writer.WriteAllPartsAsync<T>(
+                _field,
+                _values.AsMemory(valueStart, valueEnd - valueStart),
+                _definitions.AsMemory(entryStart, entryEnd - entryStart),
+                _repetitions.AsMemory(entryStart, entryEnd - entryStart),
+                cancellationToken);
         }
     }
 }
