@@ -27,6 +27,13 @@ public sealed record DatasetSource(
         }
 
         var manifest = Manifest.TryRead(root);
+        if (manifest?.Status is { } status && status != "succeeded")
+        {
+            throw new HubPublishException(
+                $"{Path.Combine(root, "manifest.json")}: the run has status '{status}'{(manifest.Error is null ? "" : $" ({manifest.Error})")}; "
+                + "only a finished run is published (run it again to resume, then publish)");
+        }
+
         var parquet = manifest?.OutputFiles.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).ToList() ?? [];
         var missing = parquet.Where(f => !File.Exists(f)).ToList();
         if (missing.Count > 0)
@@ -62,7 +69,7 @@ public sealed record DatasetSource(
             : [];
 
     /// <summary>The few fields of the run manifest the publisher needs; tolerant of snake_case and PascalCase.</summary>
-    private sealed record Manifest(string? Pipeline, IReadOnlyList<string> OutputFiles, string? DefinitionFile)
+    private sealed record Manifest(string? Pipeline, IReadOnlyList<string> OutputFiles, string? DefinitionFile, string? Status, string? Error)
     {
         public static Manifest? TryRead(string root)
         {
@@ -98,7 +105,9 @@ public sealed record DatasetSource(
                 var definition = Property(json, "definition_file", "DefinitionFile") is { ValueKind: JsonValueKind.String } d
                     ? Path.GetFullPath(Path.Combine(root, d.GetString()!))
                     : null;
-                return new Manifest(pipeline, files, definition);
+                var status = Property(json, "status", "Status") is { ValueKind: JsonValueKind.String } st ? st.GetString() : null;
+                var error = Property(json, "error", "Error") is { ValueKind: JsonValueKind.String } er ? er.GetString() : null;
+                return new Manifest(pipeline, files, definition, status, error);
             }
         }
 

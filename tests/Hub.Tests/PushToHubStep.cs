@@ -79,7 +79,7 @@ public sealed class PushToHubStep
         var error = Assert.Throws<PipelineDefinitionException>(() => PipelineDefinition.Parse(json, file, BuiltInSteps.CreateRegistry()));
 
         Assert.True(error.Message.Contains("'not a repo' is not a Hub repository id", StringComparison.Ordinal), error.Message);
-        Assert.Equal(6, error.Line);
+        Assert.Equal(5, error.Line);
     }
 
     [Fact]

@@ -63,6 +63,36 @@ public sealed class RunFolderDiscovery
     }
 
     [Fact]
+    public async Task A_run_that_did_not_succeed_is_not_published()
+    {
+        using var folder = new TempFolder();
+        var run = await TestDatasets.CreateRunFolderAsync(folder.Path);
+        File.WriteAllText(Path.Combine(run, "manifest.json"), """{ "pipeline": "p", "status": "failed", "error": "judge crashed", "output_files": [] }""");
+
+        var error = Assert.Throws<HubPublishException>(() => DatasetSource.FromFolder(run));
+
+        Assert.StartsWith($"{Path.Combine(run, "manifest.json")}: the run has status 'failed' (judge crashed)", error.Message);
+    }
+
+    [Fact]
+    public async Task The_manifest_the_runner_writes_is_understood()
+    {
+        using var folder = new TempFolder();
+        var output = Path.Combine(folder.Path, "outputs", "p", "dpo.parquet");
+        await TestDatasets.WritePreferenceParquetAsync(output, 5, 10);
+        var run = Path.Combine(folder.Path, "runs", "p", "f1");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "manifest.json"), System.Text.Json.JsonSerializer.Serialize(
+            new Distil.Pipeline.RunManifest { Pipeline = "p", Fingerprint = "f1", RunDirectory = run, OutputFiles = [output], Status = Distil.Pipeline.RunStatus.Succeeded },
+            Distil.Pipeline.SnakeCaseJson.Options));
+
+        var source = DatasetSource.FromFolder(run);
+
+        Assert.Equal([output], source.ParquetFiles);
+        Assert.Equal("p", source.PipelineName);
+    }
+
+    [Fact]
     public void A_broken_manifest_is_an_error_with_its_line()
     {
         using var folder = new TempFolder();
