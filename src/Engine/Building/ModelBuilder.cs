@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Distil.Engine.Onnx;
+
+namespace Distil.Engine.Building;
+
+/// <summary>
+/// Writes a model folder in the Hugging Face / Optimum layout: <c>config.json</c>, <c>generation_config.json</c>,
+/// tokenizer files and <c>onnx/model.onnx</c> (plus <c>onnx/model.onnx_data</c> when the weights are large),
+/// from a safetensors checkpoint or from seeded random weights.
+/// </summary>
+public static class ModelBuilder
+{
+    /// <summary>Above this many bytes of weights the tensors go to an external data file (protobuf's limit is 2 GB).</summary>
+    private const long InlineLimitBytes = 1L << 30;
+
+    /// <summary>Builds a preset from seeded random weights; the same seed gives byte-identical files.</summary>
+    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null)
+    {
+        var (config, float16) = ModelPreset.Get(preset);
+        var tokenizer = PresetTokenizer.Write(outputFolder);
+        config = config with { BosTokenId = tokenizer.BosTokenId, EosTokenIds = tokenizer.EosTokenIds };
+        Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress);
+    }
+
+    /// <summary>Converts a Hugging Face checkpoint folder (config.json + *.safetensors); tokenizer and generation
+    /// config files are copied as they are.</summary>
+    public static void BuildFromCheckpoint(string checkpointFolder, string outputFolder, bool float16 = false, IProgress<string>? progress = null)
+    {
+        var configPath = Path.Combine(checkpointFolder, "config.json");
+        var config = LlamaConfig.Load(configPath);
+        var weights = SafetensorsCheckpoint.Open(checkpointFolder);
+        Directory.CreateDirectory(outputFolder);
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.model" })
+        {
+            var source = Path.Combine(checkpointFolder, file);
+            if (File.Exists(source))
+            {
+                File.Copy(source, Path.Combine(outputFolder, file), overwrite: true);
+            }
+        }
+
+        Build(config with { TorchDtype = float16 ? "float16" : "float32" }, weights, float16, outputFolder, externalData: null, progress);
+    }
+
+    /// <param name="externalData">true/false forces external data on or off; null decides by size.</param>
+    public static void Build(LlamaConfig config, ILlamaWeights weights, bool float16, string outputFolder, bool? externalData = null, IProgress<string>? progress = null)
+    {
+        Directory.CreateDirectory(Path.Combine(outputFolder, "onnx"));
+        var dtype = float16 ? OnnxDataType.Float16 : OnnxDataType.Float;
+        config = config with { TorchDtype = float16 ? "float16" : "float32" };
+        WriteJson(Path.Combine(outputFolder, "config.json"), config.ToJson());
+        var generationConfig = Path.Combine(outputFolder, "generation_config.json");
+        if (!File.Exists(generationConfig))
+        {
+            var generation = new JsonObject { ["_from_model_config"] = true };
+            if (config.BosTokenId is { } bos)
+            {
+                generation["bos_token_id"] = bos;
+            }
+
+            generation["eos_token_id"] = new JsonArray(config.EosTokenIds.Select(id => (JsonNode?)id).ToArray());
+            WriteJson(generationConfig, generation);
+        }
+
+        progress?.Report("building graph");
+        var graph = LlamaGraphBuilder.Build(config, weights, dtype);
+        var bytes = graph.Initializers.Sum(i => i.ByteLength);
+        var external = externalData ?? bytes > InlineLimitBytes;
+        progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(external ? " (external data)" : "")}");
+        var modelPath = Path.Combine(outputFolder, "onnx", "model.onnx");
+        OnnxModelWriter.Write(graph, modelPath, LlamaGraphBuilder.Opset, external ? "model.onnx_data" : null);
+        if (!external && File.Exists(modelPath + "_data"))
+        {
+            File.Delete(modelPath + "_data");
+        }
+    }
+
+    private static void WriteJson(string path, JsonNode node) =>
+        File.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}

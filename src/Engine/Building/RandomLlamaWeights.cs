@@ -1,0 +1,62 @@
+namespace Distil.Engine.Building;
+
+/// <summary>
+/// Seeded random weights: each tensor is a pure function of (seed, name), generated in parallel chunks with
+/// their own SplitMix64 streams, so the same seed gives the same bytes on any machine and core count.
+/// Scales are chosen so that a random model's next token depends on its context (not one token forever).
+/// </summary>
+public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaWeights
+{
+    private const int ChunkSize = 1 << 16;
+    private readonly Dictionary<string, long[]> _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
+
+    public bool Contains(string name) => _shapes.ContainsKey(name);
+
+    public float[] Read(string name, out long[] shape)
+    {
+        shape = _shapes.TryGetValue(name, out var s) ? s : throw new KeyNotFoundException(name);
+        var count = shape.Aggregate(1L, (a, d) => a * d);
+        var data = new float[count];
+        var isNorm = shape.Length == 1;
+        var std = isNorm ? 0.1 : name switch
+        {
+            LlamaWeightNames.Embedding => 1.0,
+            LlamaWeightNames.LmHead => 2.0 / Math.Sqrt(shape[1]),
+            _ => 1.0 / Math.Sqrt(shape[1]),
+        };
+        var center = isNorm ? 1.0 : 0.0;
+        var nameSeed = seed ^ Fnv(name);
+        var chunks = (int)((count + ChunkSize - 1) / ChunkSize);
+        Parallel.For(0, chunks, chunk =>
+        {
+            var state = nameSeed + (ulong)chunk * 0x9E3779B97F4A7C15UL;
+            var end = Math.Min(count, (long)(chunk + 1) * ChunkSize);
+            for (var i = (long)chunk * ChunkSize; i < end; i++)
+            {
+                // Uniform on [-sqrt(3), sqrt(3)) has unit variance.
+                var u = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
+                data[i] = (float)(center + std * Math.Sqrt(3) * (2 * u - 1));
+            }
+        });
+        return data;
+    }
+
+    private static ulong Next(ref ulong state)
+    {
+        var z = state += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private static ulong Fnv(string text)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var ch in text)
+        {
+            hash = (hash ^ ch) * 1099511628211UL;
+        }
+
+        return hash;
+    }
+}

@@ -1,0 +1,123 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Distil.Engine.Onnx;
+
+/// <summary>
+/// Rearranges KV caches where they live (CPU or GPU) with a small ONNX graph of its own: picks rows of two
+/// caches, drops leading columns, left-pads each to a common length and stacks them. This is how a batch
+/// loses finished rows, gains a newly prefilled request (its cache right-aligned) and is compacted when
+/// leading columns are padding for every row — without a round trip through host memory.
+/// </summary>
+internal sealed class KvMerger : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly KvLayout _layout;
+    private readonly OrtMemoryInfo _kvMemory;
+    private readonly string[] _inputNames;
+
+    public KvMerger(KvLayout layout, ExecutionDevice device)
+    {
+        _layout = layout;
+        _kvMemory = device.KvMemory();
+        var graph = BuildGraph(layout);
+        _inputNames = graph.Inputs.Select(i => i.Name).ToArray();
+        using var options = new SessionOptions();
+        options.IntraOpNumThreads = 1;
+        device.Configure(options);
+        _session = new InferenceSession(OnnxModelWriter.ToBytes(graph, 17), options);
+    }
+
+    /// <summary>One side of a merge: which rows of which cache, from which column on.</summary>
+    public readonly record struct Part(KvState Cache, long[] Rows, int StartColumn)
+    {
+        public int Width => Cache.Length - StartColumn;
+    }
+
+    /// <summary>Stacks the chosen rows of <paramref name="first"/> then of <paramref name="second"/>, each
+    /// left-padded with zeros to the longer width. Returns a new cache; the inputs stay owned by the caller.</summary>
+    public KvState Merge(Part first, Part second)
+    {
+        var length = Math.Max(first.Width, second.Width);
+        using var binding = _session.CreateIoBinding();
+        var owned = new List<OrtValue>();
+        try
+        {
+            var index = 0;
+            foreach (var part in new[] { first, second })
+            {
+                foreach (var tensor in part.Cache.Tensors)
+                {
+                    binding.BindInput(_inputNames[index++], tensor);
+                }
+            }
+
+            foreach (var part in new[] { first, second })
+            {
+                var rows = OrtValue.CreateTensorValueFromMemory(part.Rows, [part.Rows.Length]);
+                var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
+                var pads = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, length - part.Width, 0, 0, 0, 0, 0 }, [8]);
+                owned.AddRange([rows, start, pads]);
+                binding.BindInput(_inputNames[index++], rows);
+                binding.BindInput(_inputNames[index++], start);
+                binding.BindInput(_inputNames[index++], pads);
+            }
+
+            for (var i = 0; i < _layout.Layers * 2; i++)
+            {
+                binding.BindOutputToDevice($"out_{i}", _kvMemory);
+            }
+
+            using var runOptions = new RunOptions();
+            _session.RunWithBinding(runOptions, binding);
+            var outputs = binding.GetOutputValues();
+            return new KvState(outputs, outputs.ToArray(), first.Rows.Length + second.Rows.Length, length);
+        }
+        finally
+        {
+            foreach (var value in owned)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private static OnnxGraph BuildGraph(KvLayout layout)
+    {
+        var g = new GraphBuilder("kv_merge");
+        var type = layout.KvType == TensorElementType.Float16 ? OnnxDataType.Float16 : OnnxDataType.Float;
+        var count = layout.Layers * 2;
+        foreach (var side in new[] { "a", "b" })
+        {
+            for (var i = 0; i < count; i++)
+            {
+                g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_{i}", type, [$"{side}_batch", (long)layout.KvHeads, $"{side}_len", (long)layout.HeadDim]));
+            }
+        }
+
+        foreach (var side in new[] { "a", "b" })
+        {
+            g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_rows", OnnxDataType.Int64, [$"{side}_rows_count"]));
+            g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_start", OnnxDataType.Int64, [1L]));
+            g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_pads", OnnxDataType.Int64, [8L]));
+        }
+
+        var end = g.Int64s(long.MaxValue);
+        var axis = g.Int64s(2);
+        for (var i = 0; i < count; i++)
+        {
+            var parts = new[] { "a", "b" }.Select(side =>
+            {
+                var rows = g.Op("Gather", [$"{side}_{i}", $"{side}_rows"], new OnnxAttribute("axis", Int: 0));
+                var sliced = g.Op("Slice", rows, $"{side}_start", end, axis);
+                return g.Op("Pad", sliced, $"{side}_pads");
+            }).ToArray();
+            g.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_out_{i}", parts, [$"out_{i}"], [new OnnxAttribute("axis", Int: 0)]));
+            g.Graph.Outputs.Add(new OnnxValueInfo($"out_{i}", type, ["batch", (long)layout.KvHeads, "len", (long)layout.HeadDim]));
+        }
+
+        return g.Graph;
+    }
+}

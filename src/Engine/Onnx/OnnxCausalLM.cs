@@ -1,0 +1,208 @@
+using Distil.Engine.Building;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Distil.Engine.Onnx;
+
+/// <summary>
+/// One decoder-only model in an ONNX Runtime session: runs a forward step over a batch with its KV cache and
+/// hands back the last position's logits per row. Present outputs stay where the model runs (device memory
+/// under CUDA, via <see cref="OrtIoBinding"/>) and are fed back as the next step's past.
+/// </summary>
+internal sealed class OnnxCausalLM : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly OrtMemoryInfo _kvMemory;
+    private readonly RunOptions _runOptions = new();
+
+    private OnnxCausalLM(InferenceSession session, string modelFile, KvLayout layout, LlamaConfig config, ExecutionDevice device)
+    {
+        _session = session;
+        ModelFile = modelFile;
+        Layout = layout;
+        Config = config;
+        Device = device;
+        _kvMemory = device.KvMemory();
+        Merger = new KvMerger(layout, device);
+    }
+
+    public string ModelFile { get; }
+
+    public KvLayout Layout { get; }
+
+    public LlamaConfig Config { get; }
+
+    public ExecutionDevice Device { get; }
+
+    public KvMerger Merger { get; }
+
+    public int VocabSize => Layout.VocabSize > 0 ? Layout.VocabSize : Config.VocabSize;
+
+    /// <param name="threads">Intra-op threads of this model's session (0 = ONNX Runtime's default).</param>
+    public static OnnxCausalLM Load(string folder, ExecutionDevice device, int threads)
+    {
+        var configPath = Path.Combine(folder, "config.json");
+        var config = LlamaConfig.Load(configPath);
+        var modelFile = FindModelFile(folder);
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (threads > 0)
+        {
+            options.IntraOpNumThreads = threads;
+            options.InterOpNumThreads = 1;
+        }
+
+        InferenceSession session;
+        try
+        {
+            device.Configure(options);
+            session = new InferenceSession(modelFile, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelFormatException(modelFile, $"ONNX Runtime cannot load it: {e.Message}", e);
+        }
+        finally
+        {
+            options.Dispose();
+        }
+
+        try
+        {
+            var layout = KvLayout.Discover(session, modelFile);
+            Validate(config, layout, configPath);
+            return new OnnxCausalLM(session, modelFile, layout, config, device);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An empty cache for <paramref name="batch"/> rows (length 0).</summary>
+    public KvState EmptyCache(int batch)
+    {
+        var tensors = new OrtValue[Layout.Layers * 2];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            tensors[i] = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, Layout.KvType, [batch, Layout.KvHeads, 0, Layout.HeadDim]);
+        }
+
+        return new KvState(null, tensors, batch, 0);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="seq"/> new tokens per row after <paramref name="past"/>. <paramref name="mask"/> is
+    /// [batch, past.Length + seq] (1 = real token); <paramref name="positions"/> is [batch, seq]. Writes the logits
+    /// of each row's last position into <paramref name="lastLogits"/> ([batch, vocab]) and returns the new cache.
+    /// The caller still owns <paramref name="past"/>.
+    /// </summary>
+    public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits)
+    {
+        var total = past.Length + seq;
+        using var ids = OrtValue.CreateTensorValueFromMemory(inputIds, [batch, seq]);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [batch, total]);
+        using var positionValue = OrtValue.CreateTensorValueFromMemory(positions, [batch, seq]);
+        using var cacheBranch = Layout.HasCacheBranchFlag ? OrtValue.CreateTensorValueFromMemory(new[] { past.Length > 0 }, [1]) : null;
+        using var binding = _session.CreateIoBinding();
+        binding.BindInput("input_ids", ids);
+        binding.BindInput("attention_mask", maskValue);
+        if (Layout.HasPositionIds)
+        {
+            binding.BindInput("position_ids", positionValue);
+        }
+
+        if (cacheBranch is not null)
+        {
+            binding.BindInput("use_cache_branch", cacheBranch);
+        }
+
+        for (var i = 0; i < past.Tensors.Length; i++)
+        {
+            binding.BindInput(Layout.PastNames[i], past.Tensors[i]);
+        }
+
+        binding.BindOutputToDevice("logits", OrtMemoryInfo.DefaultInstance);
+        foreach (var name in Layout.PresentNames)
+        {
+            binding.BindOutputToDevice(name, _kvMemory);
+        }
+
+        _session.RunWithBinding(_runOptions, binding);
+        var outputs = binding.GetOutputValues();
+        try
+        {
+            CopyLastLogits(outputs[0], batch, seq, lastLogits);
+            var present = new OrtValue[Layout.PresentNames.Length];
+            for (var i = 0; i < present.Length; i++)
+            {
+                present[i] = outputs[i + 1];
+            }
+
+            return new KvState(outputs, present, batch, total);
+        }
+        catch
+        {
+            outputs.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Merger.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+
+    private void CopyLastLogits(OrtValue logits, int batch, int seq, Span<float> destination)
+    {
+        var vocab = VocabSize;
+        for (var b = 0; b < batch; b++)
+        {
+            var offset = ((long)b * seq + seq - 1) * vocab;
+            var target = destination.Slice(b * vocab, vocab);
+            if (Layout.LogitsType == TensorElementType.Float16)
+            {
+                var source = logits.GetTensorDataAsSpan<Float16>().Slice((int)offset, vocab);
+                for (var v = 0; v < vocab; v++)
+                {
+                    target[v] = source[v].ToFloat();
+                }
+            }
+            else
+            {
+                logits.GetTensorDataAsSpan<float>().Slice((int)offset, vocab).CopyTo(target);
+            }
+        }
+    }
+
+    private static string FindModelFile(string folder)
+    {
+        foreach (var candidate in new[] { Path.Combine(folder, "onnx", "model.onnx"), Path.Combine(folder, "model.onnx") })
+        {
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new ModelFormatException(Path.Combine(folder, "onnx", "model.onnx"), "model file not found (looked for onnx/model.onnx and model.onnx)");
+    }
+
+    private static void Validate(LlamaConfig config, KvLayout layout, string configPath)
+    {
+        void Check(string field, int expected, int actual)
+        {
+            if (actual > 0 && expected != actual)
+            {
+                throw new ModelFormatException(configPath, $"field '{field}' is {expected} but the ONNX graph has {actual}");
+            }
+        }
+
+        Check("num_hidden_layers", config.NumLayers, layout.Layers);
+        Check("num_key_value_heads", config.NumKvHeads, layout.KvHeads);
+        Check("head_dim", config.HeadDim, layout.HeadDim);
+        Check("vocab_size", config.VocabSize, layout.VocabSize);
+    }
+}

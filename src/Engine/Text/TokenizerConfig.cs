@@ -1,0 +1,94 @@
+using System.Text.Json;
+
+namespace Distil.Engine.Text;
+
+/// <summary>The parts of a model folder's <c>tokenizer_config.json</c> the engine reads.</summary>
+internal sealed record TokenizerConfig(
+    string? File,
+    IReadOnlyList<ModelTokenizer.AddedToken> AddedTokens,
+    string? BosToken,
+    string? EosToken,
+    string? ChatTemplate,
+    string? DistilChatTemplate)
+{
+    public const string FileName = "tokenizer_config.json";
+
+    /// <summary>The config of <paramref name="modelDirectory"/>, or an empty one when the file is absent.</summary>
+    public static TokenizerConfig Read(string modelDirectory)
+    {
+        var file = Path.Combine(modelDirectory, FileName);
+        if (!System.IO.File.Exists(file))
+        {
+            return new TokenizerConfig(null, [], null, null, null, null);
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(System.IO.File.ReadAllBytes(file), new JsonDocumentOptions { AllowTrailingCommas = true });
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new TokenizerFormatException(file, "the top level must be a JSON object");
+            }
+            var added = new List<ModelTokenizer.AddedToken>();
+            if (root.TryGetProperty("added_tokens_decoder", out var decoder))
+            {
+                if (decoder.ValueKind != JsonValueKind.Object)
+                {
+                    throw new TokenizerFormatException(file, "added_tokens_decoder must be an object of id → token");
+                }
+                foreach (var entry in decoder.EnumerateObject())
+                {
+                    if (!int.TryParse(entry.Name, out var id) || id < 0)
+                    {
+                        throw new TokenizerFormatException(file, $"added_tokens_decoder key \"{entry.Name}\" is not a token id");
+                    }
+                    var content = entry.Value.ValueKind == JsonValueKind.Object && entry.Value.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String
+                        ? c.GetString()!
+                        : throw new TokenizerFormatException(file, $"added_tokens_decoder.{entry.Name} has no string \"content\"");
+                    var special = !entry.Value.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False;
+                    added.Add(new ModelTokenizer.AddedToken(id, content, special));
+                }
+            }
+            return new TokenizerConfig(file, added, TokenText(root, "bos_token"), TokenText(root, "eos_token"),
+                ChatTemplateText(root), StringOrNull(root, "distil_chat_template"));
+        }
+        catch (JsonException e)
+        {
+            throw new TokenizerFormatException(file, $"invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
+        }
+    }
+
+    // bos/eos are either a plain string or an AddedToken object with "content".
+    private static string? TokenText(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) ? value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Object when value.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String => c.GetString(),
+            _ => null,
+        } : null;
+
+    // chat_template is a Jinja string, or a list of {name, template} where "default" is the one used for chat.
+    private static string? ChatTemplateText(JsonElement root)
+    {
+        if (!root.TryGetProperty("chat_template", out var value))
+        {
+            return null;
+        }
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString();
+        }
+        if (value.ValueKind == JsonValueKind.Array)
+        {
+            var templates = value.EnumerateArray()
+                .Where(t => t.ValueKind == JsonValueKind.Object)
+                .Select(t => (Name: StringOrNull(t, "name"), Template: StringOrNull(t, "template")))
+                .ToList();
+            return templates.FirstOrDefault(t => t.Name == "default").Template ?? templates.FirstOrDefault().Template;
+        }
+        return null;
+    }
+
+    private static string? StringOrNull(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text;
+
+namespace Distil.Judge;
+
+/// <summary>
+/// The Hugging Face dataset card (README.md) of a generated dataset: YAML front matter the Hub reads
+/// (<c>configs</c> → <c>data_files</c>, tags, size category), then a readable summary of how the data was made:
+/// counts, rating histogram, models, tokens, time and the pipeline definition itself.
+/// </summary>
+public sealed class DatasetCard
+{
+    public required string PrettyName { get; init; }
+
+    /// <summary>Parquet files relative to the card's folder; the Hub helper rewrites these when publishing.</summary>
+    public required IReadOnlyList<string> DataFiles { get; init; }
+
+    public long Rows { get; init; }
+
+    public IReadOnlyList<string> Tags { get; init; } = ["dpo", "synthetic", "distil"];
+
+    /// <summary>Count per rating value of every rating in the dataset (key: the rating, e.g. 4 or 3.5).</summary>
+    public IReadOnlyDictionary<double, long> RatingHistogram { get; init; } = new Dictionary<double, long>();
+
+    /// <summary>How often each model's response was chosen and rejected.</summary>
+    public IReadOnlyDictionary<string, (long Chosen, long Rejected)> ModelWins { get; init; } = new Dictionary<string, (long, long)>();
+
+    public IReadOnlyList<string> JudgeModels { get; init; } = [];
+
+    public long InputTokens { get; init; }
+
+    public long OutputTokens { get; init; }
+
+    public TimeSpan Elapsed { get; init; }
+
+    public string? PipelineDefinition { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The Hub's <c>size_categories</c> bucket for a number of rows.</summary>
+    public static string SizeCategory(long rows) => rows switch
+    {
+        < 1_000 => "n<1K",
+        < 10_000 => "1K<n<10K",
+        < 100_000 => "10K<n<100K",
+        < 1_000_000 => "100K<n<1M",
+        < 10_000_000 => "1M<n<10M",
+        < 100_000_000 => "10M<n<100M",
+        < 1_000_000_000 => "100M<n<1B",
+        _ => "n>1B",
+    };
+
+    public string Render()
+    {
+        var md = new StringBuilder();
+        md.Append("---\n")
+          .Append("pretty_name: ").Append(Yaml(PrettyName)).Append('\n')
+          .Append("size_categories:\n- ").Append(Yaml(SizeCategory(Rows))).Append('\n')
+          .Append("task_categories:\n- text-generation\n")
+          .Append("tags:\n");
+        foreach (var tag in Tags)
+        {
+            md.Append("- ").Append(Yaml(tag)).Append('\n');
+        }
+
+        md.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path:\n");
+        foreach (var file in DataFiles)
+        {
+            md.Append("    - ").Append(Yaml(file)).Append('\n');
+        }
+
+        md.Append("---\n\n")
+          .Append("# ").Append(PrettyName).Append("\n\n")
+          .Append("A synthetic preference dataset made with Distil: responses from several models, ")
+          .Append("rated by an LLM judge with an UltraFeedback rubric, paired into chosen/rejected examples in the column ")
+          .Append("layout of TRL's DPO trainer (`prompt`, `chosen`, `rejected`).\n\n")
+          .Append("```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_files=")
+          .Append(PythonString(DataFiles.Count > 0 ? DataFiles[0] : "*.parquet")).Append(")\n```\n\n")
+          .Append("## Summary\n\n")
+          .Append("| | |\n|---|---|\n")
+          .Append("| rows | ").Append(Rows.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
+          .Append("| judge | ").Append(JudgeModels.Count == 0 ? "–" : string.Join(", ", JudgeModels.Select(m => $"`{m}`"))).Append(" |\n")
+          .Append("| input tokens | ").Append(InputTokens.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
+          .Append("| output tokens | ").Append(OutputTokens.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
+          .Append("| time | ").Append(Elapsed.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)).Append(" |\n")
+          .Append("| created | ").Append(CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)).Append(" |\n\n");
+
+        if (RatingHistogram.Count > 0)
+        {
+            md.Append("## Ratings\n\nEvery rating the judge gave to the responses kept in the dataset.\n\n| rating | count |\n|---|---|\n");
+            foreach (var (rating, count) in RatingHistogram.OrderBy(p => p.Key))
+            {
+                md.Append("| ").Append(rating.ToString("0.##", CultureInfo.InvariantCulture)).Append(" | ").Append(count).Append(" |\n");
+            }
+
+            md.Append('\n');
+        }
+
+        if (ModelWins.Count > 0)
+        {
+            md.Append("## Models\n\n| model | chosen | rejected |\n|---|---|---|\n");
+            foreach (var (model, (chosen, rejected)) in ModelWins.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                md.Append("| `").Append(model).Append("` | ").Append(chosen).Append(" | ").Append(rejected).Append(" |\n");
+            }
+
+            md.Append('\n');
+        }
+
+        if (PipelineDefinition is not null)
+        {
+            md.Append("## Pipeline\n\nThe Distil pipeline definition that produced this dataset:\n\n```jsonc\n")
+              .Append(PipelineDefinition.TrimEnd()).Append("\n```\n");
+        }
+
+        return md.ToString();
+    }
+
+    /// <summary>A YAML scalar, quoted whenever plain style could be misread.</summary>
+    private static string Yaml(string value)
+    {
+        var plain = value.Length > 0
+            && value.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or '*' or '<' or '>' or ' ')
+            && !char.IsWhiteSpace(value[0]) && !char.IsWhiteSpace(value[^1])
+            && value[0] is not ('*' or '-' or '<' or '>')
+            && !value.Contains(": ", StringComparison.Ordinal);
+        return plain ? value : "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+    }
+
+    private static string PythonString(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}

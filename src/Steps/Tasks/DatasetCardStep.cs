@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Distil.Judge;
+using Distil.Pipeline;
+
+namespace Distil.Steps;
+
+/// <summary>
+/// <c>dataset_card</c>: a sink that writes the Hugging Face dataset card (README.md) into the output folder next
+/// to the Parquet files. It streams: it keeps counts (rows, rating histogram, chosen/rejected per model, token
+/// column sums), never the rows, and writes the card atomically when the run completes.
+/// </summary>
+public sealed class DatasetCardStep : ISinkStep
+{
+    public static readonly StepType Type = new(
+        "dataset_card",
+        ["data_files", "pretty_name", "tags"],
+        p => new DatasetCardStep(p),
+        "writes README.md (Hugging Face dataset card) next to the dataset");
+
+    public const string FileName = "README.md";
+
+    private readonly IReadOnlyList<string> _dataFiles;
+    private readonly string _prettyName;
+    private readonly IReadOnlyList<string> _tags;
+    private readonly string? _definition;
+    private readonly Dictionary<double, long> _histogram = [];
+    private readonly Dictionary<string, (long Chosen, long Rejected)> _wins = new(StringComparer.Ordinal);
+    private readonly SortedSet<string> _judges = new(StringComparer.Ordinal);
+    private readonly Stopwatch _clock = new();
+    private string? _outputDirectory;
+    private long _rows;
+    private long _inputTokens;
+    private long _outputTokens;
+
+    public DatasetCardStep(StepParameters parameters)
+    {
+        Name = parameters.Name;
+        _dataFiles = parameters.GetStringList("data_files") ?? ["*.parquet"];
+        if (_dataFiles.Count == 0 || _dataFiles.Any(f => Path.IsPathRooted(f) || f.Contains("..", StringComparison.Ordinal)))
+        {
+            throw parameters.Error("data_files", "'data_files' must list paths relative to the output folder, e.g. \"data.parquet\"");
+        }
+
+        _definition = parameters.File is { } file && File.Exists(file) ? File.ReadAllText(file) : null;
+        _prettyName = parameters.GetString("pretty_name") ?? PipelineName(_definition) ?? "distil-dataset";
+        var extraTags = parameters.GetStringList("tags") ?? [];
+        _tags = new[] { "dpo", "synthetic", "distil", "ultrafeedback" }.Concat(extraTags).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> InputColumns { get; } = [];
+
+    public IReadOnlyList<string> OutputColumns { get; } = [];
+
+    public ValueTask OpenAsync(SinkContext sink, IStepContext context, CancellationToken cancellationToken)
+    {
+        _outputDirectory = sink.OutputDirectory;
+        _clock.Start();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask WriteAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
+    {
+        foreach (var row in rows)
+        {
+            _rows++;
+            if (row["ratings"] is IReadOnlyList<object?> ratings)
+            {
+                foreach (var rating in ratings)
+                {
+                    if (rating is long or double)
+                    {
+                        var key = Convert.ToDouble(rating, System.Globalization.CultureInfo.InvariantCulture);
+                        _histogram[key] = _histogram.GetValueOrDefault(key) + 1;
+                    }
+                }
+            }
+
+            if (row.GetString("chosen_model") is { } chosen)
+            {
+                var (c, r) = _wins.GetValueOrDefault(chosen);
+                _wins[chosen] = (c + 1, r);
+            }
+
+            if (row.GetString("rejected_model") is { } rejected)
+            {
+                var (c, r) = _wins.GetValueOrDefault(rejected);
+                _wins[rejected] = (c, r + 1);
+            }
+
+            if (row.GetString("judge_model") is { } judge)
+            {
+                _judges.Add(judge);
+            }
+
+            foreach (var (column, value) in row.Values)
+            {
+                if (value is long count)
+                {
+                    if (column.EndsWith(TokenColumns.InputSuffix, StringComparison.Ordinal))
+                    {
+                        _inputTokens += count;
+                    }
+                    else if (column.EndsWith(TokenColumns.OutputSuffix, StringComparison.Ordinal))
+                    {
+                        _outputTokens += count;
+                    }
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken)
+    {
+        var directory = _outputDirectory ?? throw new InvalidOperationException("the dataset card was not opened");
+        var card = new DatasetCard
+        {
+            PrettyName = _prettyName,
+            DataFiles = _dataFiles,
+            Rows = _rows,
+            Tags = _tags,
+            RatingHistogram = _histogram,
+            ModelWins = _wins,
+            JudgeModels = _judges.ToList(),
+            InputTokens = _inputTokens,
+            OutputTokens = _outputTokens,
+            Elapsed = _clock.Elapsed,
+            PipelineDefinition = _definition,
+        };
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, FileName);
+        var temp = path + $".{Environment.ProcessId}.tmp";
+        await File.WriteAllTextAsync(temp, card.Render(), new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
+        File.Move(temp, path, overwrite: true);
+        return [path];
+    }
+
+    private static string? PipelineName(string? definition)
+    {
+        if (definition is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(definition, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return document.RootElement.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using Distil.Judge;
+using Distil.Pipeline;
+
+namespace Distil.Steps;
+
+/// <summary>
+/// <c>preference_pairs</c>: turns each rated row into one DPO example (TRL columns <c>prompt</c>, <c>chosen</c>,
+/// <c>rejected</c>; conversational message lists by default, plain strings with <c>format: standard</c>) plus
+/// <c>prompt_id</c>, <c>chosen_rating</c>, <c>rejected_rating</c>, <c>chosen_model</c>, <c>rejected_model</c>,
+/// <c>ratings</c> and <c>judge_model</c>. Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
+/// Ties, pairs closer than <c>min_margin</c>, rows with missing ratings and rows that failed upstream are
+/// dropped and counted by reason; none of them fails the batch.
+/// </summary>
+public sealed class PreferencePairsStep : IBatchStep
+{
+    public static readonly StepType Type = new(
+        "preference_pairs",
+        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt"],
+        p => new PreferencePairsStep(p),
+        "picks chosen/rejected responses from the ratings and writes TRL DPO columns");
+
+    /// <summary>Drop reason for rows that carry an error from an earlier step.</summary>
+    public const string UpstreamError = "upstream_error";
+
+    private readonly PreferencePairSelector _selector;
+    private readonly DpoFormat _format;
+    private readonly IReadOnlyList<string> _ratingColumns;
+    private readonly string? _systemPrompt;
+
+    public PreferencePairsStep(StepParameters parameters)
+    {
+        Name = parameters.Name;
+        var strategy = parameters.GetString("strategy") ?? "best_vs_worst";
+        var pairStrategy = strategy switch
+        {
+            "best_vs_worst" => PairStrategy.BestVsWorst,
+            "best_vs_random_lower" => PairStrategy.BestVsRandomLower,
+            _ => throw parameters.Error("strategy", $"unknown strategy '{strategy}'; choose best_vs_worst or best_vs_random_lower"),
+        };
+        var minMargin = parameters.GetDouble("min_margin", 0);
+        if (minMargin < 0 || minMargin > UltraFeedbackAspect.MaxRating - UltraFeedbackAspect.MinRating)
+        {
+            throw parameters.Error("min_margin", "'min_margin' must be between 0 and 4");
+        }
+
+        _selector = new PreferencePairSelector(pairStrategy, minMargin, parameters.GetInt64("seed", 0));
+        var format = parameters.GetString("format") ?? "conversational";
+        _format = format switch
+        {
+            "conversational" => DpoFormat.Conversational,
+            "standard" => DpoFormat.Standard,
+            _ => throw parameters.Error("format", $"unknown format '{format}'; choose conversational or standard"),
+        };
+        _ratingColumns = parameters.GetStringList("ratings") ?? ["ratings"];
+        if (_ratingColumns.Count == 0)
+        {
+            throw parameters.Error("ratings", "'ratings' must name at least one column");
+        }
+
+        _systemPrompt = parameters.GetString("system_prompt");
+        InputColumns = ["instruction", "generations", .. _ratingColumns];
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> InputColumns { get; }
+
+    public IReadOnlyList<string> OutputColumns { get; } =
+        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model"];
+
+    /// <summary>Cheap and deterministic: recomputed on resume rather than cached.</summary>
+    public bool CachesBatches => false;
+
+    public ValueTask<IReadOnlyList<Row>> ProcessAsync(IReadOnlyList<Row> rows, IStepContext context, CancellationToken cancellationToken)
+    {
+        var output = new List<Row>(rows.Count);
+        foreach (var input in rows)
+        {
+            if (input.HasError)
+            {
+                context.CountDropped(UpstreamError);
+                continue;
+            }
+
+            if (input["generations"] is not IReadOnlyList<object?> generations || generations.Any(g => g is not string)
+                || input.GetString("instruction") is not { } instruction)
+            {
+                context.CountDropped(NoPairReason.MissingRatings);
+                continue;
+            }
+
+            var perAspect = _ratingColumns.Select(c => ReadRatings(input[c])).ToList();
+            var scores = PreferencePairSelector.AverageAcrossAspects(perAspect, generations.Count);
+            var selection = _selector.Select(scores, input.Id);
+            if (selection.Pair is not { } pair)
+            {
+                context.CountDropped(selection.DropReason!);
+                continue;
+            }
+
+            var example = DpoExample.Create(_systemPrompt, instruction, (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
+            var models = input["model_names"] as IReadOnlyList<object?>;
+            var row = input.Clone();
+            row["prompt"] = example.Prompt;
+            row["chosen"] = example.Chosen;
+            row["rejected"] = example.Rejected;
+            row["prompt_id"] = example.PromptId;
+            row["chosen_rating"] = pair.ChosenScore;
+            row["rejected_rating"] = pair.RejectedScore;
+            row["chosen_model"] = models is not null && models.Count == generations.Count ? models[pair.Chosen] as string : null;
+            row["rejected_model"] = models is not null && models.Count == generations.Count ? models[pair.Rejected] as string : null;
+            row["ratings"] = _ratingColumns is ["ratings"] ? input["ratings"] : scores.Select(s => (object?)s).ToList();
+            row["judge_model"] = input["judge_model"] as string;
+            output.Add(row);
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<Row>>(output);
+    }
+
+    /// <summary>A rating list as numbers; anything that is not a number becomes a missing rating.</summary>
+    private static IReadOnlyList<double?> ReadRatings(object? value) => value is IReadOnlyList<object?> list
+        ? list.Select(v => v switch { long l => (double?)l, double d => d, _ => null }).ToList()
+        : [];
+}

@@ -1,0 +1,78 @@
+using Distil.Engine.Tests.Support;
+using Microsoft.Extensions.AI;
+
+namespace Distil.Engine.Tests;
+
+/// <summary>More requests than slots: finished slots are refilled while others decode, and every sequence gets
+/// exactly what it gets when run alone.</summary>
+[Collection(TinyModelCollection.Name)]
+public sealed class ContinuousBatchingTests(TinyModels models)
+{
+    [Fact]
+    public async Task More_requests_than_slots_give_the_tokens_of_one_at_a_time_greedy_runs()
+    {
+        var requests = Chat.Prompts.Select((p, i) => new BatchChatRequest(Chat.User(p), Chat.Greedy(4 + (i * 5 % 17)))).ToList();
+
+        using var alone = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 1, Threads = 1, PrefixCacheBytes = 0 });
+        var expected = new List<IReadOnlyList<int>>();
+        foreach (var request in requests)
+        {
+            expected.Add(Chat.Tokens(await alone.GetResponseAsync(request.Messages, request.Options)));
+        }
+
+        using var batched = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 3, Threads = 1 });
+        var results = await batched.GetService<IBatchChatClient>()!.GetResponsesAsync(requests);
+
+        Assert.Equal(requests.Count, results.Count);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            Assert.Null(results[i].Error);
+            Assert.Equal(expected[i], Chat.Tokens(results[i].Response!));
+            Assert.Equal(requests[i].Options!.MaxOutputTokens, results[i].Response!.Usage!.OutputTokenCount);
+        }
+
+        // Fewer decode steps than running them one after another: the slots really were shared.
+        Assert.True(batched.Statistics.DecodeSteps < alone.Statistics.DecodeSteps / 2, $"{batched.Statistics.DecodeSteps} batched steps vs {alone.Statistics.DecodeSteps} alone");
+    }
+
+    [Fact]
+    public async Task Concurrent_single_calls_are_batched_together_with_the_same_results()
+    {
+        using var client = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1 });
+        var solo = new List<string>();
+        foreach (var prompt in Chat.Prompts.Take(4))
+        {
+            solo.Add((await client.GetResponseAsync(Chat.User(prompt), Chat.Greedy(12))).Text);
+        }
+
+        var together = await Task.WhenAll(Chat.Prompts.Take(4).Select(p => client.GetResponseAsync(Chat.User(p), Chat.Greedy(12))));
+        Assert.Equal(solo, together.Select(r => r.Text));
+    }
+
+    [Fact]
+    public async Task Static_batching_gives_the_same_tokens_as_continuous()
+    {
+        var requests = Chat.Prompts.Take(6).Select((p, i) => new BatchChatRequest(Chat.User(p), Chat.Greedy(3 + (i * 7 % 11)))).ToList();
+        using var continuous = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 2, Threads = 1 });
+        using var drained = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 2, Threads = 1, ContinuousBatching = false });
+        var a = await continuous.GetResponsesAsync(requests);
+        var b = await drained.GetResponsesAsync(requests);
+        Assert.Equal(a.Select(r => Chat.Tokens(r.Response!)), b.Select(r => Chat.Tokens(r.Response!)));
+        Assert.True(continuous.Statistics.DecodeSteps < drained.Statistics.DecodeSteps, "refilling slots takes fewer steps than draining the batch");
+    }
+
+    [Fact]
+    public async Task Shared_prefix_is_reused_without_changing_results()
+    {
+        var system = string.Join(" ", Enumerable.Repeat("You are a careful judge. Rate the answer for helpfulness, honesty and accuracy.", 6));
+        var requests = Chat.Prompts.Take(5).Select(p => new BatchChatRequest(Chat.User(p, system), Chat.Greedy(6))).ToList();
+        using var cached = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 2, Threads = 1 });
+        using var uncached = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 2, Threads = 1, PrefixCacheBytes = 0 });
+        var withCache = await cached.GetResponsesAsync(requests);
+        var without = await uncached.GetResponsesAsync(requests);
+        Assert.Equal(without.Select(r => Chat.Tokens(r.Response!)), withCache.Select(r => Chat.Tokens(r.Response!)));
+        Assert.True(cached.Statistics.ReusedPrefixTokens >= 3 * 64, $"reused {cached.Statistics.ReusedPrefixTokens} prompt tokens");
+        Assert.Equal(0, uncached.Statistics.ReusedPrefixTokens);
+        Assert.True(cached.Statistics.PrefillTokens < uncached.Statistics.PrefillTokens);
+    }
+}

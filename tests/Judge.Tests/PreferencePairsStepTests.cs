@@ -1,0 +1,91 @@
+using Distil.Pipeline;
+using Microsoft.Extensions.AI;
+
+namespace Distil.Judge.Tests;
+
+public class PreferencePairsStepTests
+{
+    private static readonly RecordingStepContext NoModels = new(new Dictionary<string, IChatClient>());
+
+    private static Row Rated(long id, object? ratings, params string[] responses) => Steps.Row(
+        id,
+        ("instruction", $"question {id}"),
+        ("generations", responses.Cast<object?>().ToList()),
+        ("model_names", responses.Select((_, i) => (object?)$"model-{i}").ToList()),
+        ("ratings", ratings),
+        ("judge_model", "judge"));
+
+    [Fact]
+    public async Task Writes_conversational_dpo_columns()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"system_prompt\": \"Be kind.\"}");
+        var row = Assert.Single(await step.ProcessAsync([Rated(0, Steps.List(2L, 5L, 3L), "meh", "great", "ok")], NoModels, default));
+
+        var prompt = (IReadOnlyList<object?>)row["prompt"]!;
+        Assert.Equal("system", ((IReadOnlyDictionary<string, object?>)prompt[0]!)["role"]);
+        Assert.Equal("question 0", ((IReadOnlyDictionary<string, object?>)prompt[1]!)["content"]);
+        Assert.Equal("great", ((IReadOnlyDictionary<string, object?>)((IReadOnlyList<object?>)row["chosen"]!)[0]!)["content"]);
+        Assert.Equal("meh", ((IReadOnlyDictionary<string, object?>)((IReadOnlyList<object?>)row["rejected"]!)[0]!)["content"]);
+        Assert.Equal(DpoExample.PromptIdOf("question 0"), row["prompt_id"]);
+        Assert.Equal((5.0, 2.0), ((double)row["chosen_rating"]!, (double)row["rejected_rating"]!));
+        Assert.Equal(("model-1", "model-0"), ((string)row["chosen_model"]!, (string)row["rejected_model"]!));
+        Assert.Equal([2L, 5L, 3L], (IReadOnlyList<object?>)row["ratings"]!);
+        Assert.Equal("judge", row["judge_model"]);
+    }
+
+    [Fact]
+    public async Task Standard_format_writes_strings()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"format\": \"standard\"}");
+        var row = Assert.Single(await step.ProcessAsync([Rated(0, Steps.List(1L, 4L), "bad", "good")], NoModels, default));
+
+        Assert.Equal(("question 0", "good", "bad"), ((string)row["prompt"]!, (string)row["chosen"]!, (string)row["rejected"]!));
+    }
+
+    [Fact]
+    public async Task Ties_margins_and_missing_ratings_drop_rows_and_are_counted()
+    {
+        var context = new RecordingStepContext(new Dictionary<string, IChatClient>());
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"min_margin\": 2}");
+        var output = await step.ProcessAsync(
+            [
+                Rated(0, Steps.List(5L, 1L), "a", "b"),
+                Rated(1, Steps.List(3L, 3L), "a", "b"),
+                Rated(2, Steps.List(4L, 3L), "a", "b"),
+                Rated(3, null, "a", "b"),
+                Rated(4, Steps.List(4L), "a", "b"),
+                Rated(5, Steps.List(1L, 4L), "a", "b"),
+            ],
+            context,
+            default);
+
+        Assert.Equal([0L, 5L], output.Select(r => r.Id));
+        Assert.Equal(1, context.Dropped[NoPairReason.Tie]);
+        Assert.Equal(1, context.Dropped[NoPairReason.BelowMargin]);
+        Assert.Equal(2, context.Dropped[NoPairReason.MissingRatings]);
+        Assert.Empty(context.Errors);
+    }
+
+    [Fact]
+    public async Task Several_aspects_are_averaged()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"ratings\": [\"helpfulness\", \"honesty\"]}");
+        var input = Steps.Row(0, ("instruction", "q"), ("generations", Steps.List("a", "b")), ("helpfulness", Steps.List(5L, 2L)), ("honesty", Steps.List(2L, 4L)));
+        Assert.Equal(["instruction", "generations", "helpfulness", "honesty"], step.InputColumns);
+
+        var row = Assert.Single(await step.ProcessAsync([input], NoModels, default));
+
+        Assert.Equal([3.5, 3.0], (IReadOnlyList<object?>)row["ratings"]!);
+        Assert.Equal(3.5, row["chosen_rating"]);
+    }
+
+    [Theory]
+    [InlineData("\"strategy\": \"best_vs_median\"", "$.steps[0].strategy")]
+    [InlineData("\"min_margin\": -1", "$.steps[0].min_margin")]
+    [InlineData("\"format\": \"chatml\"", "$.steps[0].format")]
+    public void Bad_parameters_are_located_errors(string extra, string path)
+    {
+        var e = Assert.Throws<PipelineDefinitionException>(() => Steps.Create($"{{\"name\": \"pairs\", \"type\": \"preference_pairs\", {extra}}}"));
+        Assert.Equal(path, e.JsonPath);
+    }
+}

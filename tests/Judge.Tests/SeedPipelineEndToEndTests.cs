@@ -1,0 +1,120 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Distil.Pipeline;
+using Distil.Steps;
+using Parquet;
+using Parquet.Schema;
+
+namespace Distil.Judge.Tests;
+
+[Collection(TinyModelCollection.Name)]
+public class SeedPipelineEndToEndTests(TinyModels models)
+{
+    private static string RepositoryFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException(relative);
+    }
+
+    /// <summary>The shipped pipeline, with its models pointed at the test's tiny models and short generations.</summary>
+    private string ShippedPipelineOnTinyModels(string folder)
+    {
+        var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
+        definition["models"]!["gen-a"]!["path"] = models.ModelA;
+        definition["models"]!["gen-b"]!["path"] = models.ModelB;
+        definition["models"]!["judge"]!["path"] = models.ModelA;
+        foreach (var step in definition["steps"]!.AsArray())
+        {
+            if (step!["type"]!.GetValue<string>() == "text_generation")
+            {
+                step["generation"]!["max_new_tokens"] = 6;
+            }
+
+            if (step["type"]!.GetValue<string>() == "load_jsonl")
+            {
+                step["path"] = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(shipped)!, step["path"]!.GetValue<string>()));
+            }
+        }
+
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "ultrafeedback-dpo.json");
+        File.WriteAllText(path, definition.ToJsonString());
+        return path;
+    }
+
+    [Fact]
+    public void The_shipped_pipeline_is_valid()
+    {
+        var definition = PipelineDefinition.Load(RepositoryFile("pipelines/ultrafeedback-dpo.json"), BuiltInSteps.CreateRegistry());
+        Assert.Equal(["gen-a", "gen-b", "judge"], definition.Models.Keys.Order());
+        Assert.Contains(definition.Steps, s => s.Name == "judge");
+    }
+
+    [Fact]
+    public async Task Seed_pipeline_writes_a_dpo_parquet_with_nested_message_lists_and_a_card()
+    {
+        var folder = Path.Combine(models.Root, "e2e-" + Guid.NewGuid().ToString("N")[..6]);
+        var definition = PipelineDefinition.Load(ShippedPipelineOnTinyModels(folder), BuiltInSteps.CreateRegistry());
+        var output = Path.Combine(folder, "out");
+
+        var manifest = await new PipelineRunner().RunAsync(
+            definition,
+            new RunOptions { Range = new SourceRange(0, 6), RunsRoot = Path.Combine(folder, "runs"), OutputDirectory = output, Models = new ModelCatalog() },
+            default);
+
+        Assert.Equal(RunStatus.Succeeded, manifest.Status);
+        var judge = manifest.Steps.Single(s => s.Name == "judge");
+        Assert.Equal(0, judge.Errors);
+        Assert.Equal(6, judge.RowsOut);
+        var pairs = manifest.Steps.Single(s => s.Name == "pairs");
+        Assert.Equal(6, pairs.RowsOut + pairs.Dropped.Values.Sum());
+
+        var parquet = Path.Combine(output, "data.parquet");
+        await using var stream = File.OpenRead(parquet);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        var fields = reader.Schema.Fields.ToDictionary(f => f.Name);
+        foreach (var column in new[] { "prompt", "chosen", "rejected" })
+        {
+            var list = Assert.IsType<ListField>(fields[column]);
+            var message = Assert.IsType<StructField>(list.Item);
+            Assert.Equal(["content", "role"], message.Fields.Select(f => f.Name).Order());
+            Assert.All(message.Fields, f => Assert.Equal(typeof(string), ((DataField)f).ClrType));
+        }
+
+        Assert.Equal(typeof(long), ((DataField)Assert.IsType<ListField>(fields["ratings"]).Item).ClrType);
+        Assert.Equal(typeof(double), Assert.IsType<DataField>(fields["chosen_rating"]).ClrType);
+        Assert.Equal(typeof(string), Assert.IsType<DataField>(fields["prompt_id"]).ClrType);
+
+        long rows = 0;
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            rows += group.RowCount;
+            var ids = new string[group.RowCount];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "prompt_id"), ids.AsMemory(), null);
+            Assert.All(ids, id => Assert.Matches("^[0-9a-f]{64}$", id));
+
+            // One assistant message per row in chosen: as many leaf values as rows.
+            var roles = new string[group.RowCount];
+            await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "role" && f.Path.ToString()!.StartsWith("chosen", StringComparison.Ordinal)), roles.AsMemory(), null);
+            Assert.All(roles, role => Assert.Equal("assistant", role));
+        }
+
+        Assert.Equal(pairs.RowsOut, rows);
+
+        var card = await File.ReadAllTextAsync(Path.Combine(output, "README.md"));
+        Assert.StartsWith("---\npretty_name: ultrafeedback-dpo\n", card);
+        Assert.Contains("    - data.parquet\n", card);
+        Assert.Contains($"| rows | {rows} |", card);
+        Assert.Contains("`tiny-a`", card);
+    }
+}
