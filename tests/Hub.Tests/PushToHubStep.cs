@@ -29,13 +29,17 @@ public sealed class PushToHubStep
         Assert.Single(repo.Commits);
         Assert.Empty(hub.Server.Violations);
         Assert.Equal(["README.md", "data/train-00000-of-00001.parquet", "pipeline.json"], repo.Files.Keys.Order(StringComparer.Ordinal));
-        var output = Assert.Single(manifest.OutputFiles);
+        var output = manifest.OutputFiles[0];
         Assert.Equal(await File.ReadAllBytesAsync(output), repo.Files["data/train-00000-of-00001.parquet"]);
         Assert.Equal(definition.Json, Encoding.UTF8.GetString(repo.Files["pipeline.json"]));
+        // The card comes from dataset_card (run inside push_to_hub), its configs pointed at the published shards.
         var card = Encoding.UTF8.GetString(repo.Files["README.md"]);
-        Assert.Contains("path: data/train-*", card);
-        Assert.Contains("`tiny-publish`", card);
-        Assert.Contains("10 rows", card);
+        Assert.Contains("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n---\n", card);
+        Assert.DoesNotContain("    - \"*.parquet\"", card);
+        Assert.Contains("pretty_name: tiny-publish", card);
+        Assert.Contains("| rows | 10 |", card);
+        Assert.Contains("## Pipeline", card);
+        Assert.Equal([Path.Combine(options.OutputDirectory!, "tiny.parquet"), Path.Combine(options.OutputDirectory!, "README.md")], manifest.OutputFiles);
 
         await using var published = new MemoryStream(repo.Files["data/train-00000-of-00001.parquet"]);
         var rows = await ParquetSerializer.DeserializeUntypedAsync(published);

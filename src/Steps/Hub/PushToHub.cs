@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace Distil.Steps;
 
 /// <summary>
-/// push_to_hub: a write_parquet sink that publishes what it wrote when the run completes — the Parquet,
-/// the README.md card found beside it (or a generated one) and the pipeline definition — in one commit.
-/// The token is checked when the run opens its sinks, so a missing token fails the run before any model is called.
+/// push_to_hub: writes its rows like write_parquet and the card like dataset_card (both run inside it, so
+/// the card is complete before anything is published), then publishes the Parquet, the card and the pipeline
+/// definition in one commit when the run completes. The token is checked when the run opens its sinks, so a
+/// missing token fails the run before any model is called.
 /// </summary>
 internal sealed class PushToHub : ISinkStep, IAsyncDisposable
 {
@@ -15,16 +16,20 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
         ["repo", "private", "endpoint", "token_env", "commit_message", "max_rows_per_row_group", "to_dir"];
 
     private readonly ISinkStep _parquet;
+    private readonly ISinkStep? _card;
     private readonly StepParameters _parameters;
     private readonly PublishOptions _options;
     private readonly string? _tokenEnv;
     private ILogger? _logger;
     private string? _outputDirectory;
 
-    public PushToHub(StepParameters parameters, ISinkStep parquet)
+    /// <param name="parquet">The write_parquet sink made from the same parameters.</param>
+    /// <param name="card">The dataset_card sink made from the same parameters, when that step type exists.</param>
+    public PushToHub(StepParameters parameters, ISinkStep parquet, ISinkStep? card)
     {
         _parameters = parameters;
         _parquet = parquet;
+        _card = card;
         Name = parameters.Name;
         var repo = parameters.GetString("repo");
         var toDir = parameters.GetPath("to_dir");
@@ -85,16 +90,29 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
         }
 
         await _parquet.OpenAsync(sink, context, cancellationToken);
+        if (_card is not null)
+        {
+            await _card.OpenAsync(sink, context, cancellationToken);
+        }
     }
 
-    public ValueTask WriteAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken) => _parquet.WriteAsync(rows, cancellationToken);
+    public async ValueTask WriteAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
+    {
+        await _parquet.WriteAsync(rows, cancellationToken);
+        if (_card is not null)
+        {
+            await _card.WriteAsync(rows, cancellationToken);
+        }
+    }
 
     public async ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken)
     {
-        var written = await _parquet.CompleteAsync(cancellationToken);
+        var written = (await _parquet.CompleteAsync(cancellationToken)).ToList();
         var parquet = written.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).ToList();
         var folder = Path.GetDirectoryName(parquet[0]) ?? _outputDirectory!;
-        var card = Path.Combine(folder, "README.md");
+        var cardFiles = _card is null ? [] : await _card.CompleteAsync(cancellationToken);
+        written.AddRange(cardFiles);
+        var card = cardFiles.FirstOrDefault(f => Path.GetFileName(f) == "README.md") ?? Path.Combine(folder, "README.md");
         var source = new DatasetSource(
             parquet,
             File.Exists(card) ? card : null,
@@ -113,9 +131,12 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_parquet is IAsyncDisposable disposable)
+        foreach (var inner in new[] { _parquet, _card })
         {
-            await disposable.DisposeAsync();
+            if (inner is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
         }
     }
 
