@@ -13,12 +13,14 @@ internal static partial class DatasetCard
     /// <summary>A dataset configuration: its name and the glob of its Parquet files in the repository.</summary>
     public sealed record Config(string Name, string DataFiles, long Rows, IReadOnlyList<string> Columns);
 
-    public static string Render(string? existing, IReadOnlyList<Config> configs, string title, string? pipelineName)
+    /// <param name="existing">The run's card, or null to generate one.</param>
+    /// <param name="withDefinition">Whether pipeline.json is published too (the generated card points at it).</param>
+    public static string Render(string? existing, IReadOnlyList<Config> configs, string title, string? pipelineName, bool withDefinition = false)
     {
         var configsYaml = ConfigsYaml(configs);
         if (existing is null)
         {
-            return Generate(configsYaml, configs, title, pipelineName);
+            return Generate(configsYaml, configs, title, pipelineName, withDefinition);
         }
 
         var text = existing.Replace("\r\n", "\n", StringComparison.Ordinal);
@@ -83,7 +85,7 @@ internal static partial class DatasetCard
         return string.Join('\n', lines) + "\n";
     }
 
-    private static string Generate(string configsYaml, IReadOnlyList<Config> configs, string title, string? pipelineName)
+    private static string Generate(string configsYaml, IReadOnlyList<Config> configs, string title, string? pipelineName, bool withDefinition)
     {
         var rows = configs.Sum(c => c.Rows);
         var columns = configs.SelectMany(c => c.Columns).Distinct(StringComparer.Ordinal).ToList();
@@ -99,7 +101,8 @@ internal static partial class DatasetCard
         card.Append("size_categories:\n- ").Append(SizeCategory(rows)).Append('\n');
         card.Append("---\n\n");
         card.Append("# ").Append(title).Append("\n\n");
-        card.Append(pipelineName is null ? "Generated with Distil." : $"Generated with the Distil pipeline `{pipelineName}` (definition in `pipeline.json`).");
+        card.Append(pipelineName is null ? "Generated with Distil" : $"Generated with the Distil pipeline `{pipelineName}`");
+        card.Append(withDefinition ? " (definition in `pipeline.json`)." : ".");
         card.Append("\n\n");
         foreach (var config in configs)
         {

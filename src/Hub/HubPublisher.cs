@@ -53,7 +53,8 @@ public static class HubPublisher
             throw new HubPublishException($"'{options.Endpoint}' is not an http(s) URL of a Hub");
         }
 
-        var work = Path.Combine(Path.GetTempPath(), "distil-publish-" + Guid.NewGuid().ToString("N"));
+        // Generated files (card, re-split shards) are staged beside the data, on the disk that holds it, not in /tmp.
+        var work = Path.Combine(source.Folder, ".distil-publish-" + Guid.NewGuid().ToString("N"));
         try
         {
             var files = await RepoLayout.BuildAsync(source, work, title, options.MaxRowsPerRowGroup, cancellationToken).ConfigureAwait(false);

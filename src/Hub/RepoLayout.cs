@@ -65,7 +65,7 @@ internal static partial class RepoLayout
         var existingCard = source.CardFile is null ? null : await File.ReadAllTextAsync(source.CardFile, cancellationToken).ConfigureAwait(false);
         var cardPath = LocalPath(workDirectory, "README.md");
         Directory.CreateDirectory(Path.GetDirectoryName(cardPath)!);
-        await File.WriteAllTextAsync(cardPath, DatasetCard.Render(existingCard, configs, title, source.PipelineName), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(cardPath, DatasetCard.Render(existingCard, configs, title, source.PipelineName, source.PipelineFile is not null), cancellationToken).ConfigureAwait(false);
         files.Add(new RepoFile("README.md", cardPath));
 
         if (source.PipelineFile is not null)

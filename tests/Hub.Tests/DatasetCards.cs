@@ -52,13 +52,14 @@ public sealed class DatasetCards
     [Fact]
     public void Without_a_card_a_minimal_one_is_generated()
     {
-        var card = DatasetCard.Render(null, OneConfig, "alice/x", "ultrafeedback-dpo");
+        var card = DatasetCard.Render(null, OneConfig, "alice/x", "ultrafeedback-dpo", withDefinition: true);
 
         Assert.StartsWith("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n", card);
         Assert.Contains("tags:\n- synthetic\n- distil\n- dpo\n- preference\n", card);
         Assert.Contains("size_categories:\n- 1K<n<10K\n---\n", card);
         Assert.Contains("# alice/x", card);
-        Assert.Contains("`ultrafeedback-dpo`", card);
+        Assert.Contains("Generated with the Distil pipeline `ultrafeedback-dpo` (definition in `pipeline.json`).", card);
+        Assert.Contains("Generated with the Distil pipeline `p`.", DatasetCard.Render(null, OneConfig, "alice/x", "p"));
         Assert.Contains("1,234 rows; columns: `prompt`, `chosen`, `rejected`", card);
     }
 
