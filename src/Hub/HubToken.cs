@@ -9,7 +9,15 @@ public sealed class HubToken
     public HubToken(string value, string source)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(value);
-        Value = value.Trim();
+        var trimmed = value.Trim();
+
+        // Checked here because an HTTP header that rejects the value would quote it in its exception.
+        if (trimmed.Any(c => c is <= ' ' or > '~'))
+        {
+            throw new HubPublishException($"the token from {source} contains characters a token cannot have (spaces, control or non-ASCII characters)");
+        }
+
+        Value = trimmed;
         Source = source;
     }
 

@@ -49,6 +49,14 @@ public sealed class TokenHandling
     }
 
     [Fact]
+    public void A_token_with_impossible_characters_is_refused_without_quoting_it()
+    {
+        var error = Assert.Throws<HubPublishException>(() => new HubToken("hf_secret part\u0001two", "the file /x/token"));
+
+        Assert.Equal("the token from the file /x/token contains characters a token cannot have (spaces, control or non-ASCII characters)", error.Message);
+    }
+
+    [Fact]
     public void HF_TOKEN_comes_first()
     {
         using var folder = new TempFolder();
