@@ -76,13 +76,31 @@ internal static partial class RepoLayout
         return files;
     }
 
-    /// <summary>Writes the layout into <paramref name="directory"/>, which must be empty or absent (stale shards would mislead the viewer).</summary>
+    /// <summary>
+    /// Writes the layout into <paramref name="directory"/>: a new or empty folder, or one that holds only an
+    /// earlier export (README.md, pipeline.json, data/), which is replaced so that no stale shard misleads the viewer.
+    /// Any other content makes it refuse, leaving the folder untouched.
+    /// </summary>
     public static async Task<IReadOnlyList<RepoFile>> WriteToDirectoryAsync(DatasetSource source, string directory, string title, int maxRowsPerRowGroup, CancellationToken cancellationToken)
     {
         var root = Path.GetFullPath(directory);
-        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        if (Directory.Exists(root))
         {
-            throw new HubPublishException($"{root}: the folder is not empty; give --to-dir an empty or new folder");
+            var entries = Directory.EnumerateFileSystemEntries(root).Select(Path.GetFileName).ToList();
+            var foreign = entries.Where(e => e is not ("README.md" or "pipeline.json" or "data")).ToList();
+            if (foreign.Count > 0)
+            {
+                throw new HubPublishException(
+                    $"{root}: the folder holds other files than an earlier export ({string.Join(", ", foreign.Take(3))}); give --to-dir an empty or new folder");
+            }
+
+            if (Directory.Exists(Path.Combine(root, "data")))
+            {
+                Directory.Delete(Path.Combine(root, "data"), recursive: true);
+            }
+
+            File.Delete(Path.Combine(root, "README.md"));
+            File.Delete(Path.Combine(root, "pipeline.json"));
         }
 
         Directory.CreateDirectory(root);

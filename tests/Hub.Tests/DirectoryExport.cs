@@ -43,7 +43,24 @@ public sealed class DirectoryExport
     }
 
     [Fact]
-    public async Task A_non_empty_target_folder_is_refused_and_left_alone()
+    public async Task An_earlier_export_is_replaced_without_stale_shards()
+    {
+        using var folder = new TempFolder();
+        var run = Path.Combine(folder.Path, "run");
+        await TestDatasets.WritePreferenceParquetAsync(Path.Combine(run, "a.parquet"), 10, 10, seed: 1);
+        await TestDatasets.WritePreferenceParquetAsync(Path.Combine(run, "b.parquet"), 10, 10, seed: 2);
+        var target = Path.Combine(folder.Path, "export");
+        await HubPublisher.PublishAsync(run, new PublishOptions { ToDirectory = target }, CancellationToken.None);
+        File.Delete(Path.Combine(run, "b.parquet"));
+
+        await HubPublisher.PublishAsync(run, new PublishOptions { ToDirectory = target }, CancellationToken.None);
+
+        Assert.Equal(["train-00000-of-00001.parquet"], Directory.EnumerateFiles(Path.Combine(target, "data")).Select(Path.GetFileName));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(run, "a.parquet")), File.ReadAllBytes(Path.Combine(target, "data", "train-00000-of-00001.parquet")));
+    }
+
+    [Fact]
+    public async Task A_folder_with_other_files_is_refused_and_left_alone()
     {
         using var folder = new TempFolder();
         var run = await TestDatasets.CreateRunFolderAsync(folder.Path);
@@ -54,7 +71,7 @@ public sealed class DirectoryExport
         var error = await Assert.ThrowsAsync<HubPublishException>(() => HubPublisher.PublishAsync(run, new PublishOptions { ToDirectory = target }, CancellationToken.None));
 
         Assert.Contains(target, error.Message);
-        Assert.Contains("not empty", error.Message);
+        Assert.Contains("holds other files than an earlier export (keep.txt)", error.Message);
         Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(target).Select(Path.GetFileName));
     }
 }

@@ -20,7 +20,7 @@ internal static class PublishCommands
             Description = "Base URL of the Hub or of another Hub-compatible server (default $HF_ENDPOINT, else https://huggingface.co)",
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } e ? e : PublishOptions.DefaultEndpoint,
         };
-        var toDir = new Option<string?>("--to-dir") { Description = "Write the repository's files to this (empty) folder instead of uploading, for air-gapped use" };
+        var toDir = new Option<string?>("--to-dir") { Description = "Write the repository's files to this folder (new, empty, or an earlier export, which is replaced) instead of uploading, for air-gapped use" };
         var message = new Option<string?>("--message", "-m") { Description = "Commit message" };
         var maxRows = new Option<int>("--max-rows-per-row-group")
         {

@@ -109,6 +109,11 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
     {
         var written = (await _parquet.CompleteAsync(cancellationToken)).ToList();
         var parquet = written.Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase)).ToList();
+        if (parquet.Count == 0)
+        {
+            throw new HubPublishException($"push_to_hub '{Name}': the Parquet writer produced no .parquet file (check 'path')");
+        }
+
         var folder = Path.GetDirectoryName(parquet[0]) ?? _outputDirectory!;
         var cardFiles = _card is null ? [] : await _card.CompleteAsync(cancellationToken);
         written.AddRange(cardFiles);
