@@ -47,6 +47,39 @@ public sealed class PushToHubStep
     }
 
     [Fact]
+    public async Task A_deferred_step_only_writes_and_its_target_publishes_the_folder_later()
+    {
+        await using var hub = await TestHub.StartAsync();
+        var tokenVariable = "DISTIL_TEST_TOKEN_" + Guid.NewGuid().ToString("N");
+        var (definition, options) = Pipeline(hub, $$"""
+            { "name": "sharded",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "prompts.jsonl" },
+                { "name": "publish", "type": "push_to_hub", "after": ["load"], "repo": "alice/merged",
+                  "endpoint": "{{hub.Server.Endpoint}}", "token_env": "{{tokenVariable}}" } ] }
+            """);
+        var step = definition.Steps.Select(s => s.Step).OfType<IHubPublishingStep>().Single();
+        step.Deferred = true;
+
+        // A shard job: no token needed, nothing published.
+        var manifest = await new PipelineRunner().RunAsync(definition, options, CancellationToken.None);
+
+        Assert.Equal(RunStatus.Succeeded, manifest.Status);
+        Assert.Empty(hub.Server.Repos);
+        Assert.True(File.Exists(manifest.OutputFiles[0]));
+
+        // The merge job publishes the (merged) folder once.
+        using var environment = new EnvironmentScope((tokenVariable, hub.Token));
+        var result = await HubPublisher.PublishAsync(options.OutputDirectory!, step.Target, CancellationToken.None);
+
+        var repo = hub.Server.Repo("alice/merged");
+        Assert.Single(repo.Commits);
+        Assert.Equal(await File.ReadAllBytesAsync(manifest.OutputFiles[0]), repo.Files["data/train-00000-of-00001.parquet"]);
+        Assert.Contains("README.md", repo.Files.Keys);
+        Assert.Empty(hub.Server.Violations);
+    }
+
+    [Fact]
     public async Task A_missing_token_fails_the_run_before_any_row_is_written()
     {
         using var folder = new TempFolder();

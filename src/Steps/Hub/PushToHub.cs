@@ -10,7 +10,7 @@ namespace Distil.Steps;
 /// definition in one commit when the run completes. The token is checked when the run opens its sinks, so a
 /// missing token fails the run before any model is called.
 /// </summary>
-internal sealed class PushToHub : ISinkStep, IAsyncDisposable
+internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposable
 {
     public static readonly string[] OwnParameters =
         ["repo", "private", "endpoint", "token_env", "commit_message", "max_rows_per_row_group", "to_dir"];
@@ -76,6 +76,10 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
 
     public string Name { get; }
 
+    public PublishOptions Target => _tokenEnv is null ? _options : _options with { Token = ResolveToken() };
+
+    public bool Deferred { get; set; }
+
     public IReadOnlyList<string> InputColumns => _parquet.InputColumns;
 
     public IReadOnlyList<string> OutputColumns => [];
@@ -84,7 +88,7 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
     {
         _logger = context.Logger;
         _outputDirectory = sink.OutputDirectory;
-        if (_options.ToDirectory is null)
+        if (_options.ToDirectory is null && !Deferred)
         {
             _ = ResolveToken();
         }
@@ -117,6 +121,11 @@ internal sealed class PushToHub : ISinkStep, IAsyncDisposable
         var folder = Path.GetDirectoryName(parquet[0]) ?? _outputDirectory!;
         var cardFiles = _card is null ? [] : await _card.CompleteAsync(cancellationToken);
         written.AddRange(cardFiles);
+        if (Deferred)
+        {
+            return written;
+        }
+
         var card = cardFiles.FirstOrDefault(f => Path.GetFileName(f) == "README.md") ?? Path.Combine(folder, "README.md");
         var source = new DatasetSource(
             parquet,
