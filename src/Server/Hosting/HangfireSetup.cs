@@ -35,10 +35,16 @@ internal static class HangfireSetup
             }
         });
 
+        if (options.Workers == 0)
+        {
+            // serve --workers 0: dashboard and API only; worker processes run the shards.
+            return;
+        }
+
         services.AddHangfireServer(server =>
         {
             server.ServerName = options.WorkerName;
-            server.WorkerCount = Math.Max(1, options.Workers);
+            server.WorkerCount = options.Workers;
             server.Queues = [RunJobs.Queue];
             server.SchedulePollingInterval = TimeSpan.FromSeconds(1);
         });

@@ -3,7 +3,6 @@ using Distil.Server.Api;
 using Distil.Server.Dashboard;
 using Distil.Server.Jobs;
 using Distil.Server.Security;
-using Distil.Server.Steps;
 using Distil.Server.Storage;
 using Hangfire;
 using Microsoft.AspNetCore.Builder;
@@ -68,7 +67,7 @@ public static class ServiceHost
         services.AddSingleton<IRunStore>(options.UsesPostgres
             ? new PostgresRunStore(options.PostgresConnectionString!)
             : new InMemoryRunStore(Path.Combine(options.WorkDirectory, "results")));
-        services.AddSingleton<StepRegistry>(_ => ServiceSteps.CreateRegistry());
+        services.AddSingleton<StepRegistry>(_ => Distil.Steps.BuiltInSteps.CreateRegistry());
         services.AddSingleton<RunSubmission>();
         services.AddSingleton<ScheduleRegistry>();
         services.AddTransient<ShardExecutor>();

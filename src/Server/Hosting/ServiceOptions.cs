@@ -11,7 +11,7 @@ public sealed record ServiceOptions
 
     public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:5080"];
 
-    /// <summary>Shards this process runs at once (each shard may itself use every core through its models).</summary>
+    /// <summary>Shards this process runs at once (each shard may itself use every core through its models); 0 runs no Hangfire server.</summary>
     public int Workers { get; init; } = 1;
 
     /// <summary>How long a job fetched by a worker that stopped heart-beating stays invisible before another worker takes it.</summary>
