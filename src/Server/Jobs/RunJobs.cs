@@ -89,6 +89,7 @@ public sealed class RunJobs(
         }
         catch (RunCancelledException)
         {
+            await store.RecordShardErrorAsync(runId, shard, "stopped: the run was cancelled", CancellationToken.None);
             logger.LogInformation("Run {Run} shard {Shard} stopped: the run was cancelled", runId, shard);
         }
         catch (PipelineDefinitionException e)
