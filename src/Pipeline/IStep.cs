@@ -37,6 +37,14 @@ public interface IBatchStep : IStep
     /// A failure of one row is recorded with <see cref="IStepContext.RecordRowError"/>; an exception fails the run.
     /// </summary>
     ValueTask<IReadOnlyList<Row>> ProcessAsync(IReadOnlyList<Row> rows, IStepContext context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the runtime writes this step's finished batches to the run directory and reads them back on
+    /// resume instead of calling <see cref="ProcessAsync"/> again. True for tasks (model calls are expensive);
+    /// cheap deterministic transforms return false, and stateful ones (dedup) must, so that their state is
+    /// rebuilt by seeing every row again.
+    /// </summary>
+    bool CachesBatches => true;
 }
 
 /// <summary>Joins the rows of several branches that share an id into one row (combine_columns).</summary>

@@ -1,0 +1,75 @@
+namespace Distil.Pipeline;
+
+/// <summary>
+/// Applies a step's <c>input_mappings</c> ({step_column: row_column}) and <c>output_mappings</c>
+/// ({step_column: new_name}), to column lists when validating and to rows when running.
+/// The step sees its input columns under the names it expects; afterwards they get their row names back.
+/// </summary>
+internal static class ColumnMappings
+{
+    /// <summary>The row columns a step needs.</summary>
+    public static IEnumerable<string> RequiredRowColumns(StepDefinition step) =>
+        step.Step.InputColumns.Select(c => step.InputMappings.TryGetValue(c, out var row) ? row : c);
+
+    /// <summary>Columns after the step, given the row columns before it.</summary>
+    public static IReadOnlyList<string> ColumnsAfter(StepDefinition step, IReadOnlyList<string> available)
+    {
+        var view = available.Select(c => StepNameOf(step, c)).ToList();
+        var after = step.Step.ColumnsAfter(view);
+        return after.Select(c => RowNameAfter(step, c)).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public static void ToStepView(StepDefinition step, Row row)
+    {
+        foreach (var (stepColumn, rowColumn) in step.InputMappings)
+        {
+            if (row.Has(rowColumn))
+            {
+                var value = row[rowColumn];
+                row.Remove(rowColumn);
+                row[stepColumn] = value;
+            }
+        }
+    }
+
+    public static void FromStepView(StepDefinition step, Row row)
+    {
+        foreach (var (stepColumn, rowColumn) in step.InputMappings)
+        {
+            Move(row, stepColumn, rowColumn);
+        }
+
+        foreach (var (stepColumn, newName) in step.OutputMappings)
+        {
+            Move(row, stepColumn, newName);
+        }
+    }
+
+    private static void Move(Row row, string from, string to)
+    {
+        if (from != to && row.Has(from))
+        {
+            var value = row[from];
+            row.Remove(from);
+            row[to] = value;
+        }
+    }
+
+    private static string StepNameOf(StepDefinition step, string rowColumn)
+    {
+        foreach (var (stepColumn, mapped) in step.InputMappings)
+        {
+            if (mapped == rowColumn)
+            {
+                return stepColumn;
+            }
+        }
+
+        return rowColumn;
+    }
+
+    private static string RowNameAfter(StepDefinition step, string stepColumn) =>
+        step.InputMappings.TryGetValue(stepColumn, out var rowColumn) ? rowColumn
+        : step.OutputMappings.TryGetValue(stepColumn, out var newName) ? newName
+        : stepColumn;
+}

@@ -1,0 +1,177 @@
+using Distil.Pipeline.Runtime;
+using Microsoft.Extensions.AI;
+
+namespace Distil.Pipeline;
+
+/// <summary>
+/// Runs a definition as a TPL Dataflow network: one node per step with bounded buffers (backpressure),
+/// branches running concurrently, fan-ins joined by row id. The run directory
+/// (<c>RunsRoot/&lt;pipeline&gt;/&lt;fingerprint&gt;</c>) holds manifest.json and each caching step's finished
+/// batches, so running the same definition on the same data again resumes where it stopped.
+/// </summary>
+/// <remarks>
+/// On success the manifest is returned. On failure or cancellation the manifest is still written (status
+/// failed / cancelled, finished batches kept) and the exception is rethrown: the step's own exception on
+/// failure, <see cref="OperationCanceledException"/> on cancellation.
+/// </remarks>
+public sealed class PipelineRunner
+{
+    public async Task<RunManifest> RunAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        ArgumentNullException.ThrowIfNull(options);
+
+        var started = DateTimeOffset.UtcNow;
+        var fingerprint = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
+        var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
+        var outputDirectory = Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name));
+        if (options.Fresh)
+        {
+            BatchCache.Clear(runDirectory);
+        }
+
+        Directory.CreateDirectory(runDirectory);
+        Directory.CreateDirectory(outputDirectory);
+        var manifest = new RunManifest
+        {
+            Pipeline = definition.Name,
+            Fingerprint = fingerprint,
+            RunDirectory = runDirectory,
+            Range = options.Range,
+            StartedAt = started,
+        };
+        manifest.Write(runDirectory);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var models = new Dictionary<string, IChatClient>(StringComparer.Ordinal);
+        List<StepNode> nodes = [];
+        try
+        {
+            await OpenModelsAsync(definition, options, models, cancellationToken);
+            var run = new RunContext(options, runDirectory, outputDirectory, models) { CancellationToken = stop.Token };
+            run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
+            nodes = BuildNetwork(definition, run, stop.Token);
+            foreach (var sink in nodes.OfType<SinkNode>())
+            {
+                await sink.OpenAsync(cancellationToken);
+            }
+
+            var tasks = nodes.Select(node => RunNodeAsync(node, stop)).ToList();
+            try
+            {
+                await Task.WhenAll(tasks);
+            }
+            catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
+            {
+                throw RootCause(tasks, cancellationToken);
+            }
+
+            manifest = manifest with
+            {
+                Status = RunStatus.Succeeded,
+                FinishedAt = DateTimeOffset.UtcNow,
+                Steps = nodes.Select(n => n.Metrics()).ToList(),
+                OutputFiles = nodes.OfType<SinkNode>().SelectMany(s => s.OutputFiles).ToList(),
+            };
+            manifest.Write(runDirectory);
+            return manifest;
+        }
+        catch (Exception e)
+        {
+            var cancelled = e is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            manifest = manifest with
+            {
+                Status = cancelled ? RunStatus.Cancelled : RunStatus.Failed,
+                Error = cancelled ? null : e.Message,
+                FinishedAt = DateTimeOffset.UtcNow,
+                Steps = nodes.Select(n => n.Metrics()).ToList(),
+            };
+            manifest.Write(runDirectory);
+            throw;
+        }
+        finally
+        {
+            foreach (var client in models.Values)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    private static async Task RunNodeAsync(StepNode node, CancellationTokenSource stop)
+    {
+        try
+        {
+            await node.RunAsync(stop.Token);
+        }
+        catch
+        {
+            // One failed step stops the whole network; the others unwind with cancellation.
+            await stop.CancelAsync();
+            throw;
+        }
+    }
+
+    private static Exception RootCause(List<Task> tasks, CancellationToken userToken)
+    {
+        var failures = tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions)
+            .Where(e => e is not OperationCanceledException).ToList();
+        if (failures.Count > 0 && !userToken.IsCancellationRequested)
+        {
+            return failures.FirstOrDefault(e => e is PipelineDefinitionException) ?? failures[0];
+        }
+
+        return new OperationCanceledException("the run was cancelled", userToken);
+    }
+
+    private static async Task OpenModelsAsync(PipelineDefinition definition, RunOptions options, Dictionary<string, IChatClient> models, CancellationToken cancellationToken)
+    {
+        foreach (var (name, parameters) in definition.Models)
+        {
+            if (options.Models is null)
+            {
+                throw parameters.Error(null, $"model '{name}' cannot be opened: the run has no model provider");
+            }
+
+            models[name] = await options.Models.OpenAsync(name, parameters, cancellationToken);
+        }
+    }
+
+    private static async Task<long?> CountRowsAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
+    {
+        if (definition.Steps.First(s => s.Step is ISourceStep).Step is not ICountableSource countable
+            || await countable.CountAsync(cancellationToken) is not { } count)
+        {
+            return range.Limit;
+        }
+
+        var available = Math.Max(0, count - range.Offset);
+        return range.Limit is { } limit ? Math.Min(limit, available) : available;
+    }
+
+    private static List<StepNode> BuildNetwork(PipelineDefinition definition, RunContext run, CancellationToken cancellationToken)
+    {
+        var nodes = new Dictionary<string, StepNode>(StringComparer.Ordinal);
+        foreach (var step in definition.Steps)
+        {
+            nodes[step.Name] = step.Step switch
+            {
+                ISourceStep => new SourceNode(step, run),
+                IFanInStep => new FanInNode(step, run, cancellationToken),
+                ISinkStep => new SinkNode(step, run, cancellationToken),
+                IBatchStep => new BatchNode(step, run, cancellationToken),
+                _ => throw new InvalidOperationException($"step '{step.Name}' ({step.Type.Name}) is none of source, batch, fan-in or sink"),
+            };
+        }
+
+        foreach (var step in definition.Steps)
+        {
+            for (var branch = 0; branch < step.After.Count; branch++)
+            {
+                nodes[step.After[branch]].AddSuccessor(nodes[step.Name], branch);
+            }
+        }
+
+        return definition.Steps.Select(s => nodes[s.Name]).ToList();
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+
+namespace Distil.Pipeline;
+
+/// <summary>What a run did; written as manifest.json in the run directory when it starts and when it ends.</summary>
+public sealed record RunManifest
+{
+    public required string Pipeline { get; init; }
+
+    public required string Fingerprint { get; init; }
+
+    public required string RunDirectory { get; init; }
+
+    public IReadOnlyList<string> OutputFiles { get; init; } = [];
+
+    /// <summary>running, succeeded, failed or cancelled.</summary>
+    public string Status { get; init; } = RunStatus.Running;
+
+    /// <summary>Why the run failed (null otherwise).</summary>
+    public string? Error { get; init; }
+
+    public SourceRange Range { get; init; }
+
+    public DateTimeOffset StartedAt { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    public IReadOnlyList<StepMetrics> Steps { get; init; } = [];
+
+    public const string FileName = "manifest.json";
+
+    public static RunManifest Read(string path) =>
+        JsonSerializer.Deserialize<RunManifest>(File.ReadAllText(path), ManifestJson)
+        ?? throw new InvalidDataException($"{path}: empty manifest");
+
+    internal void Write(string runDirectory)
+    {
+        var path = Path.Combine(runDirectory, FileName);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, ManifestJson));
+    }
+
+    private static readonly JsonSerializerOptions ManifestJson = new(SnakeCaseJson.Options)
+    {
+        WriteIndented = true,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip,
+    };
+}
+
+public static class RunStatus
+{
+    public const string Running = "running";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+    public const string Cancelled = "cancelled";
+}
+
+/// <summary>One step's counts in a run.</summary>
+public sealed record StepMetrics
+{
+    public required string Name { get; init; }
+
+    public long RowsIn { get; init; }
+
+    public long RowsOut { get; init; }
+
+    /// <summary>Rows that got a row-level error in this step.</summary>
+    public long Errors { get; init; }
+
+    /// <summary>Rows dropped on purpose, by reason (duplicate, filtered, malformed_line, missing_in_branch, …).</summary>
+    public IReadOnlyDictionary<string, long> Dropped { get; init; } = new Dictionary<string, long>();
+
+    public long InputTokens { get; init; }
+
+    public long OutputTokens { get; init; }
+
+    /// <summary>Batches read back from the run directory instead of computed.</summary>
+    public long CachedBatches { get; init; }
+
+    public TimeSpan Elapsed { get; init; }
+}

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Logging;
+
+namespace Distil.Pipeline;
+
+/// <summary>How one run is carried out.</summary>
+public sealed record RunOptions
+{
+    /// <summary>The slice of the source to read (a shard, or the first N rows with --limit).</summary>
+    public SourceRange Range { get; init; } = SourceRange.All;
+
+    /// <summary>Run directories live in <c>RunsRoot/&lt;pipeline&gt;/&lt;fingerprint&gt;</c>.</summary>
+    public string RunsRoot { get; init; } = "runs";
+
+    /// <summary>Where sinks write; default <c>outputs/&lt;pipeline&gt;</c> under the current directory.</summary>
+    public string? OutputDirectory { get; init; }
+
+    /// <summary>Ignore (and delete) batches cached by an earlier run of the same fingerprint.</summary>
+    public bool Fresh { get; init; }
+
+    /// <summary>
+    /// Write each finished batch of caching steps to the run directory (what makes resume possible).
+    /// Off only to measure the engine itself.
+    /// </summary>
+    public bool CacheBatches { get; init; } = true;
+
+    /// <summary>Opens the definition's models; required when it defines any.</summary>
+    public IModelProvider? Models { get; init; }
+
+    /// <summary>Receives per-step progress (throttled to a few reports a second per step).</summary>
+    public IProgress<StepProgress>? Progress { get; init; }
+
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Messages a step's input buffer holds before its predecessors wait (backpressure), per unit of parallelism.</summary>
+    public int BoundedCapacity { get; init; } = 4;
+}
+
+/// <summary>A step's progress so far.</summary>
+/// <param name="RowsDone">Rows the step has taken in and finished.</param>
+/// <param name="RowsTotal">Rows the source will produce, when known.</param>
+public sealed record StepProgress(string Step, long RowsDone, long? RowsTotal, long InputTokens, long OutputTokens)
+{
+    /// <summary>Rows that carry a row-level error after this step.</summary>
+    public long Errors { get; init; }
+
+    /// <summary>True in the last report of the step.</summary>
+    public bool Completed { get; init; }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Distil.Pipeline.Runtime;
+
+/// <summary>What every node of one run shares.</summary>
+internal sealed class RunContext(RunOptions options, string runDirectory, string outputDirectory, IReadOnlyDictionary<string, IChatClient> models)
+{
+    private readonly ILoggerFactory _loggers = options.LoggerFactory ?? NullLoggerFactory.Instance;
+
+    public RunOptions Options { get; } = options;
+
+    public string RunDirectory { get; } = runDirectory;
+
+    public string OutputDirectory { get; } = outputDirectory;
+
+    public IProgress<StepProgress>? Progress => Options.Progress;
+
+    public long? RowsTotal { get; set; }
+
+    /// <summary>Cancelled when the user cancels or any step fails.</summary>
+    public CancellationToken CancellationToken { get; init; }
+
+    public StepContext CreateContext(string stepName) =>
+        new(stepName, _loggers.CreateLogger($"Distil.Step.{stepName}"), RunDirectory, models);
+}

@@ -1,0 +1,123 @@
+using System.Text.Json;
+using System.Threading.Tasks.Dataflow;
+
+namespace Distil.Pipeline.Runtime;
+
+/// <summary>
+/// Feeds a sink one batch at a time. Rows that carry an error are not written to the dataset: they go to
+/// <c>&lt;sink&gt;.errors.jsonl</c> beside the output (id, error and values) and are counted as <c>row_error</c>.
+/// </summary>
+internal sealed class SinkNode : StepNode
+{
+    public const string RowError = "row_error";
+
+    private readonly ActionBlock<Inbound> _block;
+    private readonly ISinkStep _sink;
+    private FileStream? _errors;
+    private Utf8JsonWriter? _errorWriter;
+
+    public SinkNode(StepDefinition definition, RunContext run, CancellationToken cancellationToken)
+        : base(definition, run)
+    {
+        _sink = (ISinkStep)definition.Step;
+        _block = new ActionBlock<Inbound>(WriteAsync, new ExecutionDataflowBlockOptions
+        {
+            MaxDegreeOfParallelism = 1,
+            BoundedCapacity = run.Options.BoundedCapacity,
+            SingleProducerConstrained = true,
+            CancellationToken = cancellationToken,
+        });
+    }
+
+    public override ITargetBlock<Inbound> Input => _block;
+
+    public IReadOnlyList<string> OutputFiles { get; private set; } = [];
+
+    private string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
+
+    public ValueTask OpenAsync(CancellationToken cancellationToken) =>
+        _sink.OpenAsync(new SinkContext(Run.OutputDirectory, Run.RunDirectory), Totals, cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _block.Completion;
+            var files = new List<string>(await _sink.CompleteAsync(cancellationToken));
+            if (_errors is not null)
+            {
+                await _errorWriter!.FlushAsync(cancellationToken);
+                await _errors.DisposeAsync();
+                _errors = null;
+                File.Move(AtomicFile.TempPathFor(ErrorsPath), ErrorsPath, overwrite: true);
+                files.Add(ErrorsPath);
+            }
+            else if (File.Exists(ErrorsPath))
+            {
+                // An errors file from an earlier run of this output would now be wrong.
+                File.Delete(ErrorsPath);
+            }
+
+            OutputFiles = files;
+        }
+        finally
+        {
+            if (_errors is not null)
+            {
+                await _errors.DisposeAsync();
+            }
+
+            if (_sink is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+
+    private async Task WriteAsync(Inbound batch)
+    {
+        var cancellationToken = Run.CancellationToken;
+        var good = new List<Row>(batch.Rows.Length);
+        foreach (var row in batch.Rows)
+        {
+            if (row.HasError)
+            {
+                WriteError(row);
+            }
+            else
+            {
+                ColumnMappings.ToStepView(Definition, row);
+                good.Add(row);
+            }
+        }
+
+        if (good.Count > 0)
+        {
+            await _sink.WriteAsync(good, cancellationToken);
+        }
+
+        CountIn(batch.Rows.Length);
+        await EmitAsync(good, cancellationToken);
+    }
+
+    private void WriteError(Row row)
+    {
+        if (_errors is null)
+        {
+            _errors = new FileStream(AtomicFile.TempPathFor(ErrorsPath), FileMode.Create, FileAccess.Write);
+            _errorWriter = new Utf8JsonWriter(_errors);
+        }
+
+        var writer = _errorWriter!;
+        writer.WriteStartObject();
+        writer.WriteNumber("id", row.Id);
+        writer.WriteString("error", row.GetString(Row.ErrorColumn));
+        writer.WritePropertyName("values");
+        RowJson.WriteRow(writer, row);
+        writer.WriteEndObject();
+        writer.Flush();
+        _errors.WriteByte((byte)'\n');
+        writer.Reset();
+        Totals.CountDropped(RowError);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+
+namespace Distil.Pipeline.Runtime;
+
+/// <summary>
+/// The runtime's <see cref="IStepContext"/>: counts errors, drops and tokens. One instance per batch (so a
+/// batch's counts can be cached with it) or per step for sources, fan-ins and sinks.
+/// </summary>
+internal sealed class StepContext(string stepName, ILogger logger, string runDirectory, IReadOnlyDictionary<string, IChatClient> models) : IStepContext
+{
+    private readonly ConcurrentDictionary<string, long> _dropped = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Row, byte> _erroredRows = new(ReferenceEqualityComparer.Instance);
+    private long _errors;
+    private long _inputTokens;
+    private long _outputTokens;
+
+    public string StepName => stepName;
+
+    public ILogger Logger => logger;
+
+    public string RunDirectory => runDirectory;
+
+    public long Errors => Interlocked.Read(ref _errors);
+
+    public long InputTokens => Interlocked.Read(ref _inputTokens);
+
+    public long OutputTokens => Interlocked.Read(ref _outputTokens);
+
+    public IReadOnlyDictionary<string, long> Dropped => _dropped;
+
+    /// <summary>Rows marked failed through this context (so none can disappear from a batch unnoticed).</summary>
+    public ICollection<Row> ErroredRows => _erroredRows.Keys;
+
+    public IChatClient GetModel(string modelName) =>
+        models.TryGetValue(modelName, out var client)
+            ? client
+            : throw new InvalidOperationException($"step '{stepName}' asked for model '{modelName}', which the definition does not define");
+
+    public void RecordRowError(Row row, string message)
+    {
+        row[Row.ErrorColumn] = message;
+        if (_erroredRows.TryAdd(row, 0))
+        {
+            Interlocked.Increment(ref _errors);
+        }
+    }
+
+    public void CountDropped(string reason, long count = 1) => _dropped.AddOrUpdate(reason, count, (_, c) => c + count);
+
+    public void AddTokens(long inputTokens, long outputTokens)
+    {
+        Interlocked.Add(ref _inputTokens, inputTokens);
+        Interlocked.Add(ref _outputTokens, outputTokens);
+    }
+
+    /// <summary>Adds counts from a batch (computed now or read back from the cache).</summary>
+    public void Add(BatchCounts counts)
+    {
+        Interlocked.Add(ref _errors, counts.Errors);
+        AddTokens(counts.InputTokens, counts.OutputTokens);
+        foreach (var (reason, count) in counts.Dropped)
+        {
+            CountDropped(reason, count);
+        }
+    }
+
+    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, new Dictionary<string, long>(_dropped, StringComparer.Ordinal));
+}
+
+/// <summary>What one batch added to its step's metrics.</summary>
+internal sealed record BatchCounts(long Errors, long InputTokens, long OutputTokens, IReadOnlyDictionary<string, long> Dropped);

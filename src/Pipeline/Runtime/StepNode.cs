@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Dataflow;
+
+namespace Distil.Pipeline.Runtime;
+
+/// <summary>
+/// One step in the running network. Each node owns its Dataflow block(s) and a loop that hands its output to
+/// its successors, cut into each successor's <c>input_batch_size</c> by row position (so batches are the same
+/// on every run) and copied for every branch after the first (so branches never share mutable rows).
+/// </summary>
+internal abstract class StepNode(StepDefinition definition, RunContext run)
+{
+    private readonly List<Edge> _edges = [];
+    private readonly Stopwatch _clock = new();
+    private int _finishedPredecessors;
+    private long _rowsIn;
+    private long _rowsOut;
+    private long _cachedBatches;
+    private long _lastReport;
+
+    public StepDefinition Definition { get; } = definition;
+
+    protected RunContext Run { get; } = run;
+
+    /// <summary>Where predecessors send batches (null for the source).</summary>
+    public abstract ITargetBlock<Inbound>? Input { get; }
+
+    /// <summary>Totals of the step (batch contexts add into it).</summary>
+    public StepContext Totals { get; } = run.CreateContext(definition.Name);
+
+    public void AddSuccessor(StepNode successor, int branch) => _edges.Add(new Edge(successor, branch, successor.Definition.InputBatchSize));
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        _clock.Start();
+        try
+        {
+            await ExecuteAsync(cancellationToken);
+            foreach (var edge in _edges)
+            {
+                await edge.FlushAsync(cancellationToken);
+                edge.Target.PredecessorFinished();
+            }
+
+            Report(completed: true);
+        }
+        finally
+        {
+            _clock.Stop();
+        }
+    }
+
+    /// <summary>Runs the step until its input is exhausted, calling <see cref="EmitAsync"/> with its output in row order.</summary>
+    protected abstract Task ExecuteAsync(CancellationToken cancellationToken);
+
+    protected async Task EmitAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
+    {
+        Interlocked.Add(ref _rowsOut, rows.Count);
+        for (var e = 0; e < _edges.Count; e++)
+        {
+            await _edges[e].AddAsync(rows, copy: e > 0, cancellationToken);
+        }
+    }
+
+    protected void CountIn(long rows, bool cached = false)
+    {
+        Interlocked.Add(ref _rowsIn, rows);
+        if (cached)
+        {
+            Interlocked.Increment(ref _cachedBatches);
+        }
+
+        Report(completed: false);
+    }
+
+    private void PredecessorFinished()
+    {
+        if (Interlocked.Increment(ref _finishedPredecessors) == Definition.After.Count)
+        {
+            Input?.Complete();
+        }
+    }
+
+    private void Report(bool completed)
+    {
+        if (Run.Progress is null)
+        {
+            return;
+        }
+
+        // A few reports a second are enough for a progress bar; more would cost more than the rows.
+        var now = Stopwatch.GetTimestamp();
+        var last = Interlocked.Read(ref _lastReport);
+        if (!completed && Stopwatch.GetElapsedTime(last, now) < TimeSpan.FromMilliseconds(200))
+        {
+            return;
+        }
+
+        if (!completed && Interlocked.CompareExchange(ref _lastReport, now, last) != last)
+        {
+            return;
+        }
+
+        var done = Definition.Step is ISourceStep ? Interlocked.Read(ref _rowsOut) : Interlocked.Read(ref _rowsIn);
+        Run.Progress.Report(new StepProgress(Definition.Name, done, Run.RowsTotal, Totals.InputTokens, Totals.OutputTokens)
+        {
+            Errors = Totals.Errors,
+            Completed = completed,
+        });
+    }
+
+    public StepMetrics Metrics() => new()
+    {
+        Name = Definition.Name,
+        RowsIn = Interlocked.Read(ref _rowsIn),
+        RowsOut = Interlocked.Read(ref _rowsOut),
+        Errors = Totals.Errors,
+        Dropped = new Dictionary<string, long>(Totals.Dropped, StringComparer.Ordinal),
+        InputTokens = Totals.InputTokens,
+        OutputTokens = Totals.OutputTokens,
+        CachedBatches = Interlocked.Read(ref _cachedBatches),
+        Elapsed = _clock.Elapsed,
+    };
+
+    /// <summary>Output towards one successor: rows gather until a whole batch is ready.</summary>
+    private sealed class Edge(StepNode target, int branch, int batchSize)
+    {
+        private List<Row> _buffer = new(batchSize);
+        private long _seq;
+
+        public StepNode Target { get; } = target;
+
+        public async Task AddAsync(IReadOnlyList<Row> rows, bool copy, CancellationToken cancellationToken)
+        {
+            foreach (var row in rows)
+            {
+                _buffer.Add(copy ? row.Clone() : row);
+                if (_buffer.Count == batchSize)
+                {
+                    await SendAsync(cancellationToken);
+                }
+            }
+        }
+
+        public async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            if (_buffer.Count > 0)
+            {
+                await SendAsync(cancellationToken);
+            }
+        }
+
+        private async Task SendAsync(CancellationToken cancellationToken)
+        {
+            var batch = new Inbound(branch, _seq++, _buffer.ToArray());
+            _buffer = new List<Row>(batchSize);
+            if (!await Target.Input!.SendAsync(batch, cancellationToken))
+            {
+                // The receiver stopped (it failed or the run is cancelled); its own error is what gets reported.
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new OperationCanceledException($"step '{Target.Definition.Name}' stopped taking input");
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Distil.Pipeline;
+
+namespace Distil.Steps;
+
+/// <summary>
+/// load_csv: a header line names the columns; every value is a string. Streams any size; quoted fields may
+/// hold delimiters, quotes ("") and newlines. Row ids are record numbers after the header.
+/// </summary>
+internal sealed class CsvSource : ISourceStep
+{
+    private readonly string _path;
+    private readonly char _delimiter;
+    private readonly InputErrorPolicy _onError;
+    private readonly IReadOnlyList<string> _header;
+
+    public CsvSource(StepParameters parameters)
+    {
+        Name = parameters.Name;
+        _path = InputErrorPolicies.RequireExistingFile(parameters);
+        _onError = InputErrorPolicies.Read(parameters);
+        var delimiter = parameters.GetString("delimiter") ?? ",";
+        if (delimiter.Length != 1 || delimiter[0] is '"' or '\n' or '\r')
+        {
+            throw parameters.Error("delimiter", "'delimiter' must be a single character other than a quote or newline");
+        }
+
+        _delimiter = delimiter[0];
+        _header = ReadHeader();
+        if (_header.Distinct(StringComparer.Ordinal).Count() != _header.Count)
+        {
+            throw new PipelineDefinitionException("the header names a column twice", _path, 1);
+        }
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<string> InputColumns => [];
+
+    public IReadOnlyList<string> OutputColumns => _header;
+
+    public ValueTask<string> FingerprintAsync(CancellationToken cancellationToken) => RunFingerprint.OfFileAsync(_path, cancellationToken);
+
+    public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        using var text = new StreamReader(_path, Encoding.UTF8, true, 1 << 16);
+        var reader = new CsvRecordReader(text, _delimiter);
+        reader.Read(); // header
+        long record = -1;
+        long emitted = 0;
+        while (true)
+        {
+            List<string>? fields;
+            string? problem = null;
+            try
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                fields = reader.Read();
+            }
+            catch (FormatException e)
+            {
+                if (_onError == InputErrorPolicy.Fail)
+                {
+                    throw new PipelineDefinitionException($"malformed CSV record: {e.Message}", _path, reader.RecordLine);
+                }
+
+                // The rest of the file cannot be trusted after a broken quote; stop here.
+                context.CountDropped(InputErrorPolicies.MalformedRecord);
+                yield break;
+            }
+
+            if (fields is null)
+            {
+                yield break;
+            }
+
+            record++;
+            if (record < range.Offset)
+            {
+                continue;
+            }
+
+            if (range.Limit is { } limit && emitted >= limit)
+            {
+                yield break;
+            }
+
+            emitted++;
+            if (fields.Count != _header.Count)
+            {
+                problem = $"expected {_header.Count} fields (as in the header), found {fields.Count}";
+                if (_onError == InputErrorPolicy.Fail)
+                {
+                    throw new PipelineDefinitionException($"malformed CSV record: {problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such records)", _path, reader.RecordLine);
+                }
+
+                context.CountDropped(InputErrorPolicies.MalformedRecord);
+                continue;
+            }
+
+            var row = new Row(record);
+            for (var i = 0; i < fields.Count; i++)
+            {
+                row[_header[i]] = fields[i];
+            }
+
+            yield return row;
+        }
+    }
+
+    private List<string> ReadHeader()
+    {
+        using var text = new StreamReader(_path, Encoding.UTF8);
+        var reader = new CsvRecordReader(text, _delimiter);
+        try
+        {
+            return reader.Read() ?? throw new PipelineDefinitionException("the file is empty; a CSV source needs a header line", _path, 1);
+        }
+        catch (FormatException e)
+        {
+            throw new PipelineDefinitionException($"malformed CSV header: {e.Message}", _path, 1);
+        }
+    }
+}
