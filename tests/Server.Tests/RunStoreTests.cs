@@ -1,4 +1,3 @@
-using Distil.Server;
 using Distil.Server.Storage;
 using Distil.Server.Tests.Infrastructure;
 using Npgsql;

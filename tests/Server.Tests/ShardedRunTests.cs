@@ -87,5 +87,34 @@ public sealed class ShardedRunTests(PostgresServer postgres) : IDisposable
         Assert.Equal(3, run.GetProperty("run").GetProperty("shards_done").GetInt32());
     }
 
+    [Fact]
+    public async Task Every_sink_output_is_merged_in_shard_order()
+    {
+        _workspace.Pipeline("two-sinks", rows: 50);
+        var pipeline = Path.Combine(_workspace.Root, "pipelines", "two-sinks.json");
+        await File.WriteAllTextAsync(pipeline, """
+            {
+              "name": "two-sinks",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "../data/two-sinks.jsonl" },
+                { "name": "science", "type": "filter", "column": "topic", "op": "eq", "value": "science" },
+                { "name": "parquet", "type": "write_parquet", "after": ["science"], "path": "rows.parquet" },
+                { "name": "jsonl", "type": "write_jsonl", "after": ["science"], "path": "rows.jsonl" }
+              ]
+            }
+            """);
+        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, shardSize: 7);
+
+        var id = await serve.SubmitAsync(_workspace, pipeline);
+        var run = await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(60));
+
+        var output = run.GetProperty("run").GetProperty("output").GetString()!;
+        var expected = await Datasets.RunSingleProcessAsync(pipeline, _workspace.Root);
+        Datasets.AssertSameRows(expected, Path.Combine(output, "rows.parquet"));
+        Assert.Equal(17, expected.Count); // rows 0, 3, …, 48: the filter kept a third, across shard borders
+        var singleJsonl = await File.ReadAllLinesAsync(Path.Combine(_workspace.Root, "single", "two-sinks", "rows.jsonl"));
+        Assert.Equal(singleJsonl, await File.ReadAllLinesAsync(Path.Combine(output, "rows.jsonl")));
+    }
+
     public void Dispose() => _workspace.Dispose();
 }

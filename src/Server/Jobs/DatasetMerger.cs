@@ -7,7 +7,8 @@ namespace Distil.Server.Jobs;
 
 /// <summary>
 /// Writes a run's final dataset: for each file the shards produced, the shards' files concatenated in
-/// shard order (row groups copied as they are, nothing decoded or held in memory). The result appears
+/// shard order (Parquet row groups copied as they are, nothing decoded or held in memory; JSONL line by
+/// line; any other file, such as a dataset card, is taken from the first shard). The result appears
 /// at <c>outputs/&lt;pipeline&gt;/&lt;run&gt;/</c> by rename, so a crash never leaves half a dataset there.
 /// </summary>
 public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
@@ -21,16 +22,18 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
         Directory.CreateDirectory(staging);
         try
         {
-            var names = new SortedSet<string>(StringComparer.Ordinal);
+            // A file may come from some shards only (a log of rejected rows, say).
+            var namesByShard = new List<IReadOnlyList<string>>();
             for (var shard = 0; shard < run.ShardCount; shard++)
             {
-                names.UnionWith(await store.GetShardFileNamesAsync(run.Id, shard, cancellationToken));
+                namesByShard.Add(await store.GetShardFileNamesAsync(run.Id, shard, cancellationToken));
             }
 
             var merged = new List<string>();
-            foreach (var name in names)
+            foreach (var name in namesByShard.SelectMany(n => n).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             {
-                merged.Add(await MergeFileAsync(run, name, staging, cancellationToken));
+                var shards = Enumerable.Range(0, run.ShardCount).Where(i => namesByShard[i].Contains(name, StringComparer.Ordinal)).ToList();
+                merged.Add(await MergeFileAsync(run, name, shards, staging, cancellationToken));
             }
 
             // Replace any earlier attempt's output whole.
@@ -53,10 +56,10 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
         }
     }
 
-    private async Task<string> MergeFileAsync(RunRecord run, string name, string staging, CancellationToken cancellationToken)
+    private async Task<string> MergeFileAsync(RunRecord run, string name, IReadOnlyList<int> shards, string staging, CancellationToken cancellationToken)
     {
         var parts = new List<FileInfo>();
-        for (var shard = 0; shard < run.ShardCount; shard++)
+        foreach (var shard in shards)
         {
             var part = Path.Combine(staging, "parts", shard.ToString("D6", System.Globalization.CultureInfo.InvariantCulture), name);
             Directory.CreateDirectory(Path.GetDirectoryName(part)!);
@@ -78,7 +81,9 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
 
         if (!name.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
         {
-            throw new DatasetMergeException($"run {run.Id}: cannot merge '{name}': only Parquet and JSONL outputs are merged");
+            // Not row data (a dataset card, say): rows cannot be concatenated, so the first shard's copy stands for the run.
+            File.Copy(parts[0].FullName, destination);
+            return destination;
         }
 
         var kept = await NonEmptyPartsAsync(parts, cancellationToken);
@@ -142,5 +147,5 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
     }
 }
 
-/// <summary>Shard outputs cannot be combined into one dataset (not Parquet, or schemas differ); retrying cannot help.</summary>
+/// <summary>Shard outputs cannot be combined into one dataset (their Parquet schemas differ); retrying cannot help.</summary>
 public sealed class DatasetMergeException(string message) : Exception(message);
