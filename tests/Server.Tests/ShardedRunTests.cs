@@ -90,7 +90,7 @@ public sealed class ShardedRunTests(PostgresServer postgres) : IDisposable
     [Fact]
     public async Task Every_sink_output_is_merged_in_shard_order()
     {
-        _workspace.Pipeline("two-sinks", rows: 50);
+        _workspace.Pipeline("two-sinks", rows: 52);
         var pipeline = Path.Combine(_workspace.Root, "pipelines", "two-sinks.json");
         await File.WriteAllTextAsync(pipeline, """
             {
@@ -111,7 +111,7 @@ public sealed class ShardedRunTests(PostgresServer postgres) : IDisposable
         var output = run.GetProperty("run").GetProperty("output").GetString()!;
         var expected = await Datasets.RunSingleProcessAsync(pipeline, _workspace.Root);
         Datasets.AssertSameRows(expected, Path.Combine(output, "rows.parquet"));
-        Assert.Equal(17, expected.Count); // rows 0, 3, …, 48: the filter kept a third, across shard borders
+        Assert.Equal(18, expected.Count); // rows 0, 3, …, 51: the filter kept a third, across shard borders
         var singleJsonl = await File.ReadAllLinesAsync(Path.Combine(_workspace.Root, "single", "two-sinks", "rows.jsonl"));
         Assert.Equal(singleJsonl, await File.ReadAllLinesAsync(Path.Combine(output, "rows.jsonl")));
     }

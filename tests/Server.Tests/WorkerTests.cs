@@ -10,53 +10,47 @@ public sealed class WorkerTests(PostgresServer postgres) : IDisposable
     private readonly TestWorkspace _workspace = new();
 
     [Fact]
-    public async Task Two_worker_processes_share_the_shards_of_a_run()
+    public async Task Two_workers_share_the_shards_and_one_killed_mid_shard_loses_and_duplicates_no_rows()
     {
-        var database = await postgres.CreateDatabaseAsync("share");
-        var pipeline = _workspace.Pipeline("share", rows: 160, delayMs: 300, batchSize: 10);
-        await using var serve = await ServeProcess.StartAsync(_workspace, database, workers: 0, shardSize: 20);
-        await using var a = await WorkerProcess.StartAsync(_workspace, database, "worker-a");
-        await using var b = await WorkerProcess.StartAsync(_workspace, database, "worker-b");
-
-        var id = await serve.SubmitAsync(_workspace, pipeline);
-        var run = await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(120));
-
-        var workers = Shards(run).Select(s => s.GetProperty("worker").GetString()).ToList();
-        Assert.Contains(WorkerProcess.NameOf(a), workers);
-        Assert.Contains(WorkerProcess.NameOf(b), workers);
-        var expected = await Datasets.RunSingleProcessAsync(pipeline, _workspace.Root);
-        Datasets.AssertSameRows(expected, Path.Combine(run.GetProperty("run").GetProperty("output").GetString()!, "rows.parquet"));
-    }
-
-    [Fact]
-    public async Task Worker_killed_mid_shard_loses_and_duplicates_no_rows()
-    {
-        var database = await postgres.CreateDatabaseAsync("kill");
-        // Six shards of 20 rows, each about 2.4 s: four batches of 5 rows, 600 ms apiece.
-        var pipeline = _workspace.Pipeline("kill", rows: 120, delayMs: 600, batchSize: 5);
-        await using var serve = await ServeProcess.StartAsync(_workspace, database, workers: 0, shardSize: 20);
-        await using var victim = await WorkerProcess.StartAsync(_workspace, database, "victim");
-        await using var survivor = await WorkerProcess.StartAsync(_workspace, database, "survivor");
-
-        var id = await serve.SubmitAsync(_workspace, pipeline);
+        var database = await postgres.CreateDatabaseAsync("workers");
+        // Eight shards of 20 rows, each about 2 s: four batches of 5 rows, 500 ms apiece.
+        var pipeline = _workspace.Pipeline("workers", rows: 160, delayMs: 500, batchSize: 5);
+        var starting = (
+            Serve: ServeProcess.StartAsync(_workspace, database, workers: 0, shardSize: 20),
+            Victim: WorkerProcess.StartAsync(_workspace, database, "victim"),
+            Survivor: WorkerProcess.StartAsync(_workspace, database, "survivor"));
+        await using var serve = await starting.Serve;
+        await using var victim = await starting.Victim;
+        await using var survivor = await starting.Survivor;
         var victimName = WorkerProcess.NameOf(victim);
-        var running = await serve.WaitUntilAsync(id, r => Shards(r).Any(s => IsRunningOn(s, victimName)), TimeSpan.FromSeconds(60), "the victim to take a shard");
-        var taken = Shards(running).First(s => IsRunningOn(s, victimName)).GetProperty("index").GetInt32();
-        await Task.Delay(TimeSpan.FromSeconds(1)); // well into the shard's 2.4 s
+        var survivorName = WorkerProcess.NameOf(survivor);
+
+        var id = await serve.SubmitAsync(_workspace, pipeline);
+        // Kill the victim once it has finished a shard and is into its next one.
+        var running = await serve.WaitUntilAsync(
+            id,
+            r => Shards(r).Any(s => Is(s, "Succeeded", victimName)) && Shards(r).Any(s => Is(s, "Running", victimName)),
+            TimeSpan.FromSeconds(90),
+            "the victim to finish a shard and start another");
+        var taken = Shards(running).First(s => Is(s, "Running", victimName)).GetProperty("index").GetInt32();
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
         victim.Kill();
 
         var run = await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(120));
-        var shard = Shards(run).Single(s => s.GetProperty("index").GetInt32() == taken);
-        Assert.Equal(WorkerProcess.NameOf(survivor), shard.GetProperty("worker").GetString());
-        Assert.True(shard.GetProperty("attempts").GetInt32() >= 2, $"shard {taken} should have been taken again: {shard}");
+        var shards = Shards(run).ToList();
+        Assert.Contains(shards, s => Is(s, "Succeeded", victimName));
+        Assert.Contains(shards, s => Is(s, "Succeeded", survivorName));
+        var retaken = shards.Single(s => s.GetProperty("index").GetInt32() == taken);
+        Assert.Equal(survivorName, retaken.GetProperty("worker").GetString());
+        Assert.True(retaken.GetProperty("attempts").GetInt32() >= 2, $"shard {taken} was killed mid-way and should have been taken again: {retaken}");
         var expected = await Datasets.RunSingleProcessAsync(pipeline, _workspace.Root);
         Datasets.AssertSameRows(expected, Path.Combine(run.GetProperty("run").GetProperty("output").GetString()!, "rows.parquet"));
     }
 
     private static IEnumerable<JsonElement> Shards(JsonElement run) => run.GetProperty("shards").EnumerateArray();
 
-    private static bool IsRunningOn(JsonElement shard, string worker) =>
-        shard.GetProperty("state").GetString() == "Running" && shard.GetProperty("worker").GetString() == worker;
+    private static bool Is(JsonElement shard, string state, string worker) =>
+        shard.GetProperty("state").GetString() == state && shard.GetProperty("worker").GetString() == worker;
 
     public void Dispose() => _workspace.Dispose();
 }

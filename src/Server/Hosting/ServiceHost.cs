@@ -88,7 +88,12 @@ public static class ServiceHost
     private static void ConfigureLogging(ILoggingBuilder logging)
     {
         logging.ClearProviders();
-        logging.AddSimpleConsole(o => o.SingleLine = true);
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
 
         // Request logs carry URLs (and so a ?token=…); ASP.NET Core's own chatter stays at warnings.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
