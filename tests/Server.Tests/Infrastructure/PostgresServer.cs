@@ -28,7 +28,8 @@ public sealed class PostgresServer : IAsyncLifetime
     public async Task<string> CreateDatabaseAsync(string prefix)
     {
         var name = $"{prefix}_{Guid.NewGuid():N}"[..Math.Min(60, prefix.Length + 33)].ToLowerInvariant();
-        await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
+        // Unpooled: a pooled connection would not survive RestartAsync.
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
         await command.ExecuteNonQueryAsync();
@@ -55,7 +56,11 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>Stops and starts the server (fast shutdown: open connections are cut), as a restart in production would.</summary>
-    public Task RestartAsync() => RunPostgresAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "restart"]);
+    public async Task RestartAsync()
+    {
+        await RunPostgresAsync("pg_ctl", ["-D", DataDirectory, "-m", "fast", "-w", "-t", "60", "restart"]);
+        NpgsqlConnection.ClearAllPools(); // this process's own pooled connections died with the server
+    }
 
     public async Task DisposeAsync()
     {
