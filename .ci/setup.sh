@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Machine prerequisites for the test suite: PostgreSQL binaries (the tests start their own private
-# server on a temp socket dir) and Debian's Chromium (the dashboard test drives it headless).
+# Machine prerequisites for the test suite: PostgreSQL binaries (the server tests start their own private
+# server in a temp folder, as the postgres user when run as root) and Debian's Chromium (the dashboard test
+# drives it headless through Playwright's bundled driver; no browser is downloaded).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
@@ -9,4 +10,8 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# initdb refuses to run as root; the tests switch to this user (the postgresql package creates it).
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi

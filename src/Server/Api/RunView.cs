@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Distil.Server.Storage;
+
+namespace Distil.Server.Api;
+
+/// <summary>A run as the API and the dashboard present it, with its rates worked out.</summary>
+public sealed record RunView(
+    Guid Id,
+    string Pipeline,
+    string State,
+    string Trigger,
+    long? RowsTotal,
+    long RowsDone,
+    int Shards,
+    int ShardsDone,
+    double Progress,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    double? ElapsedSeconds,
+    string? Output,
+    string? Error)
+{
+    /// <param name="shards">When known, rows done count the rows of finished shards exactly.</param>
+    public static RunView From(RunRecord run, IReadOnlyList<ShardRecord>? shards = null, DateTimeOffset? now = null)
+    {
+        var total = run.RowsTotal ?? 0;
+        long done = shards is null
+            ? Math.Min(total, (long)run.ShardsDone * run.ShardSize)
+            : shards.Where(s => s.State == ShardState.Succeeded).Sum(s => Math.Max(0, Math.Min(s.Limit, total - s.Offset)));
+        double? elapsed = run.StartedAt is { } started ? ((run.FinishedAt ?? now ?? DateTimeOffset.UtcNow) - started).TotalSeconds : null;
+        var progress = run.State == RunState.Succeeded ? 1.0 : total > 0 ? (double)done / total : 0.0;
+        return new RunView(run.Id, run.Pipeline, run.State.ToString(), run.Trigger, run.RowsTotal, done, run.ShardCount, run.ShardsDone,
+            progress, run.CreatedAt, run.StartedAt, run.FinishedAt, elapsed, run.Output, run.Error);
+    }
+}
+
+/// <summary>One step's counters over the whole run.</summary>
+public sealed record StepView(string Name, long RowsIn, long RowsOut, long Errors, long Dropped, long InputTokens, long OutputTokens, double Progress);
+
+/// <summary>The detail page of a run: figures, steps, shards and what the merged dataset holds.</summary>
+public sealed record RunDetailView(
+    RunView Run,
+    double RowsPerSecond,
+    double TokensPerSecond,
+    double OutputTokensPerSecond,
+    double? EtaSeconds,
+    long InputTokens,
+    long OutputTokens,
+    IReadOnlyList<StepView> Steps,
+    IReadOnlyList<ShardRecord> Shards,
+    JsonElement? Summary)
+{
+    public static RunDetailView From(RunDetails details, DateTimeOffset? now = null)
+    {
+        var run = RunView.From(details.Run, details.Shards, now);
+        var total = details.Run.RowsTotal ?? 0;
+        var seconds = run.ElapsedSeconds is > 0 ? run.ElapsedSeconds.Value : 0;
+        var read = details.Steps.Count == 0 ? 0 : Math.Max(details.Steps[0].RowsIn, details.Steps[0].RowsOut);
+        var inputTokens = details.Steps.Sum(s => s.InputTokens);
+        var outputTokens = details.Steps.Sum(s => s.OutputTokens);
+        double? eta = null;
+        if (details.Run.State is RunState.Running && run.RowsDone > 0 && seconds > 0)
+        {
+            eta = (total - run.RowsDone) / (run.RowsDone / seconds);
+        }
+
+        var steps = details.Steps.Select(s => new StepView(
+            s.Step, s.RowsIn, s.RowsOut, s.Errors, s.Dropped, s.InputTokens, s.OutputTokens,
+            total > 0 ? Math.Min(1.0, Math.Max(s.RowsIn, s.RowsOut) / (double)total) : 0)).ToList();
+        JsonElement? summary = details.SummaryJson is null ? null : JsonDocument.Parse(details.SummaryJson).RootElement.Clone();
+        return new RunDetailView(run, seconds > 0 ? read / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
+            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary);
+    }
+}

@@ -1,0 +1,102 @@
+using Distil.Pipeline;
+using Distil.Server.Api;
+using Distil.Server.Dashboard;
+using Distil.Server.Jobs;
+using Distil.Server.Security;
+using Distil.Server.Storage;
+using Hangfire;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Distil.Server.Hosting;
+
+/// <summary>
+/// Builds the two kinds of process: <c>serve</c> (web host: dashboard, API, /hangfire, plus a Hangfire
+/// server) and <c>worker</c> (a Hangfire server only). Both take shards from the same storage.
+/// </summary>
+public static class ServiceHost
+{
+    public static async Task RunServeAsync(ServiceOptions options, CancellationToken cancellationToken)
+    {
+        BindingPolicy.Check(options.Urls, options.DashboardToken);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls([.. options.Urls]);
+        ConfigureLogging(builder.Logging);
+        AddServices(builder.Services, options);
+        builder.Services.AddSingleton(new DashboardAccess(options.DashboardToken));
+
+        await using var app = builder.Build();
+        var access = app.Services.GetRequiredService<DashboardAccess>();
+        app.UseMiddleware<DashboardAccessMiddleware>();
+        app.UseHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new HangfireDashboardAuthorization(access)],
+            DashboardTitle = "Distil jobs",
+            AppPath = "/",
+        });
+        DashboardPage.Map(app);
+        RunsApi.Map(app);
+        EventsEndpoint.Map(app);
+
+        await PrepareAsync(app.Services, options, registerFolderSchedules: true, cancellationToken);
+        await app.RunAsync(cancellationToken);
+    }
+
+    public static async Task RunWorkerAsync(ServiceOptions options, CancellationToken cancellationToken)
+    {
+        if (!options.UsesPostgres)
+        {
+            throw new ServiceConfigurationException(
+                $"a worker needs the Postgres shared with serve: pass --postgres or set {ServiceOptions.PostgresVariable}");
+        }
+
+        var builder = Host.CreateApplicationBuilder();
+        ConfigureLogging(builder.Logging);
+        AddServices(builder.Services, options);
+        using var host = builder.Build();
+        await PrepareAsync(host.Services, options, registerFolderSchedules: false, cancellationToken);
+        await host.RunAsync(cancellationToken);
+    }
+
+    internal static void AddServices(IServiceCollection services, ServiceOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton<IRunStore>(options.UsesPostgres
+            ? new PostgresRunStore(options.PostgresConnectionString!)
+            : new InMemoryRunStore(Path.Combine(options.WorkDirectory, "results")));
+        services.AddSingleton<StepRegistry>(_ => Distil.Steps.BuiltInSteps.CreateRegistry());
+        services.AddSingleton<RunSubmission>();
+        services.AddSingleton<ScheduleRegistry>();
+        services.AddTransient<ShardExecutor>();
+        services.AddTransient<DatasetMerger>();
+        services.AddTransient<RunJobs>();
+        services.AddDistilHangfire(options);
+    }
+
+    private static async Task PrepareAsync(IServiceProvider services, ServiceOptions options, bool registerFolderSchedules, CancellationToken cancellationToken)
+    {
+        await services.GetRequiredService<IRunStore>().InitializeAsync(cancellationToken);
+        if (registerFolderSchedules && options.PipelinesDirectory is { } folder && Directory.Exists(folder))
+        {
+            await services.GetRequiredService<ScheduleRegistry>().RegisterFolderAsync(folder, cancellationToken);
+        }
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+
+        // Request logs carry URLs (and so a ?token=…); ASP.NET Core's own chatter stays at warnings.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+    }
+}

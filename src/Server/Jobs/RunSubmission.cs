@@ -1,0 +1,27 @@
+using Distil.Pipeline;
+using Distil.Server.Hosting;
+using Distil.Server.Storage;
+using Hangfire;
+
+namespace Distil.Server.Jobs;
+
+/// <summary>
+/// Turns a definition into a run: validates it (errors go back to the submitter, located), records it
+/// with its text, and enqueues the planning job. The job arguments are the run id only.
+/// </summary>
+public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, ServiceOptions options)
+{
+    public async Task<Guid> SubmitAsync(string definitionJson, string? definitionFile, int? shardSize, string trigger, CancellationToken cancellationToken)
+    {
+        if (shardSize is < 1)
+        {
+            throw new ServiceConfigurationException("shard size must be at least 1 row");
+        }
+
+        var definition = PipelineDefinition.Parse(definitionJson, definitionFile, registry);
+        var id = Guid.NewGuid();
+        await store.CreateRunAsync(new NewRun(id, definition.Name, definition.File, definitionJson, shardSize ?? options.ShardSize, trigger), cancellationToken);
+        jobs.Enqueue<RunJobs>(RunJobs.Queue, j => j.PlanAsync(id, CancellationToken.None));
+        return id;
+    }
+}

@@ -1,0 +1,121 @@
+using Distil.Pipeline;
+using Distil.Server.Hosting;
+using Distil.Server.Storage;
+using Distil.Steps;
+using Microsoft.Extensions.Logging;
+
+namespace Distil.Server.Jobs;
+
+/// <summary>
+/// Runs the pipeline over one shard's rows on this machine. The shard's run folder is stable
+/// (<c>work/shards/&lt;run&gt;/&lt;shard&gt;</c>), so a retry here resumes finished batches; its output
+/// folder is fresh for each attempt, so a killed attempt leaves nothing that a later one could pick up.
+/// </summary>
+public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILoggerFactory loggerFactory)
+{
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
+
+    public sealed record Result(IReadOnlyList<ShardFile> Files, IReadOnlyList<StepCounts> Steps);
+
+    public async Task<Result> RunAsync(Guid runId, ShardRange range, PipelineDefinition definition, CancellationToken cancellationToken)
+    {
+        var folder = ShardFolder(runId, range.Index);
+        var output = Path.Combine(folder, "out");
+        if (Directory.Exists(output))
+        {
+            Directory.Delete(output, recursive: true);
+        }
+
+        Directory.CreateDirectory(output);
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList());
+        var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);
+        RunManifest manifest;
+        try
+        {
+            manifest = await new PipelineRunner().RunAsync(definition, new RunOptions
+            {
+                Range = new SourceRange(range.Offset, range.Limit),
+                RunsRoot = Path.Combine(folder, "runs"),
+                OutputDirectory = output,
+                Models = new ModelCatalog(),
+                Progress = progress,
+                LoggerFactory = loggerFactory,
+            }, run.Token);
+        }
+        catch (OperationCanceledException) when (run.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RunCancelledException(runId);
+        }
+        finally
+        {
+            await run.CancelAsync();
+            await watcher;
+        }
+
+        var files = manifest.OutputFiles.Select(f => ToShardFile(output, f)).ToList();
+        var steps = manifest.Steps.Select(s => new StepCounts(
+            s.Name, s.RowsIn, s.RowsOut, s.Errors, s.Dropped.Values.Sum(), s.InputTokens, s.OutputTokens, s.Elapsed.TotalSeconds)).ToList();
+        return new Result(files, steps);
+    }
+
+    /// <summary>Drops the shard's local folder once its result is stored.</summary>
+    public void Clean(Guid runId, int shard)
+    {
+        var folder = ShardFolder(runId, shard);
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>Flushes live counters to the store and stops the shard when its run is cancelled, until the shard ends.</summary>
+    private async Task WatchAsync(Guid runId, int shard, ShardProgress progress, CancellationTokenSource run, CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger<ShardExecutor>();
+        using var timer = new PeriodicTimer(FlushInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(run.Token))
+            {
+                try
+                {
+                    if (await store.GetRunStateAsync(runId, run.Token) == RunState.Cancelled)
+                    {
+                        await run.CancelAsync();
+                        return;
+                    }
+
+                    if (progress.TakeSnapshotIfChanged() is { } snapshot)
+                    {
+                        await store.ReportShardProgressAsync(runId, shard, snapshot, run.Token);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Live counters are best effort; the final ones are written with the shard's result.
+                    logger.LogDebug("Progress of run {Run} shard {Shard} not recorded: {Message}", runId, shard, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private string ShardFolder(Guid runId, int shard) =>
+        Path.GetFullPath(Path.Combine(options.WorkDirectory, "shards", runId.ToString("N"), shard.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+    private static ShardFile ToShardFile(string outputFolder, string file)
+    {
+        var full = Path.GetFullPath(file, outputFolder);
+        var relative = Path.GetRelativePath(outputFolder, full);
+        if (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+        {
+            throw new PipelineDefinitionException(
+                $"the sink wrote {full}, outside the run's output folder; under serve, sinks must write relative to the output folder so shards can be merged");
+        }
+
+        return new ShardFile(relative.Replace('\\', '/'), full);
+    }
+}

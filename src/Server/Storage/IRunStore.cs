@@ -1,0 +1,62 @@
+namespace Distil.Server.Storage;
+
+/// <summary>
+/// Run history, metrics and shard results. Postgres (<see cref="PostgresRunStore"/>) when workers span
+/// machines, memory plus the local disk (<see cref="InMemoryRunStore"/>) for one process; the API, the
+/// dashboard and the jobs see only this interface.
+/// </summary>
+public interface IRunStore
+{
+    /// <summary>Creates the schema if needed; safe to call from every process at every start.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task CreateRunAsync(NewRun run, CancellationToken cancellationToken);
+
+    /// <summary>The definition text and the file it came from, for a worker to parse.</summary>
+    Task<(string Json, string? File)?> GetDefinitionAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Records the shards and moves the run to Running; false when the run was planned already or is over.</summary>
+    Task<bool> PlanShardsAsync(Guid runId, long rowsTotal, IReadOnlyList<ShardRange> shards, CancellationToken cancellationToken);
+
+    /// <summary>Marks an attempt of a shard as started by <paramref name="worker"/>; null when there is nothing to do (shard done, run over).</summary>
+    Task<ShardRange?> StartShardAsync(Guid runId, int shard, string worker, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a shard's live counters (best effort while it runs).</summary>
+    Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores the shard's files and final counters and marks it done, atomically. Idempotent: a shard
+    /// completed twice (a retry racing a slow worker) keeps the first result, so no row appears twice.
+    /// </summary>
+    Task<ShardCompletion> CompleteShardAsync(Guid runId, int shard, IReadOnlyList<ShardFile> files, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken);
+
+    /// <summary>Records an attempt's error on the shard (the run goes on while retries are left).</summary>
+    Task RecordShardErrorAsync(Guid runId, int shard, string error, CancellationToken cancellationToken);
+
+    /// <summary>File names a completed shard stored, in a stable order.</summary>
+    Task<IReadOnlyList<string>> GetShardFileNamesAsync(Guid runId, int shard, CancellationToken cancellationToken);
+
+    /// <summary>Streams one stored shard file into <paramref name="destination"/>.</summary>
+    Task CopyShardFileAsync(Guid runId, int shard, string name, Stream destination, CancellationToken cancellationToken);
+
+    /// <summary>Moves a run whose shards are all done to Merging; false when it is finished, failed or cancelled.</summary>
+    Task<bool> BeginMergeAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Marks the run succeeded with its output location and figures, and drops the shard results.</summary>
+    Task FinishRunAsync(Guid runId, string output, string summaryJson, CancellationToken cancellationToken);
+
+    Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken);
+
+    /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
+    Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);
+
+    Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(int limit, CancellationToken cancellationToken);
+
+    Task<RunDetails?> GetRunAsync(Guid runId, CancellationToken cancellationToken);
+
+    Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken);
+
+    Task<ScheduleRecord?> GetScheduleAsync(string id, CancellationToken cancellationToken);
+}

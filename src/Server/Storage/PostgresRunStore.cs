@@ -1,0 +1,362 @@
+using System.Data;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Distil.Server.Storage;
+
+/// <summary>
+/// The run store in Postgres (schema <c>distil</c>), shared by every serve/worker process. Shard files
+/// live in <c>distil.shard_files</c> as bytea, written in the same transaction that marks the shard done.
+/// </summary>
+public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
+{
+    private const string RunColumns =
+        "r.id, r.pipeline, r.definition_file, r.trigger, r.state, r.shard_size, r.rows_total, r.shard_count, " +
+        "(SELECT count(*) FROM distil.shards s WHERE s.run_id = r.id AND s.state = 'Succeeded')::int, " +
+        "r.created_at, r.started_at, r.finished_at, r.output, r.error";
+
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgresRunStore(string connectionString)
+    {
+        _dataSource = NpgsqlDataSource.Create(connectionString);
+    }
+
+    public Task InitializeAsync(CancellationToken cancellationToken) =>
+        TransientRetry.RunAsync(ct => PostgresSchema.MigrateAsync(_dataSource, ct), cancellationToken);
+
+    public Task CreateRunAsync(NewRun run, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.runs (id, pipeline, definition_file, definition_json, trigger, state, shard_size, created_at) " +
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, now()) ON CONFLICT (id) DO NOTHING");
+        command.Parameters.Add(new() { Value = run.Id });
+        command.Parameters.Add(new() { Value = run.Pipeline });
+        command.Parameters.Add(new() { Value = (object?)run.DefinitionFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = run.DefinitionJson });
+        command.Parameters.Add(new() { Value = run.Trigger });
+        command.Parameters.Add(new() { Value = nameof(RunState.Planning) });
+        command.Parameters.Add(new() { Value = run.ShardSize });
+        await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<(string Json, string? File)?> GetDefinitionAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<(string, string?)?>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand("SELECT definition_json, definition_file FROM distil.runs WHERE id = $1");
+        command.Parameters.Add(new() { Value = runId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1)) : null;
+    }, cancellationToken);
+
+    public Task<bool> PlanShardsAsync(Guid runId, long rowsTotal, IReadOnlyList<ShardRange> shards, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await LockRunAsync(connection, runId, ct) != RunState.Planning)
+        {
+            return false;
+        }
+
+        foreach (var shard in shards)
+        {
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO distil.shards (run_id, idx, row_offset, row_limit, state) VALUES ($1, $2, $3, $4, 'Pending')", connection);
+            insert.Parameters.Add(new() { Value = runId });
+            insert.Parameters.Add(new() { Value = shard.Index });
+            insert.Parameters.Add(new() { Value = shard.Offset });
+            insert.Parameters.Add(new() { Value = shard.Limit });
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var update = new NpgsqlCommand(
+            "UPDATE distil.runs SET state = 'Running', rows_total = $2, shard_count = $3, started_at = now() WHERE id = $1", connection);
+        update.Parameters.Add(new() { Value = runId });
+        update.Parameters.Add(new() { Value = rowsTotal });
+        update.Parameters.Add(new() { Value = shards.Count });
+        await update.ExecuteNonQueryAsync(ct);
+        await transaction.CommitAsync(ct);
+        return true;
+    }, cancellationToken);
+
+    public Task<ShardRange?> StartShardAsync(Guid runId, int shard, string worker, CancellationToken cancellationToken) => TransientRetry.RunAsync<ShardRange?>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "UPDATE distil.shards s SET state = 'Running', attempts = attempts + 1, worker = $3, started_at = now() " +
+            "FROM distil.runs r WHERE s.run_id = $1 AND s.idx = $2 AND r.id = s.run_id AND s.state <> 'Succeeded' AND r.state = 'Running' " +
+            "RETURNING s.row_offset, s.row_limit");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = shard });
+        command.Parameters.Add(new() { Value = worker });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new ShardRange(shard, reader.GetInt64(0), reader.GetInt64(1)) : null;
+    }, cancellationToken);
+
+    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await WriteStepsAsync(connection, runId, shard, steps, ct);
+        await transaction.CommitAsync(ct);
+    }, cancellationToken);
+
+    public Task<ShardCompletion> CompleteShardAsync(Guid runId, int shard, IReadOnlyList<ShardFile> files, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+
+        // Completions of one run are serialized on the run's row, so exactly one of them sees "none left".
+        var state = await LockRunAsync(connection, runId, ct);
+        await using var mark = new NpgsqlCommand(
+            "UPDATE distil.shards SET state = 'Succeeded', finished_at = now(), error = NULL WHERE run_id = $1 AND idx = $2 AND state <> 'Succeeded'",
+            connection);
+        mark.Parameters.Add(new() { Value = runId });
+        mark.Parameters.Add(new() { Value = shard });
+        var recorded = await mark.ExecuteNonQueryAsync(ct) == 1;
+        if (recorded)
+        {
+            foreach (var file in files)
+            {
+                await using var data = File.OpenRead(file.LocalPath);
+                await using var insert = new NpgsqlCommand("INSERT INTO distil.shard_files (run_id, idx, name, data) VALUES ($1, $2, $3, $4)", connection);
+                insert.Parameters.Add(new() { Value = runId });
+                insert.Parameters.Add(new() { Value = shard });
+                insert.Parameters.Add(new() { Value = file.Name });
+                insert.Parameters.Add(new() { Value = data, NpgsqlDbType = NpgsqlDbType.Bytea });
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+
+            await WriteStepsAsync(connection, runId, shard, steps, ct);
+        }
+
+        await using var left = new NpgsqlCommand("SELECT count(*) FROM distil.shards WHERE run_id = $1 AND state <> 'Succeeded'", connection);
+        left.Parameters.Add(new() { Value = runId });
+        var remaining = (long)(await left.ExecuteScalarAsync(ct))!;
+        await transaction.CommitAsync(ct);
+        return new ShardCompletion(recorded, remaining == 0 && state is RunState.Running or RunState.Merging);
+    }, cancellationToken);
+
+    public Task RecordShardErrorAsync(Guid runId, int shard, string error, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "UPDATE distil.shards SET state = CASE WHEN state = 'Succeeded' THEN state ELSE 'Pending' END, error = $3 WHERE run_id = $1 AND idx = $2");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = shard });
+        command.Parameters.Add(new() { Value = error });
+        await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<string>> GetShardFileNamesAsync(Guid runId, int shard, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<string>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand("SELECT name FROM distil.shard_files WHERE run_id = $1 AND idx = $2 ORDER BY name");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = shard });
+        var names = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }, cancellationToken);
+
+    public Task CopyShardFileAsync(Guid runId, int shard, string name, Stream destination, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        destination.SetLength(0);
+        await using var command = _dataSource.CreateCommand("SELECT data FROM distil.shard_files WHERE run_id = $1 AND idx = $2 AND name = $3");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = shard });
+        command.Parameters.Add(new() { Value = name });
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            throw new InvalidOperationException($"run {runId} shard {shard} has no stored file '{name}'");
+        }
+
+        await using var data = await reader.GetStreamAsync(0, ct);
+        await data.CopyToAsync(destination, ct);
+    }, cancellationToken);
+
+    public Task<bool> BeginMergeAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "UPDATE distil.runs SET state = 'Merging' WHERE id = $1 AND state IN ('Running', 'Merging') " +
+            "AND NOT EXISTS (SELECT 1 FROM distil.shards WHERE run_id = $1 AND state <> 'Succeeded')");
+        command.Parameters.Add(new() { Value = runId });
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }, cancellationToken);
+
+    public Task FinishRunAsync(Guid runId, string output, string summaryJson, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var finish = new NpgsqlCommand(
+            "UPDATE distil.runs SET state = 'Succeeded', finished_at = now(), output = $2, summary = $3, error = NULL WHERE id = $1 AND state = 'Merging'", connection);
+        finish.Parameters.Add(new() { Value = runId });
+        finish.Parameters.Add(new() { Value = output });
+        finish.Parameters.Add(new() { Value = summaryJson });
+        if (await finish.ExecuteNonQueryAsync(ct) == 1)
+        {
+            await using var drop = new NpgsqlCommand("DELETE FROM distil.shard_files WHERE run_id = $1", connection);
+            drop.Parameters.Add(new() { Value = runId });
+            await drop.ExecuteNonQueryAsync(ct);
+        }
+
+        await transaction.CommitAsync(ct);
+    }, cancellationToken);
+
+    public Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken) =>
+        SetTerminalAsync(runId, RunState.Failed, error, cancellationToken);
+
+    public async Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken) =>
+        await SetTerminalAsync(runId, RunState.Cancelled, null, cancellationToken);
+
+    public Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<RunState?>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand("SELECT state FROM distil.runs WHERE id = $1");
+        command.Parameters.Add(new() { Value = runId });
+        return await command.ExecuteScalarAsync(ct) is string s ? Enum.Parse<RunState>(s) : null;
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<RunRecord>> ListRunsAsync(int limit, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<RunRecord>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand($"SELECT {RunColumns} FROM distil.runs r ORDER BY r.created_at DESC LIMIT $1");
+        command.Parameters.Add(new() { Value = limit });
+        var runs = new List<RunRecord>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            runs.Add(ReadRun(reader));
+        }
+
+        return runs;
+    }, cancellationToken);
+
+    public Task<RunDetails?> GetRunAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<RunDetails?>(async ct =>
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        RunRecord run;
+        string? summary;
+        await using (var command = new NpgsqlCommand($"SELECT {RunColumns}, r.summary FROM distil.runs r WHERE r.id = $1", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct))
+            {
+                return null;
+            }
+
+            run = ReadRun(reader);
+            summary = reader.IsDBNull(14) ? null : reader.GetString(14);
+        }
+
+        var shards = new List<ShardRecord>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT idx, row_offset, row_limit, state, attempts, worker, started_at, finished_at, error FROM distil.shards WHERE run_id = $1 ORDER BY idx", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                shards.Add(new ShardRecord(
+                    reader.GetInt32(0), reader.GetInt64(1), reader.GetInt64(2), Enum.Parse<ShardState>(reader.GetString(3)), reader.GetInt32(4),
+                    reader.IsDBNull(5) ? null : reader.GetString(5), Time(reader, 6), Time(reader, 7), reader.IsDBNull(8) ? null : reader.GetString(8)));
+            }
+        }
+
+        var steps = new List<StepCounts>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT step, sum(rows_in), sum(rows_out), sum(errors), sum(dropped), sum(input_tokens), sum(output_tokens), sum(seconds) " +
+            "FROM distil.shard_steps WHERE run_id = $1 GROUP BY step ORDER BY min(ordinal)", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                steps.Add(new StepCounts(
+                    reader.GetString(0), Convert.ToInt64(reader.GetValue(1)), Convert.ToInt64(reader.GetValue(2)), Convert.ToInt64(reader.GetValue(3)),
+                    Convert.ToInt64(reader.GetValue(4)), Convert.ToInt64(reader.GetValue(5)), Convert.ToInt64(reader.GetValue(6)), reader.GetDouble(7)));
+            }
+        }
+
+        return new RunDetails(run, shards, steps, summary);
+    }, cancellationToken);
+
+    public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.schedules (id, pipeline, definition_file, definition_json, cron, shard_size, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now()) " +
+            "ON CONFLICT (id) DO UPDATE SET pipeline = excluded.pipeline, definition_file = excluded.definition_file, " +
+            "definition_json = excluded.definition_json, cron = excluded.cron, shard_size = excluded.shard_size, updated_at = now()");
+        command.Parameters.Add(new() { Value = schedule.Id });
+        command.Parameters.Add(new() { Value = schedule.Pipeline });
+        command.Parameters.Add(new() { Value = (object?)schedule.DefinitionFile ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = schedule.DefinitionJson });
+        command.Parameters.Add(new() { Value = schedule.Cron });
+        command.Parameters.Add(new() { Value = schedule.ShardSize });
+        await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<ScheduleRecord?> GetScheduleAsync(string id, CancellationToken cancellationToken) => TransientRetry.RunAsync<ScheduleRecord?>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT id, pipeline, definition_file, definition_json, cron, shard_size FROM distil.schedules WHERE id = $1");
+        command.Parameters.Add(new() { Value = id });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct)
+            ? new ScheduleRecord(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5))
+            : null;
+    }, cancellationToken);
+
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private Task<bool> SetTerminalAsync(Guid runId, RunState state, string? error, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "UPDATE distil.runs SET state = $2, error = coalesce($3, error), finished_at = now() WHERE id = $1 AND state NOT IN ('Succeeded', 'Failed', 'Cancelled')");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = state.ToString() });
+        command.Parameters.Add(new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }, cancellationToken);
+
+    private static async Task<RunState?> LockRunAsync(NpgsqlConnection connection, Guid runId, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("SELECT state FROM distil.runs WHERE id = $1 FOR UPDATE", connection);
+        command.Parameters.Add(new() { Value = runId });
+        return await command.ExecuteScalarAsync(ct) is string s ? Enum.Parse<RunState>(s) : null;
+    }
+
+    private static async Task WriteStepsAsync(NpgsqlConnection connection, Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken ct)
+    {
+        for (var ordinal = 0; ordinal < steps.Count; ordinal++)
+        {
+            var s = steps[ordinal];
+            await using var upsert = new NpgsqlCommand(
+                "INSERT INTO distil.shard_steps (run_id, idx, ordinal, step, rows_in, rows_out, errors, dropped, input_tokens, output_tokens, seconds) " +
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (run_id, idx, step) DO UPDATE SET ordinal = excluded.ordinal, " +
+                "rows_in = excluded.rows_in, rows_out = excluded.rows_out, errors = excluded.errors, dropped = excluded.dropped, " +
+                "input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, seconds = excluded.seconds",
+                connection);
+            upsert.Parameters.Add(new() { Value = runId });
+            upsert.Parameters.Add(new() { Value = shard });
+            upsert.Parameters.Add(new() { Value = ordinal });
+            upsert.Parameters.Add(new() { Value = s.Step });
+            upsert.Parameters.Add(new() { Value = s.RowsIn });
+            upsert.Parameters.Add(new() { Value = s.RowsOut });
+            upsert.Parameters.Add(new() { Value = s.Errors });
+            upsert.Parameters.Add(new() { Value = s.Dropped });
+            upsert.Parameters.Add(new() { Value = s.InputTokens });
+            upsert.Parameters.Add(new() { Value = s.OutputTokens });
+            upsert.Parameters.Add(new() { Value = s.Seconds });
+            await upsert.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    private static RunRecord ReadRun(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3), Enum.Parse<RunState>(r.GetString(4)), r.GetInt32(5),
+        r.IsDBNull(6) ? null : r.GetInt64(6), r.GetInt32(7), r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), Time(r, 10), Time(r, 11),
+        r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13));
+
+    private static DateTimeOffset? Time(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
+}

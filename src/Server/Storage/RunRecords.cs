@@ -1,0 +1,80 @@
+namespace Distil.Server.Storage;
+
+/// <summary>Where a run is in its life. Terminal states: Succeeded, Failed, Cancelled.</summary>
+public enum RunState
+{
+    Planning,
+    Running,
+    Merging,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+public enum ShardState
+{
+    Pending,
+    Running,
+    Succeeded,
+}
+
+/// <summary>What a submission records: the definition travels as text so that any worker can parse it.</summary>
+/// <param name="DefinitionFile">The definition's full path where it was submitted; relative data paths resolve against its folder.</param>
+/// <param name="Trigger">Who asked: <c>api</c>, or <c>schedule:&lt;id&gt;</c>.</param>
+public sealed record NewRun(Guid Id, string Pipeline, string? DefinitionFile, string DefinitionJson, int ShardSize, string Trigger);
+
+/// <summary>A run as listed on the dashboard.</summary>
+public sealed record RunRecord(
+    Guid Id,
+    string Pipeline,
+    string? DefinitionFile,
+    string Trigger,
+    RunState State,
+    int ShardSize,
+    long? RowsTotal,
+    int ShardCount,
+    int ShardsDone,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Output,
+    string? Error);
+
+/// <summary>The rows a shard reads: source positions [Offset, Offset + Limit).</summary>
+public sealed record ShardRange(int Index, long Offset, long Limit);
+
+public sealed record ShardRecord(
+    int Index,
+    long Offset,
+    long Limit,
+    ShardState State,
+    int Attempts,
+    string? Worker,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error);
+
+/// <summary>One step's counters, for a shard while it runs or summed over a run.</summary>
+public sealed record StepCounts(
+    string Step,
+    long RowsIn,
+    long RowsOut,
+    long Errors,
+    long Dropped,
+    long InputTokens,
+    long OutputTokens,
+    double Seconds);
+
+/// <summary>Everything the dashboard shows about one run.</summary>
+/// <param name="SummaryJson">Figures computed from the merged dataset (see Jobs.DatasetSummary), or null before the merge.</param>
+public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson);
+
+/// <summary>A file a shard produced, named relative to the pipeline's output folder.</summary>
+public sealed record ShardFile(string Name, string LocalPath);
+
+/// <param name="Recorded">False when the shard was already complete: a second completion adds nothing.</param>
+/// <param name="AllShardsDone">True when no shard of the run is left, so the merge may start.</param>
+public sealed record ShardCompletion(bool Recorded, bool AllShardsDone);
+
+/// <summary>A recurring submission: the definition is kept so that a trigger on any worker can plan the run.</summary>
+public sealed record ScheduleRecord(string Id, string Pipeline, string? DefinitionFile, string DefinitionJson, string Cron, int ShardSize);

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+
+namespace Distil.Server.Tests.Infrastructure;
+
+/// <summary>A <c>distil serve</c> process on a free port, with an HTTP client for its API.</summary>
+public sealed class ServeProcess : IAsyncDisposable
+{
+    private ServeProcess(DistilProcess process, string url, string? token)
+    {
+        Process = process;
+        Url = url;
+        Http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+    }
+
+    public DistilProcess Process { get; }
+
+    public string Url { get; }
+
+    public HttpClient Http { get; }
+
+    public static async Task<ServeProcess> StartAsync(
+        TestWorkspace workspace,
+        string? postgres,
+        int workers = 1,
+        int shardSize = 25,
+        string host = "127.0.0.1",
+        string? token = null,
+        double invisibilitySeconds = 3,
+        bool postgresAsArgument = false)
+    {
+        var url = $"http://{host}:{DistilProcess.FreePort()}";
+        var environment = new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token };
+        var args = new List<string>
+        {
+            "serve", "--urls", url, "--workers", workers.ToString(CultureInfo.InvariantCulture),
+            "--shard-size", shardSize.ToString(CultureInfo.InvariantCulture),
+            "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
+            "--output", workspace.Outputs, "--work-dir", workspace.WorkDirectory("serve"),
+            "--pipelines", Path.Combine(workspace.Root, "pipelines"),
+        };
+        if (postgres is not null && postgresAsArgument)
+        {
+            args.AddRange(["--postgres", postgres]);
+        }
+        else
+        {
+            environment["DISTIL_POSTGRES"] = postgres;
+        }
+
+        var process = DistilProcess.Start(workspace.Root, environment, [.. args]);
+        var serve = new ServeProcess(process, url, token);
+        try
+        {
+            await process.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
+            return serve;
+        }
+        catch
+        {
+            await serve.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Submits through the real CLI (<c>distil submit</c>) and returns the run id it printed.</summary>
+    public async Task<Guid> SubmitAsync(TestWorkspace workspace, string pipeline, int? shardSize = null, string? token = null)
+    {
+        var args = new List<string> { "submit", pipeline, "--server", Url };
+        if (shardSize is { } size)
+        {
+            args.AddRange(["--shard-size", size.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        var (exit, output) = await DistilProcess.RunAsync(workspace.Root, new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token }, [.. args]);
+        Assert.True(exit == 0, $"distil submit failed ({exit}): {output}");
+        return Guid.Parse(output.Trim().Split('\n')[0].Trim());
+    }
+
+    public async Task<JsonElement> GetRunAsync(Guid id)
+    {
+        var text = await Http.GetStringAsync($"/api/runs/{id}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Polls the API until the run reaches <paramref name="state"/> (or any end state, which fails the wait if different).</summary>
+    public async Task<JsonElement> WaitForStateAsync(Guid id, string state, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var run = await GetRunAsync(id);
+            var current = run.GetProperty("run").GetProperty("state").GetString();
+            if (current == state)
+            {
+                return run;
+            }
+
+            if (current is "Succeeded" or "Failed" or "Cancelled" || DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"run {id} is {current}, expected {state}: {run}\nserve output:\n{Process.Output}");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+
+    /// <summary>Polls until a condition on the run detail holds.</summary>
+    public async Task<JsonElement> WaitUntilAsync(Guid id, Func<JsonElement, bool> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var run = await GetRunAsync(id);
+            if (condition(run))
+            {
+                return run;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"timed out waiting for {what}: {run}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Process.DisposeAsync();
+    }
+}

@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace Distil.Server.Tests.Infrastructure;
+
+/// <summary>Starts <c>distil worker</c> processes, each with its own scratch folder as if on its own machine.</summary>
+public static class WorkerProcess
+{
+    public static async Task<DistilProcess> StartAsync(TestWorkspace workspace, string postgres, string name, double invisibilitySeconds = 3)
+    {
+        var process = DistilProcess.Start(workspace.Root, new Dictionary<string, string?> { ["DISTIL_POSTGRES"] = postgres },
+            "worker", "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
+            "--work-dir", workspace.WorkDirectory(name), "--output", workspace.Outputs);
+        await process.WaitForOutputAsync("all the dispatchers started", TimeSpan.FromSeconds(60));
+        return process;
+    }
+
+    /// <summary>The name shard records carry for a process (machine:pid).</summary>
+    public static string NameOf(DistilProcess process) => $"{Environment.MachineName}:{process.Id}";
+}

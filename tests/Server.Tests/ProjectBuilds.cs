@@ -1,7 +1,0 @@
-namespace Distil.Server.Tests;
-
-public class ProjectBuilds
-{
-    [Fact]
-    public void Step_registry_is_available() => Assert.NotNull(Distil.Steps.BuiltInSteps.CreateRegistry());
-}
