@@ -73,6 +73,11 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         Report(completed: false);
     }
 
+    /// <summary>Rows of the run's source this step has finished with, for progress against the source's row count.</summary>
+    protected virtual long RowsDone => Definition.Step is ISourceStep ? RowsOut : Interlocked.Read(ref _rowsIn);
+
+    protected long RowsOut => Interlocked.Read(ref _rowsOut);
+
     private void PredecessorFinished()
     {
         if (Interlocked.Increment(ref _finishedPredecessors) == Definition.After.Count)
@@ -101,8 +106,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
             return;
         }
 
-        var done = Definition.Step is ISourceStep ? Interlocked.Read(ref _rowsOut) : Interlocked.Read(ref _rowsIn);
-        Run.Progress.Report(new StepProgress(Definition.Name, done, Run.RowsTotal, Totals.InputTokens, Totals.OutputTokens)
+        Run.Progress.Report(new StepProgress(Definition.Name, RowsDone, Run.RowsTotal, Totals.InputTokens, Totals.OutputTokens)
         {
             Errors = Totals.Errors,
             Completed = completed,
