@@ -92,4 +92,31 @@ public sealed class EmptyOutputTests : IDisposable
         Assert.Equal(["topic", "instruction"], reader.Schema.GetDataFields().Select(f => f.Name));
         Assert.Equal(0, reader.Metadata!.NumRows);
     }
+
+    [Fact]
+    public async Task No_rows_and_unknown_columns_is_a_clear_error_that_keeps_the_errors_file()
+    {
+        // A first run makes a Parquet input; load_parquet without 'columns' cannot tell its columns before reading.
+        _ws.WritePrompts(6);
+        var make = _ws.Define("""
+            { "name": "make", "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "data/prompts.jsonl" },
+                { "name": "out", "type": "write_parquet", "path": "in.parquet" } ] }
+            """);
+        var input = Assert.Single((await _ws.RunAsync(make)).OutputFiles);
+        var definition = _ws.Define($$"""
+            { "name": "unknown", "steps": [
+                { "name": "load", "type": "load_parquet", "path": "{{input.Replace("\\", "/", StringComparison.Ordinal)}}" },
+                { "name": "score", "type": "fail_every", "every": 1 },
+                { "name": "out", "type": "write_parquet", "path": "empty.parquet" } ] }
+            """, TestSteps.Registry());
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => _ws.RunAsync(definition));
+
+        Assert.Contains("no rows reached it", error.Message, StringComparison.Ordinal);
+        Assert.Contains("list them in 'columns'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("6 arrived; 6 carried an error", error.Message, StringComparison.Ordinal);
+        Assert.Equal(6, TestWorkspace.ReadJsonl(Path.Combine(_ws.Outputs, "out.errors.jsonl")).Count);
+        Assert.False(File.Exists(Path.Combine(_ws.Outputs, "empty.parquet")));
+    }
 }
