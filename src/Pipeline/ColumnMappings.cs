@@ -19,6 +19,10 @@ internal static class ColumnMappings
         return after.Select(c => RowNameAfter(step, c)).Distinct(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>Row column names as the step sees them (input_mappings applied).</summary>
+    public static IReadOnlyList<string> StepView(StepDefinition step, IReadOnlyList<string> rowColumns) =>
+        rowColumns.Select(c => StepNameOf(step, c)).ToList();
+
     public static void ToStepView(StepDefinition step, Row row)
     {
         if (step.InputMappings.Count == 0)

@@ -72,4 +72,12 @@ public readonly record struct SourceRange(long Offset = 0, long? Limit = null)
 }
 
 /// <summary>Where a sink writes: the run's output folder.</summary>
-public sealed record SinkContext(string OutputDirectory, string RunDirectory);
+public sealed record SinkContext(string OutputDirectory, string RunDirectory)
+{
+    /// <summary>
+    /// The columns the graph knows reach the sink, under the names the sink sees (input_mappings applied,
+    /// without <see cref="Row.ErrorColumn"/>); null when a step before it cannot tell before reading.
+    /// Lets a sink write a well-formed empty output when no row reaches it.
+    /// </summary>
+    public IReadOnlyList<string>? Columns { get; init; }
+}

@@ -172,6 +172,15 @@ public sealed class PipelineRunner
             }
         }
 
+        // A transform that is its predecessor's only successor runs on the predecessor's loop (no thread hand-off).
+        foreach (var step in definition.Steps)
+        {
+            if (BatchNode.CanRunInline(step) && definition.Steps.Count(s => s.After.Contains(step.After[0])) == 1)
+            {
+                nodes[step.Name].MakeInline();
+            }
+        }
+
         return definition.Steps.Select(s => nodes[s.Name]).ToList();
     }
 }

@@ -104,4 +104,60 @@ public sealed class FanInAlignmentTests : IDisposable
         Assert.Equal(20, a.Count);
         Assert.Equal(20, b.Count);
     }
+
+    [Fact]
+    public async Task Progress_of_a_join_counts_joined_rows_not_the_rows_of_every_branch()
+    {
+        _ws.WritePrompts(30);
+        var definition = _ws.Define("""
+            {
+              "name": "fan-progress",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "data/prompts.jsonl" },
+                { "name": "a", "type": "tag", "label": "a", "after": ["load"], "input_batch_size": 4 },
+                { "name": "only_science", "type": "filter", "column": "topic", "op": "eq", "value": "science" },
+                { "name": "b", "type": "tag", "label": "b", "after": ["load"], "input_batch_size": 7 },
+                { "name": "join", "type": "combine_columns", "after": ["only_science", "b"], "columns": ["tag"] },
+                { "name": "out", "type": "write_jsonl", "path": "out.jsonl" }
+              ]
+            }
+            """, TestSteps.Registry());
+        var reports = new RecordingProgress();
+
+        var manifest = await _ws.RunAsync(definition, _ws.Options() with { Progress = reports });
+
+        var join = reports.Reports.Where(r => r.Step == "join").ToList();
+        Assert.All(join, r => Assert.InRange(r.RowsDone, 0, 30));
+        var last = Assert.Single(join, r => r.Completed);
+        // 10 science rows joined, 20 dropped because the filter removed them from one branch: all 30 settled.
+        Assert.Equal(30, last.RowsDone);
+        Assert.Equal(30, last.RowsTotal);
+        Assert.Equal(10, manifest.Steps.Single(s => s.Name == "join").RowsOut);
+        Assert.Equal(40, manifest.Steps.Single(s => s.Name == "join").RowsIn);
+    }
+
+    /// <summary>Records reports on the reporting thread (<see cref="Progress{T}"/> would post them later).</summary>
+    private sealed class RecordingProgress : IProgress<StepProgress>
+    {
+        private readonly List<StepProgress> _reports = [];
+
+        public IReadOnlyList<StepProgress> Reports
+        {
+            get
+            {
+                lock (_reports)
+                {
+                    return _reports.ToList();
+                }
+            }
+        }
+
+        public void Report(StepProgress value)
+        {
+            lock (_reports)
+            {
+                _reports.Add(value);
+            }
+        }
+    }
 }

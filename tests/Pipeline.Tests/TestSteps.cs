@@ -6,7 +6,7 @@ namespace Distil.Pipeline.Tests;
 /// <summary>Step types that exist only in tests, to observe what the runtime hands to steps.</summary>
 internal static class TestSteps
 {
-    /// <summary>The built-in registry plus: tag (adds column 'tag' = "&lt;label&gt;:&lt;id&gt;"), fail_every (records an error on ids divisible by 'every'), record (remembers the ids and columns it sees).</summary>
+    /// <summary>The built-in registry plus: tag (adds column 'tag' = "&lt;label&gt;:&lt;id&gt;"), fail_every (records an error on ids divisible by 'every'), record (remembers the ids and columns it sees), throw_at (a transform that throws on the batch holding row 'id').</summary>
     public static StepRegistry Registry(CallLog? log = null)
     {
         log ??= new CallLog();
@@ -14,6 +14,7 @@ internal static class TestSteps
         registry.Register(new StepType("tag", ["label", "delay_ms"], p => new Tag(p, log), "test: adds tag = label:id"));
         registry.Register(new StepType("fail_every", ["every", "omit"], p => new FailEvery(p), "test: fails rows with id % every == 0"));
         registry.Register(new StepType("record", ["needs"], p => new Record(p, log), "test: records the rows it is given"));
+        registry.Register(new StepType("throw_at", ["id"], p => new ThrowAt(p), "test: a transform that throws on the batch holding row 'id'"));
         return registry;
     }
 
@@ -114,5 +115,24 @@ internal static class TestSteps
 
             return ValueTask.FromResult(rows);
         }
+    }
+
+    /// <summary>A cheap transform (no batch cache, so it runs on its predecessor's loop) that fails the run.</summary>
+    private sealed class ThrowAt(StepParameters p) : IBatchStep
+    {
+        private readonly long _id = p.GetInt64("id", 0);
+
+        public string Name { get; } = p.Name;
+
+        public IReadOnlyList<string> InputColumns => [];
+
+        public IReadOnlyList<string> OutputColumns => [];
+
+        public bool CachesBatches => false;
+
+        public ValueTask<IReadOnlyList<Row>> ProcessAsync(IReadOnlyList<Row> rows, IStepContext context, CancellationToken cancellationToken) =>
+            rows.Any(r => r.Id == _id)
+                ? throw new InvalidDataException($"step '{Name}' cannot handle row {_id}")
+                : ValueTask.FromResult(rows);
     }
 }

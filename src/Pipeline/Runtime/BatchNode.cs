@@ -45,8 +45,25 @@ internal sealed class BatchNode : StepNode
 
     public override ITargetBlock<Inbound> Input => (ITargetBlock<Inbound>?)_inbox ?? _parallel!;
 
+    /// <summary>
+    /// A cheap step (one that does not cache its batches: a transform) with one predecessor, one batch at a time,
+    /// runs on its predecessor's loop: a hand-off between threads costs more than such a step's work.
+    /// Steps that call models keep their own loop so that, for example, generation and judging overlap.
+    /// </summary>
+    public static bool CanRunInline(StepDefinition step) =>
+        step.Step is IBatchStep { CachesBatches: false } && step.MaxParallelism == 1 && step.After.Count == 1;
+
+    protected override async Task ProcessInlineAsync(Inbound batch, CancellationToken cancellationToken) =>
+        await EmitAsync(await ProcessAsync(batch), cancellationToken);
+
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
+        if (RunsInline)
+        {
+            await PredecessorsDoneAsync(cancellationToken);
+            return;
+        }
+
         if (_inbox is not null)
         {
             while (await _inbox.OutputAvailableAsync(cancellationToken))

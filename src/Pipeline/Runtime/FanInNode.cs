@@ -14,6 +14,7 @@ internal sealed class FanInNode : StepNode
 
     private readonly BufferBlock<Inbound> _inbox;
     private readonly IFanInStep _step;
+    private long _missing;
 
     public FanInNode(StepDefinition definition, RunContext run, CancellationToken cancellationToken)
         : base(definition, run)
@@ -27,6 +28,12 @@ internal sealed class FanInNode : StepNode
     }
 
     public override ITargetBlock<Inbound> Input => _inbox;
+
+    /// <summary>
+    /// Every branch delivers each row, so rows in would count a source row once per branch; progress counts
+    /// source rows settled here instead: joined, or dropped because a branch removed them.
+    /// </summary>
+    protected override long RowsDone => RowsOut + Interlocked.Read(ref _missing);
 
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
@@ -66,7 +73,7 @@ internal sealed class FanInNode : StepNode
         await _inbox.Completion;
         if (pending.Count > 0)
         {
-            Totals.CountDropped(MissingInBranch, pending.Count);
+            CountMissing(pending.Count);
         }
     }
 
@@ -110,8 +117,14 @@ internal sealed class FanInNode : StepNode
 
         if (unreachable.Count > 0)
         {
-            Totals.CountDropped(MissingInBranch, unreachable.Count);
+            CountMissing(unreachable.Count);
         }
+    }
+
+    private void CountMissing(long rows)
+    {
+        Totals.CountDropped(MissingInBranch, rows);
+        Interlocked.Add(ref _missing, rows);
     }
 
     private Row Combine(Row[] parts)

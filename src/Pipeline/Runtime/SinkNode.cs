@@ -15,6 +15,8 @@ internal sealed class SinkNode : StepNode
     private readonly ISinkStep _sink;
     private FileStream? _errors;
     private Utf8JsonWriter? _errorWriter;
+    private long _rowsArrived;
+    private long _rowsWritten;
 
     public SinkNode(StepDefinition definition, RunContext run, CancellationToken cancellationToken)
         : base(definition, run)
@@ -35,15 +37,24 @@ internal sealed class SinkNode : StepNode
 
     private string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
 
-    public ValueTask OpenAsync(CancellationToken cancellationToken) =>
-        _sink.OpenAsync(new SinkContext(Run.OutputDirectory, Run.RunDirectory), Totals, cancellationToken);
+    public ValueTask OpenAsync(CancellationToken cancellationToken)
+    {
+        var known = Definition.ColumnsIn?.Where(c => c != Row.ErrorColumn).ToList();
+        var context = new SinkContext(Run.OutputDirectory, Run.RunDirectory)
+        {
+            Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
+        };
+        return _sink.OpenAsync(context, Totals, cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
         try
         {
             await _block.Completion;
-            var files = new List<string>(await _sink.CompleteAsync(cancellationToken));
+
+            // The errors file is finished first: it is kept even if the sink cannot finish its output.
+            var files = new List<string>();
             if (_errors is not null)
             {
                 await _errorWriter!.FlushAsync(cancellationToken);
@@ -58,6 +69,7 @@ internal sealed class SinkNode : StepNode
                 File.Delete(ErrorsPath);
             }
 
+            files.InsertRange(0, await CompleteSinkAsync(cancellationToken));
             OutputFiles = files;
         }
         finally
@@ -71,6 +83,19 @@ internal sealed class SinkNode : StepNode
             {
                 await disposable.DisposeAsync();
             }
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> CompleteSinkAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _sink.CompleteAsync(cancellationToken);
+        }
+        catch (InvalidDataException e) when (_rowsWritten == 0)
+        {
+            var errors = _rowsArrived > 0 ? $"; {_rowsArrived} carried an error and were written to {ErrorsPath}" : string.Empty;
+            throw new InvalidDataException($"{e.Message} (no row reached step '{Definition.Name}' without an error: {_rowsArrived} arrived{errors})", e);
         }
     }
 
@@ -91,6 +116,8 @@ internal sealed class SinkNode : StepNode
             }
         }
 
+        _rowsArrived += batch.Rows.Length;
+        _rowsWritten += good.Count;
         if (good.Count > 0)
         {
             await _sink.WriteAsync(good, cancellationToken);

@@ -73,11 +73,41 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         Report(completed: false);
     }
 
+    /// <summary>Rows of the run's source this step has finished with, for progress against the source's row count.</summary>
+    protected virtual long RowsDone => Definition.Step is ISourceStep ? RowsOut : Interlocked.Read(ref _rowsIn);
+
+    protected long RowsOut => Interlocked.Read(ref _rowsOut);
+
+    /// <summary>
+    /// True when the predecessor runs this step's batches on its own loop instead of handing them over through
+    /// <see cref="Input"/> (see <see cref="PipelineRunner"/>'s fusing rule); <see cref="ProcessInlineAsync"/> then receives them.
+    /// </summary>
+    public bool RunsInline => _inlineFinished is not null;
+
+    private TaskCompletionSource? _inlineFinished;
+
+    /// <summary>Makes this node take its batches from its predecessor's loop; call before the run starts.</summary>
+    public void MakeInline() => _inlineFinished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Processes one batch on the calling (predecessor's) loop and passes the output on.</summary>
+    protected virtual Task ProcessInlineAsync(Inbound batch, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException($"step '{Definition.Name}' cannot run inline");
+
+    /// <summary>Waits until the predecessor that runs this step inline has handed over its last batch.</summary>
+    protected Task PredecessorsDoneAsync(CancellationToken cancellationToken) => _inlineFinished!.Task.WaitAsync(cancellationToken);
+
     private void PredecessorFinished()
     {
         if (Interlocked.Increment(ref _finishedPredecessors) == Definition.After.Count)
         {
-            Input?.Complete();
+            if (_inlineFinished is not null)
+            {
+                _inlineFinished.TrySetResult();
+            }
+            else
+            {
+                Input?.Complete();
+            }
         }
     }
 
@@ -101,8 +131,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
             return;
         }
 
-        var done = Definition.Step is ISourceStep ? Interlocked.Read(ref _rowsOut) : Interlocked.Read(ref _rowsIn);
-        Run.Progress.Report(new StepProgress(Definition.Name, done, Run.RowsTotal, Totals.InputTokens, Totals.OutputTokens)
+        Run.Progress.Report(new StepProgress(Definition.Name, RowsDone, Run.RowsTotal, Totals.InputTokens, Totals.OutputTokens)
         {
             Errors = Totals.Errors,
             Completed = completed,
@@ -157,6 +186,12 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
             var batch = new Inbound(branch, _seq++, _buffer);
             _buffer = new Row[batchSize];
             _count = 0;
+            if (Target.RunsInline)
+            {
+                await Target.ProcessInlineAsync(batch, cancellationToken);
+                return;
+            }
+
             if (!await Target.Input!.SendAsync(batch, cancellationToken))
             {
                 // The receiver stopped (it failed or the run is cancelled); its own error is what gets reported.

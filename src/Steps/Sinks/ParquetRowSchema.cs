@@ -47,6 +47,13 @@ internal sealed class ParquetRowSchema
         return new ParquetRowSchema(columns, new ParquetSchema(columns.Select(c => c.Item2.ToField(c.c))));
     }
 
+    /// <summary>A schema for columns whose values were never seen: each a nullable string.</summary>
+    public static ParquetRowSchema AllStrings(IReadOnlyList<string> columns)
+    {
+        var shaped = columns.Select(c => (c, Shape.Unknown.Settled())).ToList();
+        return new ParquetRowSchema(shaped, new ParquetSchema(shaped.Select(c => c.Item2.ToField(c.c))));
+    }
+
     /// <summary>The row as the untyped writer wants it; throws <see cref="InvalidDataException"/> naming the column on a type conflict.</summary>
     public Dictionary<string, object?> ToParquet(IReadOnlyDictionary<string, object?> row, long rowId)
     {

@@ -18,6 +18,7 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     private string? _path;
     private FileStream? _stream;
     private ParquetRowSchema? _schema;
+    private IReadOnlyList<string>? _knownColumns;
     private bool _wroteGroup;
 
     public ParquetSink(StepParameters parameters)
@@ -41,6 +42,7 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
 
     public ValueTask OpenAsync(SinkContext sink, IStepContext context, CancellationToken cancellationToken)
     {
+        _knownColumns = sink.Columns;
         _path = Path.GetFullPath(Path.Combine(sink.OutputDirectory, _fileName));
         Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
         _stream = new FileStream(AtomicFile.TempPathFor(_path), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
@@ -61,9 +63,13 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
 
     public async ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken)
     {
-        if (_pending.Count > 0 || !_wroteGroup)
+        if (_pending.Count > 0)
         {
             await FlushAsync(cancellationToken);
+        }
+        else if (!_wroteGroup)
+        {
+            await WriteEmptyAsync(cancellationToken);
         }
 
         await _stream!.FlushAsync(cancellationToken);
@@ -92,6 +98,26 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
         }
 
         return _columns.ToDictionary(c => c, c => row[c], StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// No row reached the sink (every row errored, or a filter kept none): the file still gets the columns the
+    /// graph knows arrive here, so readers of an empty dataset see its shape. Their types are not known without
+    /// a value, so each is a nullable string.
+    /// </summary>
+    private async Task WriteEmptyAsync(CancellationToken cancellationToken)
+    {
+        var columns = _columns ?? _knownColumns;
+        if (columns is null || columns.Count == 0)
+        {
+            throw new InvalidDataException(
+                $"write_parquet '{Name}' ({_path}): no rows reached it and the columns that would reach it are not known before reading, " +
+                "so there is no schema to write; list them in 'columns' to get an empty file");
+        }
+
+        _schema = ParquetRowSchema.AllStrings(columns);
+        await ParquetSerializer.SerializeUntypedAsync([], _schema.Schema, _stream!, cancellationToken: cancellationToken);
+        _wroteGroup = true;
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)
