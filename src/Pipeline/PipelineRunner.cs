@@ -16,6 +16,9 @@ namespace Distil.Pipeline;
 /// </remarks>
 public sealed class PipelineRunner
 {
+    /// <summary>Name of the copy of the definition kept in each run folder.</summary>
+    public const string DefinitionFileName = "pipeline.json";
+
     public async Task<RunManifest> RunAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(definition);
@@ -41,6 +44,9 @@ public sealed class PipelineRunner
             StartedAt = started,
         };
         manifest.Write(runDirectory);
+
+        // The run folder is self-describing: publishing and audits read the exact definition that made it.
+        AtomicFile.WriteAllText(Path.Combine(runDirectory, DefinitionFileName), definition.Json);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var models = new Dictionary<string, IChatClient>(StringComparer.Ordinal);

@@ -43,6 +43,18 @@ public sealed class ResumeTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_folder_keeps_the_exact_definition_text()
+    {
+        _ws.WritePrompts(10);
+        var definition = Define(new TestSteps.CallLog());
+        var manifest = await _ws.RunAsync(definition);
+
+        var copy = await File.ReadAllTextAsync(Path.Combine(manifest.RunDirectory, PipelineRunner.DefinitionFileName));
+        Assert.Equal(definition.Json, copy);
+        Assert.Contains("\"fail_every\"", copy);
+    }
+
+    [Fact]
     public async Task Only_missing_batches_are_recomputed()
     {
         _ws.WritePrompts(100);
