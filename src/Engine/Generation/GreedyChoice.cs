@@ -15,61 +15,45 @@ internal static class GreedyChoice
     {
         var width = Vector<float>.Count;
         var best = float.NegativeInfinity;
+        var bestIndex = -1;
         var i = 0;
         if (Vector.IsHardwareAccelerated && values.Length >= width)
         {
-            // GreaterThan is false for NaN, so NaN lanes never replace a maximum (the sampler skips NaN the same way).
+            // One pass, each lane keeping its own maximum and where it first saw it. GreaterThan is false for NaN
+            // and for an equal value (-0 and +0 included), so a lane keeps its earliest maximum and never a NaN.
             var max = new Vector<float>(float.NegativeInfinity);
+            var at = new Vector<int>(-1);
+            var index = Vector<int>.Indices;
+            var stride = new Vector<int>(width);
             for (; i <= values.Length - width; i += width)
             {
                 var v = new Vector<float>(values[i..]);
-                max = Vector.ConditionalSelect(Vector.GreaterThan(v, max), v, max);
+                var greater = Vector.GreaterThan(v, max);
+                max = Vector.ConditionalSelect(greater, v, max);
+                at = Vector.ConditionalSelect(greater, index, at);
+                index += stride;
             }
 
             for (var lane = 0; lane < width; lane++)
             {
-                if (max[lane] > best)
+                if (max[lane] > best || (max[lane] == best && at[lane] >= 0 && at[lane] < bestIndex))
                 {
                     best = max[lane];
+                    bestIndex = at[lane];
                 }
             }
         }
 
+        // The tail comes after every lane's positions: only a strictly larger value wins there.
         for (; i < values.Length; i++)
         {
             if (values[i] > best)
             {
                 best = values[i];
+                bestIndex = i;
             }
         }
 
-        if (best == float.NegativeInfinity)
-        {
-            return -1;
-        }
-
-        // The first position equal to the maximum (== treats -0 and +0 alike, as the sampler's > does).
-        var target = new Vector<float>(best);
-        var j = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; j <= values.Length - width; j += width)
-            {
-                if (Vector.EqualsAny(new Vector<float>(values[j..]), target))
-                {
-                    break;
-                }
-            }
-        }
-
-        for (; j < values.Length; j++)
-        {
-            if (values[j] == best)
-            {
-                return j;
-            }
-        }
-
-        return -1;
+        return bestIndex;
     }
 }
