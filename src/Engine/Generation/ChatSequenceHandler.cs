@@ -42,6 +42,13 @@ internal sealed class ChatSequenceHandler : ISequenceHandler
     public int Choose(Span<float> logits, IReadOnlyList<int> generated)
     {
         _constraint?.ApplyMask(logits, _maxNewTokens - generated.Count);
+        // Greedy without a repetition penalty is a plain argmax: take the SIMD one (same id as the sampler's).
+        var options = _sampler.Options;
+        if (options.IsGreedy && (options.RepetitionPenalty == 1 || generated.Count == 0) && GreedyChoice.IndexOfMax(logits) is >= 0 and var best)
+        {
+            return best;
+        }
+
         return _sampler.Sample(logits, generated is List<int> list ? CollectionsMarshal.AsSpan(list) : generated.ToArray());
     }
 
