@@ -49,7 +49,7 @@ internal sealed class CsvSource : ISourceStep
         var reader = new CsvRecordReader(text, _delimiter);
         reader.Read(); // header
         long record = -1;
-        long emitted = 0;
+        var cursor = new RangeCursor(range);
         while (true)
         {
             List<string>? fields;
@@ -77,17 +77,17 @@ internal sealed class CsvSource : ISourceStep
             }
 
             record++;
-            if (record < range.Offset)
+            var position = cursor.Admit(record);
+            if (position == RangePosition.Before)
             {
                 continue;
             }
 
-            if (range.Limit is { } limit && emitted >= limit)
+            if (position == RangePosition.After)
             {
                 yield break;
             }
 
-            emitted++;
             if (fields.Count != _header.Count)
             {
                 problem = $"expected {_header.Count} fields (as in the header), found {fields.Count}";

@@ -51,7 +51,7 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
         using var reader = new StreamReader(new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true), Encoding.UTF8);
         long lineNumber = 0;
         long record = -1;
-        long emitted = 0;
+        var cursor = new RangeCursor(range);
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             lineNumber++;
@@ -61,17 +61,17 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
             }
 
             record++;
-            if (record < range.Offset)
+            var position = cursor.Admit(record);
+            if (position == RangePosition.Before)
             {
                 continue;
             }
 
-            if (range.Limit is { } limit && emitted >= limit)
+            if (position == RangePosition.After)
             {
                 yield break;
             }
 
-            emitted++;
             var row = Parse(line, record, lineNumber);
             if (row is null)
             {

@@ -53,7 +53,7 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
         }
 
         long first = 0;
-        long emitted = 0;
+        var cursor = new RangeCursor(range);
         for (var group = 0; group < groupRows.Count; group++)
         {
             var start = first;
@@ -68,12 +68,13 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
             for (var i = 0; i < data.Data.Count; i++)
             {
                 var id = start + i;
-                if (id < range.Offset)
+                var position = cursor.Admit(id);
+                if (position == RangePosition.Before)
                 {
                     continue;
                 }
 
-                if (range.Limit is { } limit && emitted >= limit)
+                if (position == RangePosition.After)
                 {
                     yield break;
                 }
@@ -85,7 +86,6 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
                     row[column] = data.Data[i].TryGetValue(column, out var value) ? ToRowValue(value) : null;
                 }
 
-                emitted++;
                 yield return row;
             }
         }

@@ -1,0 +1,39 @@
+namespace Distil.Pipeline;
+
+/// <summary>Where a record stands against the <see cref="SourceRange"/> a source reads.</summary>
+public enum RangePosition
+{
+    /// <summary>Before the range's offset: skip it.</summary>
+    Before,
+
+    /// <summary>Inside the range: emit it (already counted).</summary>
+    Inside,
+
+    /// <summary>The range's limit is reached: stop reading.</summary>
+    After,
+}
+
+/// <summary>
+/// Walks a source's records against its range, so that every loader slices shards and <c>--limit</c> the same way.
+/// </summary>
+public struct RangeCursor(SourceRange range)
+{
+    private long _emitted;
+
+    /// <summary>Classifies record number <paramref name="record"/> (0-based position in the source); counts it when inside.</summary>
+    public RangePosition Admit(long record)
+    {
+        if (record < range.Offset)
+        {
+            return RangePosition.Before;
+        }
+
+        if (range.Limit is { } limit && _emitted >= limit)
+        {
+            return RangePosition.After;
+        }
+
+        _emitted++;
+        return RangePosition.Inside;
+    }
+}
