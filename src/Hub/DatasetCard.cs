@@ -98,7 +98,7 @@ internal static partial class DatasetCard
             card.Append("- dpo\n- preference\n");
         }
 
-        card.Append("size_categories:\n- ").Append(SizeCategory(rows)).Append('\n');
+        card.Append("size_categories:\n- ").Append(HubSizeCategory.For(rows)).Append('\n');
         card.Append("---\n\n");
         card.Append("# ").Append(title).Append("\n\n");
         card.Append(pipelineName is null ? "Generated with Distil" : $"Generated with the Distil pipeline `{pipelineName}`");
@@ -112,19 +112,6 @@ internal static partial class DatasetCard
 
         return card.ToString();
     }
-
-    /// <summary>The Hub's size buckets.</summary>
-    internal static string SizeCategory(long rows) => rows switch
-    {
-        < 1_000 => "n<1K",
-        < 10_000 => "1K<n<10K",
-        < 100_000 => "10K<n<100K",
-        < 1_000_000 => "100K<n<1M",
-        < 10_000_000 => "1M<n<10M",
-        < 100_000_000 => "10M<n<100M",
-        < 1_000_000_000 => "100M<n<1B",
-        _ => "1B<n<10B",
-    };
 
     [GeneratedRegex(@"\A---[ \t]*\n(?<yaml>(?:.*\n)*?)---[ \t]*(?:\n|\z)")]
     private static partial Regex FrontMatter();

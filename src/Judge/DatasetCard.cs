@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Distil.Hub;
 
 namespace Distil.Judge;
 
@@ -37,25 +38,12 @@ public sealed class DatasetCard
 
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    /// <summary>The Hub's <c>size_categories</c> bucket for a number of rows.</summary>
-    public static string SizeCategory(long rows) => rows switch
-    {
-        < 1_000 => "n<1K",
-        < 10_000 => "1K<n<10K",
-        < 100_000 => "10K<n<100K",
-        < 1_000_000 => "100K<n<1M",
-        < 10_000_000 => "1M<n<10M",
-        < 100_000_000 => "10M<n<100M",
-        < 1_000_000_000 => "100M<n<1B",
-        _ => "n>1B",
-    };
-
     public string Render()
     {
         var md = new StringBuilder();
         md.Append("---\n")
           .Append("pretty_name: ").Append(Yaml(PrettyName)).Append('\n')
-          .Append("size_categories:\n- ").Append(Yaml(SizeCategory(Rows))).Append('\n')
+          .Append("size_categories:\n- ").Append(Yaml(HubSizeCategory.For(Rows))).Append('\n')
           .Append("task_categories:\n- text-generation\n")
           .Append("tags:\n");
         foreach (var tag in Tags)

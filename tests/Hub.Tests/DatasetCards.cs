@@ -67,7 +67,10 @@ public sealed class DatasetCards
     [InlineData(0, "n<1K")]
     [InlineData(999, "n<1K")]
     [InlineData(1000, "1K<n<10K")]
+    [InlineData(250_000, "100K<n<1M")]
     [InlineData(1_000_000, "1M<n<10M")]
+    [InlineData(3_000_000, "1M<n<10M")]
+    [InlineData(2_000_000_000, "1B<n<10B")]
     public void Size_categories_follow_the_Hub_buckets(long rows, string expected) =>
-        Assert.Equal(expected, DatasetCard.SizeCategory(rows));
+        Assert.Equal(expected, HubSizeCategory.For(rows));
 }

@@ -46,13 +46,6 @@ public class DatasetCardTests
             frontMatter);
     }
 
-    [Theory]
-    [InlineData(0, "n<1K")]
-    [InlineData(999, "n<1K")]
-    [InlineData(1000, "1K<n<10K")]
-    [InlineData(250_000, "100K<n<1M")]
-    [InlineData(3_000_000, "1M<n<10M")]
-    public void Size_category_follows_the_hub_buckets(long rows, string expected) => Assert.Equal(expected, DatasetCard.SizeCategory(rows));
 
     [Fact]
     public void Body_reports_counts_histogram_models_tokens_time_and_definition()
