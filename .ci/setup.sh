@@ -15,3 +15,11 @@ fi
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
+# Conformance peers (Hugging Face tokenizers, @huggingface/jinja, transformers.js, real tokenizer packages):
+# the tests run them with node. --ignore-scripts: transformers.js's install script only tries a download, its
+# onnxruntime-node binaries ship inside the package.
+command -v node >/dev/null 2>&1 || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq --no-install-recommends nodejs npm; }
+if [ ! -d tests/peers/node_modules ] || [ tests/peers/package-lock.json -nt tests/peers/node_modules ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --prefix tests/peers >/dev/null
+  touch tests/peers/node_modules
+fi
