@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
 
@@ -74,6 +75,7 @@ internal static class EngineBench
     /// steps feeding the presents back as pasts. No sampling, no scheduling.</summary>
     private static double BareSessionTokensPerSecond(string folder, int threads, int batch, int steps)
     {
+        OrtEnvironment.Prepare();
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(Path.Combine(folder, "onnx", "model.onnx"), options);
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
