@@ -6,7 +6,7 @@ using Microsoft.Extensions.AI;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands models build, generate (issue 3).</summary>
+/// <summary>The commands models build, generate.</summary>
 internal static class ModelCommands
 {
     public static IEnumerable<Command> Create() => [Models(), Generate()];

@@ -8,7 +8,7 @@ using Distil.Server.Hosting;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands serve, worker, submit, schedule, runs, cancel (issue 5).</summary>
+/// <summary>The commands serve, worker, submit, schedule, runs, cancel.</summary>
 internal static class ServiceCommands
 {
     public static IEnumerable<Command> Create() => [Serve(), Worker(), Submit(), Schedule(), Runs(), Cancel()];
