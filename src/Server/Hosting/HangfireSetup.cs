@@ -29,11 +29,11 @@ internal static class HangfireSetup
                         UseSlidingInvisibilityTimeout = true,
                         InvisibilityTimeout = options.InvisibilityTimeout,
                         QueuePollInterval = options.PollInterval,
-                        // A Hangfire lock is a row in hangfire.lock, deleted by its holder; if Postgres restarts
-                        // (or the holder dies) in the middle of a job's state change, the row stays, and every
-                        // later state change of that job waits until the row is older than this. The default,
-                        // 10 minutes, stalled runs for 10 minutes. The locks guard short sections (a state
-                        // change, a scheduler pass) that last milliseconds, so 30 s is far beyond any real hold.
+                        // A Hangfire lock is a row in hangfire.lock, deleted by its holder. If the holder loses
+                        // its connection first (Postgres restarting, the process killed), the row stays, and
+                        // whoever needs that lock waits until the row is older than this: with the default of
+                        // 10 minutes a job was seen stalled for 10 minutes. The locks guard short sections (a
+                        // state change, a scheduler pass) that last milliseconds, so 30 s is far beyond a real hold.
                         DistributedLockTimeout = LockTimeout,
                         PrepareSchemaIfNecessary = true,
                     });
