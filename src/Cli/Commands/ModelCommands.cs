@@ -9,6 +9,13 @@ namespace Distil.Cli.Commands;
 /// <summary>The commands models build, generate (issue 3).</summary>
 internal static class ModelCommands
 {
+    // Null fields (prompt without --show-prompt) are left out; prompt text keeps its <|special|> markers readable.
+    private static readonly JsonSerializerOptions JsonOutput = new()
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static IEnumerable<Command> Create() => [Models(), Generate()];
 
     private static Command Models()
@@ -143,7 +150,7 @@ internal static class ModelCommands
                     prompt = r.GetValue(showPrompt) ? renderedPrompt : null,
                     finish_reason = raw.FinishReason,
                     usage = new { input_tokens = response.Usage?.InputTokenCount, output_tokens = response.Usage?.OutputTokenCount },
-                }));
+                }, JsonOutput));
                 return 0;
             }
         });

@@ -12,6 +12,9 @@ namespace Distil.Engine.Text;
 /// </summary>
 internal static class ChatTemplateMessages
 {
+    // Compact JSON for tool arguments and non-string results: the indented default would put newlines into prompts.
+    private static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     public static List<object?> Messages(IReadOnlyList<ChatMessage> messages)
     {
         var result = new List<object?>(messages.Count);
@@ -57,7 +60,7 @@ internal static class ChatTemplateMessages
     {
         var function = JinjaValue.NewDict();
         function["name"] = call.Name;
-        function["arguments"] = JinjaValue.FromJson(JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions));
+        function["arguments"] = JinjaValue.FromJson(JsonSerializer.SerializeToElement(call.Arguments ?? new Dictionary<string, object?>(), Compact));
         var dict = JinjaValue.NewDict();
         dict["id"] = call.CallId;
         dict["type"] = "function";
@@ -75,7 +78,7 @@ internal static class ChatTemplateMessages
             null => "",
             string text => text,
             JsonElement { ValueKind: JsonValueKind.String } text => text.GetString(),
-            var other => JsonSerializer.Serialize(other, AIJsonUtilities.DefaultOptions),
+            var other => JsonSerializer.Serialize(other, Compact),
         };
         return dict;
     }
