@@ -30,6 +30,21 @@ public class ModelCatalogTests(TinyModels models)
     }
 
     [Fact]
+    public async Task A_chat_template_file_that_does_not_parse_or_bad_kwargs_are_located_errors()
+    {
+        var template = Path.Combine(models.Root, "broken-" + Guid.NewGuid().ToString("N")[..6] + ".jinja");
+        File.WriteAllText(template, "{% for m in messages %}\n{{ m.content }");
+        var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template\": {JsonSerializer.Serialize(template)}}}"), default));
+        Assert.Equal("$.models.m.chat_template", e.JsonPath);
+        Assert.Contains($"{template}:2:", e.Message);
+
+        var kwargs = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template_kwargs\": [1]}}"), default));
+        Assert.Equal("$.models.m.chat_template_kwargs", kwargs.JsonPath);
+    }
+
+    [Fact]
     public async Task A_missing_api_key_variable_is_named_and_a_set_one_is_never_shown()
     {
         var variable = "DISTIL_TEST_KEY_" + Guid.NewGuid().ToString("N")[..6];
