@@ -1,4 +1,5 @@
 using Distil.Engine;
+using Distil.Engine.Onnx;
 using Distil.Engine.Text;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
@@ -8,34 +9,32 @@ namespace Distil.Steps;
 /// <summary>Opens a local model folder with Distil.Engine, applying the entry's device, threads, chat template and batching.</summary>
 internal static class LocalModels
 {
-    public static IChatClient Open(string name, string path, StepParameters definition)
+    /// <summary>Largest <c>prefix_cache_mb</c> (1 TiB): past it the shift to bytes would overflow long before memory runs out.</summary>
+    private const long MaxPrefixCacheMb = 1L << 20;
+
+    /// <summary>The entry's engine options; each bad field is recorded in <paramref name="problems"/> (the field then keeps its default).</summary>
+    public static LocalModelOptions ReadOptions(string name, StepParameters definition, DefinitionProblems problems)
     {
-        var threads = definition.GetInt32("threads", 0);
-        if (threads < 0)
+        var threads = problems.Check(() => definition.GetInt32("threads", 0, 0, DefinitionLimits.MaxThreads), 0);
+        var maxBatch = problems.Check(() => definition.GetInt32("max_batch_size", 16, 1, 4096), 16);
+        var prefixCacheMb = problems.Check(() => definition.GetInt64("prefix_cache_mb", 256, 0, MaxPrefixCacheMb), 256);
+        var device = problems.Check<string?>(() => ReadDevice(name, definition), null);
+        var template = problems.Check<string?>(() => ReadChatTemplate(name, definition), null);
+        return new LocalModelOptions
         {
-            throw definition.Error("threads", $"model '{name}': \"threads\" must not be negative (0 lets ONNX Runtime choose)");
-        }
-
-        var maxBatch = definition.GetInt32("max_batch_size", 16);
-        if (maxBatch < 1)
-        {
-            throw definition.Error("max_batch_size", $"model '{name}': \"max_batch_size\" must be at least 1");
-        }
-
-        var prefixCacheMb = definition.GetInt64("prefix_cache_mb", 256);
-        if (prefixCacheMb < 0)
-        {
-            throw definition.Error("prefix_cache_mb", $"model '{name}': \"prefix_cache_mb\" must not be negative (0 turns prefix reuse off)");
-        }
-
-        var options = new LocalModelOptions
-        {
-            Device = definition.GetString("device"),
+            Device = device,
             Threads = threads,
-            ChatTemplate = definition.GetString("chat_template"),
+            ChatTemplate = template,
             MaxBatchSize = maxBatch,
             PrefixCacheBytes = prefixCacheMb << 20,
         };
+    }
+
+    public static IChatClient Open(string name, string path, StepParameters definition)
+    {
+        var problems = new DefinitionProblems();
+        var options = ReadOptions(name, definition, problems);
+        problems.ThrowIfAny();
         try
         {
             return LocalModel.Load(path, options);
@@ -48,9 +47,38 @@ internal static class LocalModels
         {
             throw definition.Error("chat_template", $"model '{name}': {e.Message}");
         }
-        catch (Exception e) when (e is ModelFormatException or TokenizerFormatException or IOException)
+        catch (Exception e) when (e is ModelFormatException or TokenizerFormatException or IOException or ArgumentException)
         {
             throw definition.Error("path", $"model '{name}': cannot load {path}: {e.Message}");
         }
+    }
+
+    private static string? ReadDevice(string name, StepParameters definition)
+    {
+        var device = definition.GetString("device");
+        try
+        {
+            ExecutionDevice.Parse(device);
+            return device;
+        }
+        catch (ArgumentException)
+        {
+            throw definition.Error("device", $"model '{name}': device {PipelineDefinitionException.Quote(device)} is not understood; use \"cpu\", \"cuda\" or \"cuda:N\"");
+        }
+    }
+
+    private static string? ReadChatTemplate(string name, StepParameters definition)
+    {
+        var template = definition.GetString("chat_template");
+        try
+        {
+            _ = template is null ? null : ChatTemplates.Get(template);
+        }
+        catch (ArgumentException)
+        {
+            throw definition.Error("chat_template", $"model '{name}': unknown chat template {PipelineDefinitionException.Quote(template)}; known: {string.Join(", ", ChatTemplates.Names)} (leave it out to read it from the model folder)");
+        }
+
+        return template;
     }
 }
