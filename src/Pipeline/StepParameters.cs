@@ -158,7 +158,13 @@ public sealed class StepParameters
         }
         catch (JsonException e)
         {
-            throw Error(name, $"'{name}' is not valid: {e.Message}");
+            // The serializer's message names .NET types; say it in the definition's terms instead.
+            const string unmapped = "The JSON property '";
+            var inner = e.Path is { Length: > 1 } p ? $"{name}{p[1..]}" : name;
+            var unknown = e.Message.StartsWith(unmapped, StringComparison.Ordinal) ? e.Message[unmapped.Length..].Split('\'')[0] : null;
+            throw unknown is not null
+                ? Error(name, $"'{name}' has no key {PipelineDefinitionException.Quote(unknown)}")
+                : Error(inner, $"'{inner}' has a value of the wrong type (or out of range); see the step's documentation for what it takes");
         }
     }
 

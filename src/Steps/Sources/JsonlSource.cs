@@ -102,7 +102,7 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
             }
             catch (JsonException e)
             {
-                problem = $"malformed JSON: {Cut(e.Message)}";
+                problem = $"malformed JSON: {Cut(e.Message)}{(e.BytePositionInLine is { } at ? $" (at byte {at + 1} of the line)" : string.Empty)}";
             }
             catch (InvalidOperationException)
             {
@@ -118,7 +118,13 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
         throw new PipelineDefinitionException($"{problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such lines)", _path, line.Number);
     }
 
-    private static string Cut(string message) => message.Length <= 300 ? message : message[..300] + "…";
+    // The parser appends " LineNumber: 0 | BytePositionInLine: …" about the line alone, which reads as wrong; the position is said once.
+    private static string Cut(string message)
+    {
+        var end = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        message = end > 0 ? message[..end] : message;
+        return message.Length <= 300 ? message : message[..300] + "…";
+    }
 
     private IReadOnlyList<string> PeekColumns(StepParameters parameters)
     {
