@@ -272,12 +272,13 @@ public sealed class PipelineDefinition
         var outputMappings = problems.Check(() => ReadMappings(parameters, "output_mappings"), new Dictionary<string, string>());
         problems.Check(() => parameters.GetStringList("after"));
         problems.Check(() => parameters.GetString("description"));
-        if (type is null || problems.Count > before)
+        // The type's own parameters are checked even when a common one is wrong, so one pass reports both.
+        var step = type is null ? null : problems.Check<IStep?>(() => type.Create(parameters), null);
+        if (type is null || step is null || problems.Count > before)
         {
             return null;
         }
 
-        var step = type.Create(parameters);
         return new StepDefinition(type, parameters, step)
         {
             InputBatchSize = batchSize,
