@@ -1,13 +1,3 @@
-using System.CommandLine;
-using Distil.Cli.Commands;
+using Distil.Cli;
 
-var root = new RootCommand("Distil: declarative pipelines that make preference datasets (prompt / chosen / rejected) with local or remote models.");
-foreach (var command in PipelineCommands.Create()
-             .Concat(ModelCommands.Create())
-             .Concat(ServiceCommands.Create())
-             .Concat(PublishCommands.Create()))
-{
-    root.Subcommands.Add(command);
-}
-
-return await root.Parse(args).InvokeAsync();
+return await DistilCli.InvokeAsync(args);

@@ -14,10 +14,13 @@ internal sealed class JsonLineMap
 
     public long? LineOf(string path) => _lines.TryGetValue(path, out var line) ? line : null;
 
+    /// <summary>Strings and keys that hold a lone surrogate or a NUL: (JSON path, line, what is wrong).</summary>
+    public List<(string Path, long Line, string Problem)> BadStrings { get; } = [];
+
     public static JsonLineMap Build(byte[] utf8)
     {
         var map = new JsonLineMap();
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = DefinitionLimits.MaxDepth });
         var frames = new List<Frame>();
         long line = 1;
         long counted = 0;
@@ -58,8 +61,21 @@ internal sealed class JsonLineMap
                 {
                     case JsonTokenType.PropertyName:
                         var top = frames[^1];
-                        top.PendingProperty = $"{top.Path}.{reader.GetString()}";
+                        top.PendingProperty = $"{top.Path}.{DefinitionStrings.Name(ref reader)}";
                         map._lines[top.PendingProperty] = LineAt(reader.TokenStartIndex);
+                        if (DefinitionStrings.Problem(ref reader) is { } keyProblem)
+                        {
+                            map.BadStrings.Add((top.PendingProperty, line, $"a key holds {keyProblem}"));
+                        }
+
+                        break;
+                    case JsonTokenType.String:
+                        var stringPath = ValuePath(reader.TokenStartIndex);
+                        if (DefinitionStrings.Problem(ref reader) is { } valueProblem)
+                        {
+                            map.BadStrings.Add((stringPath, LineAt(reader.TokenStartIndex), $"a string holds {valueProblem}"));
+                        }
+
                         break;
                     case JsonTokenType.StartObject:
                     case JsonTokenType.StartArray:

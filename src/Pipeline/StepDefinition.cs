@@ -41,5 +41,11 @@ public sealed class StepDefinition
 
     public const int DefaultBatchSize = 50;
 
+    /// <summary>Largest <c>input_batch_size</c>: a batch is held in memory whole.</summary>
+    public const int MaxBatchSize = 1_000_000;
+
+    /// <summary>Largest <c>max_parallelism</c>.</summary>
+    public const int MaxParallelismLimit = 1024;
+
     public override string ToString() => $"{Name} ({Type.Name})";
 }

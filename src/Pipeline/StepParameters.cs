@@ -21,7 +21,7 @@ public sealed class StepParameters
         JsonPath = jsonPath;
         File = file;
         _lineOf = lineOf;
-        Name = step.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : jsonPath;
+        Name = step.ValueKind == JsonValueKind.Object && step.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : jsonPath;
     }
 
     public string Name { get; }
@@ -35,10 +35,10 @@ public sealed class StepParameters
 
     public JsonElement Element => _step;
 
-    public bool Has(string name) => _step.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null;
+    public bool Has(string name) => Get(name) is not null;
 
     public JsonElement? Get(string name) =>
-        _step.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+        _step.ValueKind == JsonValueKind.Object && _step.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
     public string RequireString(string name) =>
         GetString(name) ?? throw Error(name, $"step '{Name}' needs the parameter '{name}'");
@@ -47,23 +47,24 @@ public sealed class StepParameters
     {
         null => null,
         { ValueKind: JsonValueKind.String } v => v.GetString(),
-        _ => throw Error(name, $"'{name}' must be a string"),
+        _ => throw Error(name, $"'{name}' must be a string, not {Shown(name)}"),
     };
 
-    public long GetInt64(string name, long fallback) => Get(name) switch
+    /// <summary>An integer parameter, range-checked (never cast): a value outside [min, max] is a located error saying what is accepted.</summary>
+    public long GetInt64(string name, long fallback, long min = long.MinValue, long max = long.MaxValue) => Get(name) switch
     {
         null => fallback,
-        { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out var i) => i,
-        _ => throw Error(name, $"'{name}' must be an integer"),
+        { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out var i) && i >= min && i <= max => i,
+        _ => throw Error(name, $"'{name}' must be an integer{Range(min, max)}, not {Shown(name)}"),
     };
 
-    public int GetInt32(string name, int fallback) => checked((int)GetInt64(name, fallback));
+    public int GetInt32(string name, int fallback, int min = int.MinValue, int max = int.MaxValue) => (int)GetInt64(name, fallback, min, max);
 
-    public double GetDouble(string name, double fallback) => Get(name) switch
+    public double GetDouble(string name, double fallback, double min = double.MinValue, double max = double.MaxValue) => Get(name) switch
     {
         null => fallback,
-        { ValueKind: JsonValueKind.Number } v => v.GetDouble(),
-        _ => throw Error(name, $"'{name}' must be a number"),
+        { ValueKind: JsonValueKind.Number } v when v.TryGetDouble(out var d) && double.IsFinite(d) && d >= min && d <= max => d,
+        _ => throw Error(name, $"'{name}' must be a number{Range(min, max)}, not {Shown(name)}"),
     };
 
     public bool GetBoolean(string name, bool fallback) => Get(name) switch
@@ -96,7 +97,51 @@ public sealed class StepParameters
     }
 
     /// <summary>A parameter that is a path, resolved against the definition file's folder.</summary>
-    public string? GetPath(string name) => GetString(name) is { } p ? Path.GetFullPath(Path.Combine(BaseDirectory, p)) : null;
+    public string? GetPath(string name) => GetString(name) switch
+    {
+        null => null,
+        var p when string.IsNullOrWhiteSpace(p) => throw Error(name, $"'{name}' is empty; give a path (relative paths start at the definition's folder)"),
+        var p => Path.GetFullPath(Path.Combine(BaseDirectory, p)),
+    };
+
+    /// <summary>
+    /// A sink's file name (relative to the output folder): it must name a file, so "", ".", ".." and names ending
+    /// in a separator are refused here rather than failing the run with "Is a directory".
+    /// </summary>
+    public string GetOutputFileName(string name, string fallback)
+    {
+        var value = GetString(name);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        var last = Path.GetFileName(value.TrimEnd());
+        if (string.IsNullOrWhiteSpace(value) || last.Length == 0 || last is "." or "..")
+        {
+            throw Error(name, $"'{name}' must name a file inside the output folder, e.g. \"{fallback}\", not {PipelineDefinitionException.Quote(value)}");
+        }
+
+        return value;
+    }
+
+    /// <summary>The value of <paramref name="name"/> as written, cut for a message.</summary>
+    private string Shown(string name) => Get(name) is not { } v ? "nothing"
+        : v.ValueKind == JsonValueKind.String ? PipelineDefinitionException.Quote(v.GetString())
+        : v.ValueKind is JsonValueKind.Object or JsonValueKind.Array ? $"an {(v.ValueKind == JsonValueKind.Object ? "object" : "array")}"
+        : PipelineDefinitionException.Quote(v.GetRawText());
+
+    private static string Range(double min, double max)
+    {
+        var text = (min <= int.MinValue, max >= int.MaxValue) switch
+        {
+            (true, true) => min == int.MinValue && max == int.MaxValue ? $"from {min} to {max}" : string.Empty,
+            (true, false) => $"of at most {max}",
+            (false, true) => max == int.MaxValue ? $"from {min} to {max}" : $"of at least {min}",
+            _ => $"from {min} to {max}",
+        };
+        return text.Length == 0 ? text : string.Create(System.Globalization.CultureInfo.InvariantCulture, $" {text}");
+    }
 
     /// <summary>Deserializes a parameter (an object of options, say) with snake_case names.</summary>
     public T? Get<T>(string name)
@@ -113,7 +158,13 @@ public sealed class StepParameters
         }
         catch (JsonException e)
         {
-            throw Error(name, $"'{name}' is not valid: {e.Message}");
+            // The serializer's message names .NET types; say it in the definition's terms instead.
+            const string unmapped = "The JSON property '";
+            var inner = e.Path is { Length: > 1 } p ? $"{name}{p[1..]}" : name;
+            var unknown = e.Message.StartsWith(unmapped, StringComparison.Ordinal) ? e.Message[unmapped.Length..].Split('\'')[0] : null;
+            throw unknown is not null
+                ? Error(name, $"'{name}' has no key {PipelineDefinitionException.Quote(unknown)}")
+                : Error(inner, $"'{inner}' has a value of the wrong type (or out of range); see the step's documentation for what it takes");
         }
     }
 

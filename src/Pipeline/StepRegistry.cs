@@ -18,6 +18,12 @@ public sealed class StepRegistry
 
     private readonly Dictionary<string, StepType> _types = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Checks one entry of <c>models</c> (name, entry, where to report) when a definition is parsed, so that the
+    /// models are validated with everything else, before any model loads. Null: only "type" is required.
+    /// </summary>
+    public Action<string, StepParameters, DefinitionProblems>? ModelValidator { get; set; }
+
     public StepRegistry Register(StepType type)
     {
         if (!_types.TryAdd(type.Name, type))

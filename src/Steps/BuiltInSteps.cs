@@ -7,7 +7,7 @@ public static class BuiltInSteps
 {
     public static StepRegistry CreateRegistry()
     {
-        var registry = new StepRegistry();
+        var registry = new StepRegistry { ModelValidator = ModelCatalog.Validate };
         SourceSteps.Register(registry);
         TransformSteps.Register(registry);
         SinkSteps.Register(registry);

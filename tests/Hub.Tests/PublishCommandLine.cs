@@ -70,9 +70,13 @@ public sealed class PublishCommandLine
         using var environment = new EnvironmentScope(("HF_TOKEN", "hf_unused"));
 
         var (exit, _, error) = await CliRunner.PublishAsync(run, "--repo", "no-namespace");
+        var (doubleDash, _, doubleDashError) = await CliRunner.PublishAsync(run, "--repo", "me/x--y");
 
-        Assert.Equal(1, exit);
+        // Invalid input, found locally before any request: exit 2 (README's exit codes).
+        Assert.Equal(2, exit);
         Assert.Contains("'no-namespace' is not a Hub repository id: use namespace/name", error);
+        Assert.Equal(2, doubleDash);
+        Assert.Contains("'me/x--y' is not a Hub repository id", doubleDashError);
     }
 
     /// <summary>

@@ -19,7 +19,7 @@ public class ModelCatalogTests(TinyModels models)
     [InlineData("{\"type\": \"local\", \"path\": \"x\", \"theads\": 2}", "$.models.m.theads", "unknown key 'theads'")]
     [InlineData("{\"type\": \"openai\", \"endpoint\": \"http://127.0.0.1:1/v1\"}", "$.models.m.model", "served \"model\" name")]
     [InlineData("{\"type\": \"openai\", \"model\": \"m\", \"endpoint\": \"ftp://host\"}", "$.models.m.endpoint", "http(s) URL")]
-    [InlineData("{\"type\": \"openai\", \"model\": \"m\", \"max_concurrency\": 0}", "$.models.m.max_concurrency", "at least 1")]
+    [InlineData("{\"type\": \"openai\", \"model\": \"m\", \"max_concurrency\": 0}", "$.models.m.max_concurrency", "from 1 to")]
     public async Task Bad_model_entries_are_located_errors(string json, string path, string message)
     {
         var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m", Model(json), default));

@@ -206,8 +206,9 @@ public sealed class DefinitionValidationTests : IDisposable
               ]
             }
             """, registry));
-        Assert.Equal(6, e.Line);
-        Assert.Equal("$.steps[1].model", e.JsonPath);
+        var undefined = Assert.Single(e.Problems, p => p.JsonPath == "$.steps[1].model");
+        Assert.Equal(6, undefined.Line);
+        Assert.Contains(e.Problems, p => p.JsonPath == "$.models.a.path"); // reported in the same pass
     }
 
     [Fact]

@@ -74,6 +74,30 @@ public sealed class SubmissionErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Api_runs_the_same_validation_as_the_cli_models_included_and_reports_every_problem()
+    {
+        var definition = """
+            {
+              "name": "api-models",
+              "models": { "m": { "type": "local", "path": "models/m", "build": { "preset": true, "seed": "str" } } },
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "../data/none.jsonl", "input_batch_size": 2147483648 }
+              ]
+            }
+            """;
+        using var response = await _serve.Http.PostAsJsonAsync("/api/runs", new { definition, definition_file = Path.Combine(_workspace.Root, "pipelines", "api.json") });
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("4 problems", body);
+        Assert.Contains("$.models.m.build.preset", body);
+        Assert.Contains("$.models.m.build.seed", body);
+        Assert.Contains("$.steps[0].input_batch_size", body);
+        Assert.Contains("$.steps[0].path", body);
+        Assert.Empty(JsonDocument.Parse(await _serve.Http.GetStringAsync("/api/runs")).RootElement.EnumerateArray());
+    }
+
+    [Fact]
     public async Task Missing_definition_file_and_invalid_cron_are_reported()
     {
         var missing = Path.Combine(_workspace.Root, "nope.json");

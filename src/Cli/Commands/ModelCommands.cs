@@ -34,7 +34,19 @@ internal static class ModelCommands
             if ((presetName is null) == (source is null))
             {
                 Console.Error.WriteLine("error: give exactly one of --preset NAME or --from CHECKPOINT_FOLDER");
-                return Task.FromResult(2);
+                return Task.FromResult(ExitCodes.InvalidInput);
+            }
+
+            if (presetName is not null && !ModelPreset.Names.Contains(presetName))
+            {
+                Console.Error.WriteLine($"error: unknown preset '{presetName}'; presets: {string.Join(", ", ModelPreset.Names)}");
+                return Task.FromResult(ExitCodes.InvalidInput);
+            }
+
+            if (source is not null && !Directory.Exists(source))
+            {
+                Console.Error.WriteLine($"error: {Path.GetFullPath(source)}: no such checkpoint folder");
+                return Task.FromResult(ExitCodes.InvalidInput);
             }
 
             var progress = new Progress<string>(m => Console.Error.WriteLine(m));
@@ -49,15 +61,20 @@ internal static class ModelCommands
                     ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress);
                 }
             }
-            catch (Exception e) when (e is ModelFormatException or ArgumentException or IOException)
+            catch (Exception e) when (e is ModelFormatException or ArgumentException)
             {
-                // An unusable checkpoint folder or preset is bad input (README: exit code 2).
+                // The checkpoint (or an argument) is not something the builder can read: the input is at fault.
                 Console.Error.WriteLine($"error: {e.Message}");
-                return Task.FromResult(2);
+                return Task.FromResult(ExitCodes.InvalidInput);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(ExitCodes.RunFailed);
             }
 
             Console.WriteLine(Path.GetFullPath(folder));
-            return Task.FromResult(0);
+            return Task.FromResult(ExitCodes.Ok);
         });
         return new Command("models", "Build local ONNX models") { build };
     }
@@ -81,16 +98,28 @@ internal static class ModelCommands
         var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json, showPrompt };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
+            if (r.GetValue(maxNew) < 1 || r.GetValue(threads) < 0 || r.GetValue(threads) > Distil.Pipeline.DefinitionLimits.MaxThreads || r.GetValue(temperature) is < 0 or float.NaN || r.GetValue(topK) is < 1)
+            {
+                Console.Error.WriteLine($"error: --max-new-tokens must be at least 1, --threads from 0 to {Distil.Pipeline.DefinitionLimits.MaxThreads}, --temperature not negative, --top-k at least 1");
+                return ExitCodes.InvalidInput;
+            }
+
+            if (!Directory.Exists(r.GetValue(model)))
+            {
+                Console.Error.WriteLine($"error: {Path.GetFullPath(r.GetValue(model)!)}: no such model folder");
+                return ExitCodes.InvalidInput;
+            }
+
             LocalChatClient client;
             try
             {
                 client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), MaxBatchSize = 1 });
             }
-            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException or IOException)
             {
                 // An unusable model folder is bad input (README: exit code 2).
                 Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
+                return ExitCodes.InvalidInput;
             }
 
             using (client)
@@ -137,7 +166,7 @@ internal static class ModelCommands
                     }
 
                     Console.WriteLine();
-                    return 0;
+                    return ExitCodes.Ok;
                 }
 
                 var response = await client.GetResponseAsync(messages, options, ct);
@@ -151,7 +180,7 @@ internal static class ModelCommands
                     finish_reason = raw.FinishReason,
                     usage = new { input_tokens = response.Usage?.InputTokenCount, output_tokens = response.Usage?.OutputTokenCount },
                 }, JsonOutput));
-                return 0;
+                return ExitCodes.Ok;
             }
         });
         return command;

@@ -8,11 +8,6 @@ namespace Distil.Cli.Commands;
 /// <summary>The commands run, validate and steps.</summary>
 internal static class PipelineCommands
 {
-    public const int Ok = 0;
-    public const int RunFailed = 1;
-    public const int InvalidInput = 2;
-    public const int Cancelled = 130;
-
     public static IEnumerable<Command> Create() => [Run(), Validate(), Steps()];
 
     private static Command Run()
@@ -29,10 +24,11 @@ internal static class PipelineCommands
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
             var file = result.GetValue(pipeline)!;
+            var error = result.InvocationConfiguration.Error;
             if (result.GetValue(limit) is < 0)
             {
-                Console.Error.WriteLine("--limit must not be negative");
-                return InvalidInput;
+                error.WriteLine("--limit must not be negative");
+                return ExitCodes.InvalidInput;
             }
 
             PipelineDefinition definition;
@@ -42,8 +38,8 @@ internal static class PipelineCommands
             }
             catch (PipelineDefinitionException e)
             {
-                Console.Error.WriteLine($"invalid pipeline: {e.Message}");
-                return InvalidInput;
+                error.WriteLine($"invalid pipeline: {e.Message}");
+                return ExitCodes.InvalidInput;
             }
 
             var options = new RunOptions
@@ -54,57 +50,57 @@ internal static class PipelineCommands
                 Fresh = result.GetValue(fresh),
                 Models = new ModelCatalog(),
             };
-            return await RunAsync(definition, options, cancellationToken);
+            return await RunAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var runner = new PipelineRunner();
-        var interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        var interactive = output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         try
         {
             var manifest = interactive
                 ? await PipelineProgress.ShowAsync(definition, progress => runner.RunAsync(definition, options with { Progress = progress }, cancellationToken))
-                : await runner.RunAsync(definition, options with { Progress = new PlainProgress(Console.Out) }, cancellationToken);
-            PrintSummary(manifest);
-            return Ok;
+                : await runner.RunAsync(definition, options with { Progress = new PlainProgress(output) }, cancellationToken);
+            PrintSummary(manifest, output);
+            return ExitCodes.Ok;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine("cancelled; finished batches are kept and the next run resumes from them");
-            return Cancelled;
+            error.WriteLine("cancelled; finished batches are kept and the next run resumes from them");
+            return ExitCodes.Interrupted;
         }
         catch (PipelineDefinitionException e)
         {
-            Console.Error.WriteLine($"invalid input: {e.Message}");
-            return InvalidInput;
+            error.WriteLine($"invalid input: {e.Message}");
+            return ExitCodes.InvalidInput;
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"run failed: {e.Message}");
-            return RunFailed;
+            error.WriteLine($"run failed: {e.Message}");
+            return ExitCodes.RunFailed;
         }
     }
 
-    private static void PrintSummary(RunManifest manifest)
+    private static void PrintSummary(RunManifest manifest, TextWriter output)
     {
-        Console.WriteLine($"run {manifest.Status}: {manifest.Pipeline} ({manifest.Fingerprint}) in {(manifest.FinishedAt - manifest.StartedAt)?.TotalSeconds:F1}s");
+        output.WriteLine($"run {manifest.Status}: {manifest.Pipeline} ({manifest.Fingerprint}) in {(manifest.FinishedAt - manifest.StartedAt)?.TotalSeconds:F1}s");
         foreach (var step in manifest.Steps)
         {
             var dropped = step.Dropped.Count == 0 ? string.Empty : $", dropped {string.Join(", ", step.Dropped.Select(d => $"{d.Key} {d.Value}"))}";
             var cached = step.CachedBatches == 0 ? string.Empty : $", {step.CachedBatches} batches from cache";
             var tokens = step.InputTokens + step.OutputTokens == 0 ? string.Empty : $", tokens {step.InputTokens} in / {step.OutputTokens} out";
-            Console.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
+            output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
         }
 
         foreach (var file in manifest.OutputFiles)
         {
-            Console.WriteLine($"  wrote {file}");
+            output.WriteLine($"  wrote {file}");
         }
 
-        Console.WriteLine($"  run directory {manifest.RunDirectory}");
+        output.WriteLine($"  run directory {manifest.RunDirectory}");
     }
 
     private static Command Validate()
@@ -113,23 +109,24 @@ internal static class PipelineCommands
         var command = new Command("validate", "Check a pipeline definition (steps, parameters, graph, columns, input files) without running it.") { pipeline };
         command.SetAction((ParseResult result) =>
         {
+            var output = result.InvocationConfiguration.Output;
             try
             {
                 var definition = PipelineDefinition.Load(result.GetValue(pipeline)!.FullName, BuiltInSteps.CreateRegistry());
-                Console.WriteLine($"{definition.File}: pipeline '{definition.Name}' is valid ({definition.Steps.Count} steps)");
+                output.WriteLine($"{definition.File}: pipeline '{definition.Name}' is valid ({definition.Steps.Count} steps)");
                 foreach (var step in definition.Steps)
                 {
                     var after = step.After.Count == 0 ? string.Empty : $" after {string.Join(", ", step.After)}";
                     var columns = step.ColumnsOut is null ? "columns known when it runs" : string.Join(", ", step.ColumnsOut);
-                    Console.WriteLine($"  {step.Name} ({step.Type.Name}){after} → {columns}");
+                    output.WriteLine($"  {step.Name} ({step.Type.Name}){after} → {columns}");
                 }
 
-                return Ok;
+                return ExitCodes.Ok;
             }
             catch (PipelineDefinitionException e)
             {
-                Console.Error.WriteLine($"invalid pipeline: {e.Message}");
-                return InvalidInput;
+                result.InvocationConfiguration.Error.WriteLine($"invalid pipeline: {e.Message}");
+                return ExitCodes.InvalidInput;
             }
         });
         return command;
@@ -138,15 +135,15 @@ internal static class PipelineCommands
     private static Command Steps()
     {
         var command = new Command("steps", "List the step types a pipeline can use.");
-        command.SetAction((ParseResult _) =>
+        command.SetAction((ParseResult result) =>
         {
             foreach (var type in BuiltInSteps.CreateRegistry().Types)
             {
                 var parameters = type.Parameters.Count == 0 ? string.Empty : $" [{string.Join(", ", type.Parameters)}]";
-                Console.WriteLine($"{type.Name}{parameters}\n    {type.Description}");
+                result.InvocationConfiguration.Output.WriteLine($"{type.Name}{parameters}\n    {type.Description}");
             }
 
-            return Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }

@@ -49,13 +49,25 @@ internal static class PublishCommands
             if (options.Repo is null && options.ToDirectory is null)
             {
                 await error.WriteLineAsync("distil publish: give --repo namespace/name (upload) or --to-dir DIR (write the files to a folder)");
-                return 2;
+                return ExitCodes.InvalidInput;
             }
 
             if (options.MaxRowsPerRowGroup < 1)
             {
                 await error.WriteLineAsync("distil publish: --max-rows-per-row-group must be at least 1");
-                return 2;
+                return ExitCodes.InvalidInput;
+            }
+
+            if (options.Repo is not null && HubRepoId.Problem(options.Repo) is { } badRepo)
+            {
+                await error.WriteLineAsync($"distil publish: {badRepo}");
+                return ExitCodes.InvalidInput;
+            }
+
+            if (!Directory.Exists(parse.GetValue(folder)))
+            {
+                await error.WriteLineAsync($"distil publish: {Path.GetFullPath(parse.GetValue(folder)!)}: no such folder (expected a run folder such as runs/<pipeline>/<fingerprint>)");
+                return ExitCodes.InvalidInput;
             }
 
             try
@@ -80,12 +92,12 @@ internal static class PublishCommands
                     await output.WriteLineAsync($"  {file.PathInRepo}");
                 }
 
-                return 0;
+                return ExitCodes.Ok;
             }
             catch (HubPublishException e)
             {
                 await error.WriteLineAsync($"distil publish: {e.Message}");
-                return 1;
+                return ExitCodes.RunFailed;
             }
         });
         return [publish];

@@ -58,10 +58,12 @@ internal static class ServiceCommands
         var command = new Command("submit", "Enqueue a run on a Distil server; prints its id") { pipeline, server, shardSize, wait };
         command.SetAction((result, ct) => Guard(async () =>
         {
+            // The same validation the server runs, here, so a bad definition exits 2 with no server involved.
+            PipelineDefinition.Load(result.GetValue(pipeline)!.FullName, Distil.Steps.BuiltInSteps.CreateRegistry());
             using var client = new ServiceClient(result.GetValue(server), null);
             var submitted = await client.SubmitAsync(result.GetValue(pipeline)!.FullName, result.GetValue(shardSize), ct);
             Console.WriteLine(submitted.Id);
-            return result.GetValue(wait) ? await WaitAsync(client, submitted.Id, ct) : 0;
+            return result.GetValue(wait) ? await WaitAsync(client, submitted.Id, ct) : ExitCodes.Ok;
         }));
         return command;
     }
@@ -77,6 +79,12 @@ internal static class ServiceCommands
         var command = new Command("schedule", "Register a recurring run on a Distil server (or remove one with --remove)") { pipeline, cron, id, remove, server, shardSize };
         command.SetAction((result, ct) => Guard(async () =>
         {
+            if (CronSchedule.Problem(result.GetValue(cron)!) is { } badCron)
+            {
+                throw new ServiceConfigurationException($"--cron {PipelineDefinitionException.Quote(result.GetValue(cron))} is not a cron expression ({badCron}); use 5 fields (e.g. \"0 3 * * *\") or 6 with seconds first");
+            }
+
+            PipelineDefinition.Load(result.GetValue(pipeline)!.FullName, Distil.Steps.BuiltInSteps.CreateRegistry());
             using var client = new ServiceClient(result.GetValue(server), null);
             if (result.GetValue(remove) is { } removed)
             {
@@ -137,7 +145,7 @@ internal static class ServiceCommands
             if (run.State is "Succeeded" or "Failed" or "Cancelled")
             {
                 Console.WriteLine($"{run.State}{(run.Output is null ? "" : $": {run.Output}")}{(run.Error is null ? "" : $": {run.Error}")}");
-                return run.State == "Succeeded" ? 0 : 1;
+                return run.State == "Succeeded" ? ExitCodes.Ok : run.State == "Cancelled" ? ExitCodes.Interrupted : ExitCodes.RunFailed;
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
@@ -168,11 +176,11 @@ internal static class ServiceCommands
         catch (Exception e) when (e is ServiceConfigurationException or PipelineDefinitionException)
         {
             await Console.Error.WriteLineAsync($"distil: {e.Message}");
-            return 2;
+            return ExitCodes.InvalidInput;
         }
     }
 
-    private static Task<int> Guard(Func<Task> body) => Guard(async () => { await body(); return 0; });
+    private static Task<int> Guard(Func<Task> body) => Guard(async () => { await body(); return ExitCodes.Ok; });
 
     /// <summary>Options shared by serve and worker.</summary>
     private sealed class WorkerOptionSet

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Distil.Engine;
+using Distil.Engine.Onnx;
 using Distil.Engine.Text;
 using Distil.Engine.Text.Jinja;
 using Distil.Pipeline;
@@ -10,41 +11,34 @@ namespace Distil.Steps;
 /// <summary>Opens a local model folder with Distil.Engine, applying the entry's device, threads, chat template and batching.</summary>
 internal static class LocalModels
 {
-    public static IChatClient Open(string name, string path, StepParameters definition)
+    /// <summary>Largest <c>prefix_cache_mb</c> (1 TiB): past it the shift to bytes would overflow long before memory runs out.</summary>
+    private const long MaxPrefixCacheMb = 1L << 20;
+
+    /// <summary>The entry's engine options; each bad field is recorded in <paramref name="problems"/> (the field then keeps its default).</summary>
+    public static LocalModelOptions ReadOptions(string name, StepParameters definition, DefinitionProblems problems)
     {
-        var threads = definition.GetInt32("threads", 0);
-        if (threads < 0)
+        var threads = problems.Check(() => definition.GetInt32("threads", 0, 0, DefinitionLimits.MaxThreads), 0);
+        var maxBatch = problems.Check(() => definition.GetInt32("max_batch_size", 16, 1, 4096), 16);
+        var prefixCacheMb = problems.Check(() => definition.GetInt64("prefix_cache_mb", 256, 0, MaxPrefixCacheMb), 256);
+        var device = problems.Check<string?>(() => ReadDevice(name, definition), null);
+        var template = problems.Check<string?>(() => ReadChatTemplate(name, definition), null);
+        var kwargs = problems.Check<IReadOnlyDictionary<string, JsonElement>?>(() => ReadTemplateKwargs(name, definition), null);
+        return new LocalModelOptions
         {
-            throw definition.Error("threads", $"model '{name}': \"threads\" must not be negative (0 lets ONNX Runtime choose)");
-        }
-
-        var maxBatch = definition.GetInt32("max_batch_size", 16);
-        if (maxBatch < 1)
-        {
-            throw definition.Error("max_batch_size", $"model '{name}': \"max_batch_size\" must be at least 1");
-        }
-
-        var prefixCacheMb = definition.GetInt64("prefix_cache_mb", 256);
-        if (prefixCacheMb < 0)
-        {
-            throw definition.Error("prefix_cache_mb", $"model '{name}': \"prefix_cache_mb\" must not be negative (0 turns prefix reuse off)");
-        }
-
-        var kwargs = definition.Get("chat_template_kwargs");
-        if (kwargs is { ValueKind: not JsonValueKind.Object })
-        {
-            throw definition.Error("chat_template_kwargs", $"model '{name}': \"chat_template_kwargs\" must be an object of template variables, e.g. {{\"enable_thinking\": false}}");
-        }
-
-        var options = new LocalModelOptions
-        {
-            Device = definition.GetString("device"),
+            Device = device,
             Threads = threads,
-            ChatTemplate = definition.GetPath("chat_template") is { } file && File.Exists(file) ? file : definition.GetString("chat_template"),
-            ChatTemplateKwargs = kwargs?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone()),
+            ChatTemplate = template,
+            ChatTemplateKwargs = kwargs,
             MaxBatchSize = maxBatch,
             PrefixCacheBytes = prefixCacheMb << 20,
         };
+    }
+
+    public static IChatClient Open(string name, string path, StepParameters definition)
+    {
+        var problems = new DefinitionProblems();
+        var options = ReadOptions(name, definition, problems);
+        problems.ThrowIfAny();
         try
         {
             return LocalModel.Load(path, options);
@@ -61,9 +55,47 @@ internal static class LocalModels
         {
             throw definition.Error(definition.Has("chat_template") ? "chat_template" : "path", $"model '{name}': chat template error: {e.Message}");
         }
-        catch (Exception e) when (e is ModelFormatException or TokenizerFormatException or IOException)
+        catch (Exception e) when (e is ModelFormatException or TokenizerFormatException or IOException or ArgumentException)
         {
             throw definition.Error("path", $"model '{name}': cannot load {path}: {e.Message}");
         }
     }
+
+    private static string? ReadDevice(string name, StepParameters definition)
+    {
+        var device = definition.GetString("device");
+        try
+        {
+            ExecutionDevice.Parse(device);
+            return device;
+        }
+        catch (ArgumentException)
+        {
+            throw definition.Error("device", $"model '{name}': device {PipelineDefinitionException.Quote(device)} is not understood; use \"cpu\", \"cuda\" or \"cuda:N\"");
+        }
+    }
+
+    /// <summary>A built-in template's name, or a Jinja template file (relative to the definition) as its full path.</summary>
+    private static string? ReadChatTemplate(string name, StepParameters definition)
+    {
+        var template = definition.GetString("chat_template");
+        if (template is null || ChatTemplates.Names.Contains(template))
+        {
+            return template;
+        }
+
+        if (definition.GetPath("chat_template") is { } file && File.Exists(file))
+        {
+            return file;
+        }
+
+        throw definition.Error("chat_template", $"model '{name}': chat template {PipelineDefinitionException.Quote(template)} is neither a built-in ({string.Join(", ", ChatTemplates.Names)}) nor an existing template file (leave it out to use the model folder's own)");
+    }
+
+    private static IReadOnlyDictionary<string, JsonElement>? ReadTemplateKwargs(string name, StepParameters definition) => definition.Get("chat_template_kwargs") switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Object } kwargs => kwargs.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone()),
+        _ => throw definition.Error("chat_template_kwargs", $"model '{name}': \"chat_template_kwargs\" must be an object of template variables, e.g. {{\"enable_thinking\": false}}"),
+    };
 }

@@ -19,33 +19,75 @@ public sealed class ModelCatalog : IModelProvider
     private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "prefix_cache_mb", "description"];
     private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "description"];
 
+    /// <summary>
+    /// Checks one <c>models</c> entry without opening anything (registered as the definition's model validator, so
+    /// validate, run, submit and the service all see the same errors): keys, types and ranges, a model folder that
+    /// exists or a valid <c>build</c> block, environment variables that must be set.
+    /// </summary>
+    public static void Validate(string name, StepParameters definition, DefinitionProblems problems)
+    {
+        switch (problems.Check<string?>(() => RequireType(name, definition), null))
+        {
+            case "local":
+                RejectUnknownKeys(name, definition, LocalKeys, problems);
+                problems.Check(() => LocalFolder(name, definition));
+                LocalModels.ReadOptions(name, definition, problems);
+                break;
+            case "openai":
+                RejectUnknownKeys(name, definition, OpenAIKeys, problems);
+                ReadRemote(name, definition, problems);
+                break;
+        }
+
+        problems.Check(() => definition.GetString("description"));
+    }
+
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {
-        var type = definition.GetString("type") ?? throw definition.Error("type", $"model '{name}' needs a \"type\": \"local\" or \"openai\"");
-        return type switch
-        {
-            "local" => await OpenLocalAsync(name, definition, cancellationToken).ConfigureAwait(false),
-            "openai" => OpenRemote(name, definition),
-            _ => throw definition.Error("type", $"model '{name}': unknown type '{type}'; choose local or openai"),
-        };
+        var problems = new DefinitionProblems();
+        Validate(name, definition, problems);
+        problems.ThrowIfAny();
+        return definition.GetString("type") == "local"
+            ? await OpenLocalAsync(name, definition, cancellationToken).ConfigureAwait(false)
+            : OpenRemote(ReadRemote(name, definition, problems));
     }
+
+    private static string RequireType(string name, StepParameters definition) => definition.GetString("type") switch
+    {
+        null => throw definition.Error("type", $"model '{name}' needs a \"type\": \"local\" or \"openai\""),
+        var type when type is "local" or "openai" => type,
+        var other => throw definition.Error("type", $"model '{name}': unknown type {PipelineDefinitionException.Quote(other)}; choose local or openai"),
+    };
 
     private static async Task<IChatClient> OpenLocalAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {
-        RejectUnknownKeys(name, definition, LocalKeys);
-        var path = definition.GetPath("path") ?? throw definition.Error("path", $"model '{name}' needs a \"path\" to its model folder");
-        if (!ModelFolderBuilder.IsModelFolder(path))
+        var (path, build) = LocalFolder(name, definition);
+        if (build is { } recipe)
         {
-            if (definition.Get("build") is not { } build)
-            {
-                throw definition.Error("path", $"model '{name}': no model folder at {path} (config.json missing); point \"path\" at a model folder or add \"build\": {{\"preset\": \"tiny\", \"seed\": 1}}");
-            }
-
-            var (preset, seed) = ReadBuild(name, definition, build);
-            await ModelFolderBuilder.EnsureBuiltAsync(path, preset, seed, cancellationToken).ConfigureAwait(false);
+            await ModelFolderBuilder.EnsureBuiltAsync(path, recipe.Preset, recipe.Seed, cancellationToken).ConfigureAwait(false);
         }
 
         return LocalModels.Open(name, path, definition);
+    }
+
+    /// <summary>The model folder, and the recipe to build it with when it does not exist yet.</summary>
+    private static (string Path, (string Preset, ulong Seed)? Build) LocalFolder(string name, StepParameters definition)
+    {
+        var path = definition.GetPath("path") ?? throw definition.Error("path", $"model '{name}' needs a \"path\" to its model folder");
+        if (File.Exists(path))
+        {
+            throw definition.Error("path", $"model '{name}': {path} is a file; \"path\" names the model folder (config.json, tokenizer, onnx/model.onnx)");
+        }
+
+        if (definition.Get("build") is { } build)
+        {
+            var recipe = ReadBuild(name, definition, build);
+            return (path, ModelFolderBuilder.IsModelFolder(path) ? null : recipe);
+        }
+
+        return ModelFolderBuilder.IsModelFolder(path)
+            ? (path, null)
+            : throw definition.Error("path", $"model '{name}': no model folder at {path} (config.json missing); point \"path\" at a model folder or add \"build\": {{\"preset\": \"tiny\", \"seed\": 1}}");
     }
 
     private static (string Preset, ulong Seed) ReadBuild(string name, StepParameters definition, JsonElement build)
@@ -55,95 +97,90 @@ public sealed class ModelCatalog : IModelProvider
             throw definition.Error("build", $"model '{name}': \"build\" must be an object like {{\"preset\": \"tiny\", \"seed\": 1}}");
         }
 
+        var problems = new DefinitionProblems();
+        foreach (var property in build.EnumerateObject())
+        {
+            if (property.Name is not ("preset" or "seed"))
+            {
+                problems.Add(definition.Error($"build.{property.Name}", $"model '{name}': unknown build option {PipelineDefinitionException.Quote(property.Name)}; use preset and seed"));
+            }
+        }
+
         var preset = build.TryGetProperty("preset", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : null;
         if (preset is null || !ModelPreset.Names.Contains(preset))
         {
-            throw definition.Error("build.preset", $"model '{name}': \"preset\" must be one of: {string.Join(", ", ModelPreset.Names)}");
+            problems.Add(definition.Error("build.preset", $"model '{name}': \"preset\" must be one of: {string.Join(", ", ModelPreset.Names)}"));
         }
 
         ulong seed = 0;
         if (build.TryGetProperty("seed", out var s) && !(s.ValueKind == JsonValueKind.Number && s.TryGetUInt64(out seed)))
         {
-            throw definition.Error("build.seed", $"model '{name}': \"seed\" must be a non-negative integer");
+            problems.Add(definition.Error("build.seed", $"model '{name}': \"seed\" must be an integer from 0 to {ulong.MaxValue}"));
         }
 
-        foreach (var property in build.EnumerateObject())
-        {
-            if (property.Name is not ("preset" or "seed"))
-            {
-                throw definition.Error($"build.{property.Name}", $"model '{name}': unknown build option '{property.Name}'; use preset and seed");
-            }
-        }
-
-        return (preset, seed);
+        problems.ThrowIfAny();
+        return (preset!, seed);
     }
 
-    private static IChatClient OpenRemote(string name, StepParameters definition)
+    private sealed record RemoteSettings(string Model, Uri Endpoint, string Key, int MaxConcurrency, int InitialConcurrency, bool AdaptiveConcurrency, int MaxRetries, double TimeoutSeconds);
+
+    /// <summary>The entry's endpoint settings; each bad field is recorded in <paramref name="problems"/>.</summary>
+    private static RemoteSettings ReadRemote(string name, StepParameters definition, DefinitionProblems problems)
     {
-        RejectUnknownKeys(name, definition, OpenAIKeys);
-        var model = definition.GetString("model") ?? throw definition.Error("model", $"model '{name}' needs the served \"model\" name, e.g. meta-llama/Llama-3.1-8B-Instruct");
-        var endpointText = definition.GetString("endpoint") ?? "https://api.openai.com/v1";
-        if (!Uri.TryCreate(endpointText, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+        var model = problems.Check(
+            () => definition.GetString("model") ?? throw definition.Error("model", $"model '{name}' needs the served \"model\" name, e.g. meta-llama/Llama-3.1-8B-Instruct"),
+            string.Empty);
+        var endpoint = problems.Check(
+            () =>
+            {
+                var text = definition.GetString("endpoint") ?? "https://api.openai.com/v1";
+                return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+                    ? uri
+                    : throw definition.Error("endpoint", $"model '{name}': \"endpoint\" must be an http(s) URL such as http://127.0.0.1:8000/v1, not {PipelineDefinitionException.Quote(text)}");
+            },
+            new Uri("http://127.0.0.1/"));
+        var key = problems.Check(() => ReadKey(name, definition), string.Empty);
+        var maxConcurrency = problems.Check(() => definition.GetInt32("max_concurrency", 8, 1, 4096), 8);
+        var initialConcurrency = problems.Check(() => definition.GetInt32("initial_concurrency", Math.Min(maxConcurrency, 4), 1, maxConcurrency), 1);
+        var adaptive = problems.Check(() => definition.GetBoolean("adaptive_concurrency", true), true);
+        var maxRetries = problems.Check(() => definition.GetInt32("max_retries", 4, 0, 100), 4);
+        var timeout = problems.Check(() => definition.GetDouble("timeout_s", 300, 0.001, 86_400), 300);
+        return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout);
+    }
+
+    private static string ReadKey(string name, StepParameters definition)
+    {
+        if (definition.GetString("api_key_env") is not { } variable)
         {
-            throw definition.Error("endpoint", $"model '{name}': \"endpoint\" must be an http(s) URL such as http://127.0.0.1:8000/v1");
+            return "unused"; // local servers (vLLM, TGI) accept any key; the SDK insists on one.
         }
 
-        var keyVariable = definition.GetString("api_key_env");
-        string key;
-        if (keyVariable is null)
-        {
-            key = "unused"; // local servers (vLLM, TGI) accept any key; the SDK insists on one.
-        }
-        else
-        {
-            key = Environment.GetEnvironmentVariable(keyVariable)
-                ?? throw definition.Error("api_key_env", $"model '{name}': the environment variable {keyVariable} is not set");
-        }
+        return Environment.GetEnvironmentVariable(variable) is { Length: > 0 } key
+            ? key
+            : throw definition.Error("api_key_env", $"model '{name}': the environment variable {PipelineDefinitionException.Quote(variable)} is not set (it holds the endpoint's API key)");
+    }
 
-        var maxConcurrency = definition.GetInt32("max_concurrency", 8);
-        if (maxConcurrency < 1)
-        {
-            throw definition.Error("max_concurrency", $"model '{name}': \"max_concurrency\" must be at least 1");
-        }
-
-        var initialConcurrency = definition.GetInt32("initial_concurrency", Math.Min(maxConcurrency, 4));
-        if (initialConcurrency < 1 || initialConcurrency > maxConcurrency)
-        {
-            throw definition.Error("initial_concurrency", $"model '{name}': \"initial_concurrency\" must be between 1 and max_concurrency ({maxConcurrency})");
-        }
-
-        var adaptive = definition.GetBoolean("adaptive_concurrency", true);
-        var maxRetries = definition.GetInt32("max_retries", 4);
-        if (maxRetries < 0)
-        {
-            throw definition.Error("max_retries", $"model '{name}': \"max_retries\" must not be negative");
-        }
-
-        var timeout = definition.GetDouble("timeout_s", 300);
-        if (timeout <= 0)
-        {
-            throw definition.Error("timeout_s", $"model '{name}': \"timeout_s\" must be positive");
-        }
-
+    private static IChatClient OpenRemote(RemoteSettings settings)
+    {
         var options = new OpenAIClientOptions
         {
-            Endpoint = endpoint,
+            Endpoint = settings.Endpoint,
             RetryPolicy = new ClientRetryPolicy(0), // RetryingChatClient owns retries, so they are not multiplied.
-            NetworkTimeout = TimeSpan.FromSeconds(timeout),
+            NetworkTimeout = TimeSpan.FromSeconds(settings.TimeoutSeconds),
         };
-        IChatClient client = new OpenAI.Chat.ChatClient(model, new ApiKeyCredential(key), options).AsIChatClient();
+        IChatClient client = new OpenAI.Chat.ChatClient(settings.Model, new ApiKeyCredential(settings.Key), options).AsIChatClient();
         // Retries wrap the limit, so that every attempt reports its outcome to it and a back-off holds no slot.
-        client = new ConcurrencyLimitedChatClient(client, maxConcurrency, initialConcurrency, adaptive);
-        return new RetryingChatClient(client, maxRetries, TimeSpan.FromMilliseconds(500));
+        client = new ConcurrencyLimitedChatClient(client, settings.MaxConcurrency, settings.InitialConcurrency, settings.AdaptiveConcurrency);
+        return new RetryingChatClient(client, settings.MaxRetries, TimeSpan.FromMilliseconds(500));
     }
 
-    private static void RejectUnknownKeys(string name, StepParameters definition, HashSet<string> known)
+    private static void RejectUnknownKeys(string name, StepParameters definition, HashSet<string> known, DefinitionProblems problems)
     {
         foreach (var property in definition.Element.EnumerateObject())
         {
             if (!known.Contains(property.Name))
             {
-                throw definition.Error(property.Name, $"model '{name}': unknown key '{property.Name}'; accepted: {string.Join(", ", known.Order(StringComparer.Ordinal))}");
+                problems.Add(definition.Error(property.Name, $"model '{name}': unknown key {PipelineDefinitionException.Quote(property.Name)}; accepted: {string.Join(", ", known.Order(StringComparer.Ordinal))}"));
             }
         }
     }

@@ -15,7 +15,7 @@ internal sealed class JsonlSink : ISinkStep, IAsyncDisposable
     public JsonlSink(StepParameters parameters)
     {
         Name = parameters.Name;
-        _fileName = parameters.GetString("path") ?? $"{parameters.Name}.jsonl";
+        _fileName = parameters.GetOutputFileName("path", $"{parameters.Name}.jsonl");
         _columns = parameters.GetStringList("columns");
     }
 

@@ -24,7 +24,7 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     public ParquetSink(StepParameters parameters)
     {
         Name = parameters.Name;
-        _fileName = parameters.GetString("path") ?? $"{parameters.Name}.parquet";
+        _fileName = parameters.GetOutputFileName("path", $"{parameters.Name}.parquet");
         _rowGroupSize = parameters.GetInt32("row_group_size", 10_000);
         if (_rowGroupSize < 1)
         {

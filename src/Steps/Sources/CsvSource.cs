@@ -45,7 +45,7 @@ internal sealed class CsvSource : ISourceStep
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await Task.Yield();
-        using var text = new StreamReader(_path, Encoding.UTF8, true, 1 << 16);
+        using var text = new StreamReader(_path, StrictUtf8, true, 1 << 16);
         var reader = new CsvRecordReader(text, _delimiter);
         reader.Read(); // header
         long record = -1;
@@ -59,11 +59,13 @@ internal sealed class CsvSource : ISourceStep
                 cancellationToken.ThrowIfCancellationRequested();
                 fields = reader.Read();
             }
-            catch (FormatException e)
+            catch (Exception e) when (e is FormatException or DecoderFallbackException)
             {
                 if (_onError == InputErrorPolicy.Fail)
                 {
-                    throw new PipelineDefinitionException($"malformed CSV record: {e.Message}", _path, reader.RecordLine);
+                    throw e is DecoderFallbackException
+                        ? new PipelineDefinitionException($"invalid UTF-8 after the record that starts on line {reader.RecordLine} (the file must be UTF-8 text)", _path, reader.RecordLine + 1)
+                        : new PipelineDefinitionException($"malformed CSV record: {e.Message}", _path, reader.RecordLine);
                 }
 
                 // The rest of the file cannot be trusted after a broken quote; stop here.
@@ -110,9 +112,12 @@ internal sealed class CsvSource : ISourceStep
         }
     }
 
+    // Invalid bytes are reported, not silently replaced with U+FFFD.
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private List<string> ReadHeader()
     {
-        using var text = new StreamReader(_path, Encoding.UTF8);
+        using var text = new StreamReader(_path, StrictUtf8);
         var reader = new CsvRecordReader(text, _delimiter);
         try
         {
@@ -121,6 +126,10 @@ internal sealed class CsvSource : ISourceStep
         catch (FormatException e)
         {
             throw new PipelineDefinitionException($"malformed CSV header: {e.Message}", _path, 1);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new PipelineDefinitionException("invalid UTF-8 in the header (the file must be UTF-8 text)", _path, 1);
         }
     }
 }

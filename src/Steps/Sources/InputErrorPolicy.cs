@@ -24,9 +24,14 @@ internal static class InputErrorPolicies
     public static string RequireExistingFile(StepParameters parameters, string name = "path")
     {
         var path = parameters.GetPath(name) ?? throw parameters.Error(name, $"step '{parameters.Name}' needs the parameter '{name}'");
-        if (!File.Exists(path))
+        if (!File.Exists(path) && !Directory.Exists(path))
         {
             throw parameters.Error(name, $"input file not found: {path}");
+        }
+
+        if (RegularFile.Problem(path) is { } notAFile)
+        {
+            throw parameters.Error(name, $"the input {path} {notAFile}");
         }
 
         return path;

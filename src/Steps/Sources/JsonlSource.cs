@@ -14,12 +14,14 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
     private readonly string _path;
     private readonly InputErrorPolicy _onError;
     private readonly IReadOnlyList<string> _columns;
+    private readonly int _maxLineBytes;
 
     public JsonlSource(StepParameters parameters)
     {
         Name = parameters.Name;
         _path = InputErrorPolicies.RequireExistingFile(parameters);
         _onError = InputErrorPolicies.Read(parameters);
+        _maxLineBytes = parameters.GetInt32("max_line_bytes", DefinitionLimits.DefaultMaxLineBytes, 16, int.MaxValue / 2);
         _columns = parameters.GetStringList("columns") ?? PeekColumns(parameters);
     }
 
@@ -34,10 +36,9 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
     public async ValueTask<long?> CountAsync(CancellationToken cancellationToken)
     {
         long records = 0;
-        using var reader = new StreamReader(_path, Encoding.UTF8, true, 1 << 16);
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        await foreach (var line in JsonlLines.ReadAsync(_path, _maxLineBytes, cancellationToken))
         {
-            if (!string.IsNullOrWhiteSpace(line))
+            if (line.Text is null || !string.IsNullOrWhiteSpace(line.Text))
             {
                 records++;
             }
@@ -48,14 +49,11 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
 
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        using var reader = new StreamReader(new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true), Encoding.UTF8);
-        long lineNumber = 0;
         long record = -1;
         var cursor = new RangeCursor(range);
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        await foreach (var line in JsonlLines.ReadAsync(_path, _maxLineBytes, cancellationToken))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
+            if (line.Text is not null && string.IsNullOrWhiteSpace(line.Text))
             {
                 continue;
             }
@@ -72,7 +70,7 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
                 yield break;
             }
 
-            var row = Parse(line, record, lineNumber);
+            var row = Parse(line, record);
             if (row is null)
             {
                 context.CountDropped(InputErrorPolicies.MalformedRecord);
@@ -83,22 +81,33 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
         }
     }
 
-    private Row? Parse(string line, long id, long lineNumber)
+    private Row? Parse(JsonlLine line, long id)
     {
         string problem;
-        try
+        if (line.Text is null)
         {
-            using var document = JsonDocument.Parse(line);
-            if (document.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                return RowJson.ToRow(id, document.RootElement);
-            }
-
-            problem = $"expected a JSON object, found {document.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+            problem = line.Problem!;
         }
-        catch (JsonException e)
+        else
         {
-            problem = $"malformed JSON: {e.Message}";
+            try
+            {
+                using var document = JsonDocument.Parse(line.Text);
+                if (document.RootElement.ValueKind == JsonValueKind.Object)
+                {
+                    return RowJson.ToRow(id, document.RootElement);
+                }
+
+                problem = $"expected a JSON object, found {document.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+            }
+            catch (JsonException e)
+            {
+                problem = $"malformed JSON: {Cut(e.Message)}{(e.BytePositionInLine is { } at ? $" (at byte {at + 1} of the line)" : string.Empty)}";
+            }
+            catch (InvalidOperationException)
+            {
+                problem = "a string holds a lone surrogate escape such as \\ud800 (half of a UTF-16 pair), which is not text";
+            }
         }
 
         if (_onError == InputErrorPolicy.Skip)
@@ -106,41 +115,30 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
             return null;
         }
 
-        throw new PipelineDefinitionException($"{problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such lines)", _path, lineNumber);
+        throw new PipelineDefinitionException($"{problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such lines)", _path, line.Number);
+    }
+
+    // The parser appends " LineNumber: 0 | BytePositionInLine: …" about the line alone, which reads as wrong; the position is said once.
+    private static string Cut(string message)
+    {
+        var end = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        message = end > 0 ? message[..end] : message;
+        return message.Length <= 300 ? message : message[..300] + "…";
     }
 
     private IReadOnlyList<string> PeekColumns(StepParameters parameters)
     {
         // The first record names the columns, so that later steps' needs are checked before anything runs.
-        using var reader = new StreamReader(_path, Encoding.UTF8);
-        long lineNumber = 0;
-        while (reader.ReadLine() is { } line)
+        foreach (var line in JsonlLines.Read(_path, _maxLineBytes))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
+            if (line.Text is not null && string.IsNullOrWhiteSpace(line.Text))
             {
                 continue;
             }
 
-            try
+            if (Parse(line, 0) is { } row)
             {
-                using var document = JsonDocument.Parse(line);
-                if (document.RootElement.ValueKind == JsonValueKind.Object)
-                {
-                    return document.RootElement.EnumerateObject().Select(p => p.Name).ToList();
-                }
-            }
-            catch (JsonException) when (_onError == InputErrorPolicy.Skip)
-            {
-            }
-            catch (JsonException e)
-            {
-                throw new PipelineDefinitionException($"malformed JSON: {e.Message}", _path, lineNumber);
-            }
-
-            if (_onError == InputErrorPolicy.Fail)
-            {
-                throw new PipelineDefinitionException("expected a JSON object", _path, lineNumber);
+                return row.Columns.ToList();
             }
         }
 

@@ -7,9 +7,9 @@ namespace Distil.Steps;
 
 /// <summary>
 /// load_parquet: reads one row group at a time (memory bounded by the largest row group), converting values
-/// to row values (INT32 → long, FLOAT → double, lists → lists, structs → dictionaries). Its columns are known
-/// before running only if listed in <c>columns</c> (reading the schema needs the file's footer, which is read
-/// when the run starts); without it, later steps' column needs are checked when rows arrive.
+/// to row values (INT32 → long, FLOAT → double, lists → lists, structs → dictionaries). The file's footer (its
+/// schema) is read when the definition is checked, so a column a later step needs and the file lacks, or a damaged
+/// file, is reported by validate, before anything runs.
 /// </summary>
 internal sealed class ParquetSource : ISourceStep, ICountableSource
 {
@@ -21,13 +21,22 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
         Name = parameters.Name;
         _path = InputErrorPolicies.RequireExistingFile(parameters);
         _columns = parameters.GetStringList("columns");
+        // Steps are built synchronously (StepType.Create); the footer is a few kB, read once.
+        var fields = Task.Run(() => ReadFieldsAsync(CancellationToken.None)).GetAwaiter().GetResult();
+        var missing = _columns?.Where(c => !fields.Contains(c)).ToList();
+        if (missing is { Count: > 0 })
+        {
+            throw parameters.Error("columns", $"column(s) {string.Join(", ", missing)} listed in 'columns' of step '{Name}' are not in {_path} (it has: {string.Join(", ", fields)})");
+        }
+
+        _columns ??= fields;
     }
 
     public string Name { get; }
 
     public IReadOnlyList<string> InputColumns => [];
 
-    public IReadOnlyList<string> OutputColumns => _columns ?? [];
+    public IReadOnlyList<string> OutputColumns => _columns!;
 
     public ValueTask<string> FingerprintAsync(CancellationToken cancellationToken) => RunFingerprint.OfFileAsync(_path, cancellationToken);
 
@@ -63,8 +72,7 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
                 continue;
             }
 
-            await using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-            var data = await ParquetSerializer.DeserializeUntypedAsync(stream, new ParquetOptions(), group, cancellationToken);
+            var data = await ReadGroupAsync(group, s => ParquetSerializer.DeserializeUntypedAsync(s, new ParquetOptions(), group, cancellationToken), cancellationToken);
             for (var i = 0; i < data.Data.Count; i++)
             {
                 var id = start + i;
@@ -91,17 +99,43 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
         }
     }
 
+    private async Task<IReadOnlyList<string>> ReadFieldsAsync(CancellationToken cancellationToken)
+    {
+        await using var reader = await OpenAsync(cancellationToken);
+        return reader.Schema.Fields.Select(f => f.Name).ToList();
+    }
+
     private async Task<ParquetReader> OpenAsync(CancellationToken cancellationToken)
     {
+        if (ParquetDamage.Describe(_path) is { } damage)
+        {
+            throw new PipelineDefinitionException($"not a readable Parquet file: {damage}", _path);
+        }
+
         try
         {
             return await ParquetReader.CreateAsync(_path, cancellationToken: cancellationToken);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not OutOfMemoryException)
         {
-            throw new PipelineDefinitionException($"not a readable Parquet file: {e.Message}", _path, inner: e);
+            throw new PipelineDefinitionException($"not a readable Parquet file: its footer (the schema and the index of row groups) is damaged ({e.GetType().Name}: {Cut(e.Message)})", _path, inner: e);
         }
     }
+
+    private async Task<T> ReadGroupAsync<T>(int group, Func<Stream, Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            return await read(stream);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is not (OutOfMemoryException or PipelineDefinitionException))
+        {
+            throw new PipelineDefinitionException($"row group {group} of the Parquet file is damaged and cannot be read ({e.GetType().Name}: {Cut(e.Message)})", _path, inner: e);
+        }
+    }
+
+    private static string Cut(string message) => message.Length <= 200 ? message : message[..200] + "…";
 
     /// <summary>Parquet.Net's untyped values, narrowed to the value types rows hold.</summary>
     internal static object? ToRowValue(object? value) => value switch

@@ -7,8 +7,8 @@ public static class SourceSteps
 {
     public static void Register(StepRegistry registry)
     {
-        registry.Register(new StepType("load_jsonl", ["path", "on_error", "columns"], p => new JsonlSource(p),
-            "Reads a JSON Lines file, one object per line (streamed; on_error: fail|skip)."));
+        registry.Register(new StepType("load_jsonl", ["path", "on_error", "columns", "max_line_bytes"], p => new JsonlSource(p),
+            "Reads a JSON Lines file, one object per line (streamed; on_error: fail|skip; max_line_bytes caps one line, default 16 MiB)."));
         registry.Register(new StepType("load_csv", ["path", "on_error", "delimiter"], p => new CsvSource(p),
             "Reads a CSV file with a header line; values are strings (streamed; on_error: fail|skip)."));
         registry.Register(new StepType("load_parquet", ["path", "columns"], p => new ParquetSource(p),
