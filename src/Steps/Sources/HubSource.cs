@@ -150,6 +150,7 @@ internal sealed class HubSource : ISourceStep
         Token = ResolveToken(),
         CacheDirectory = _cacheDirectory,
         Retry = _settings.Retry,
+        Logger = _settings.Logger,
     });
 
     /// <summary>Turns what the user must change (repo, config, split, revision, token) into an error located at that parameter.</summary>

@@ -1,4 +1,5 @@
 using Distil.Hub;
+using Microsoft.Extensions.Logging;
 
 namespace Distil.Steps;
 
@@ -18,6 +19,9 @@ public sealed record HubSourceSettings
     public Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
 
     public HubRetryPolicy Retry { get; init; } = HubRetryPolicy.Default;
+
+    /// <summary>Receives retry notices and resumed downloads.</summary>
+    public ILogger? Logger { get; init; }
 
     public static HubSourceSettings Default { get; } = new();
 }
