@@ -26,9 +26,15 @@ public static partial class HubDataFiles
 
     private static readonly Dictionary<string, string> SplitKeywords = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["train"] = "train", ["training"] = "train",
-        ["validation"] = "validation", ["valid"] = "validation", ["val"] = "validation", ["dev"] = "validation",
-        ["test"] = "test", ["testing"] = "test", ["eval"] = "test",
+        ["train"] = "train",
+        ["training"] = "train",
+        ["validation"] = "validation",
+        ["valid"] = "validation",
+        ["val"] = "validation",
+        ["dev"] = "validation",
+        ["test"] = "test",
+        ["testing"] = "test",
+        ["eval"] = "test",
     };
 
     /// <summary>The layout of a repository's own files. <paramref name="cardConfigs"/> is the card's <c>configs</c> list, if any.</summary>

@@ -9,15 +9,18 @@ namespace Distil.Hub;
 /// Downloads repository files into a folder keyed by commit, so a file is fetched once per commit. A download
 /// goes to <c>&lt;file&gt;.part</c> and is renamed when complete (and its SHA-256 checked against the LFS oid
 /// when the tree gave one): a kill leaves no torn file, and the next attempt (in this run after a dropped
-/// connection, or in the next run) asks only for the missing bytes with an HTTP Range request.
+/// connection, or in the next run) asks only for the missing bytes with an HTTP Range request. A
+/// <c>&lt;file&gt;.lock</c> beside it lets one reader download while others of the same cache wait.
 /// </summary>
 internal sealed class HubDownloadCache(HubHttp http, HubRetryPolicy retry, ILogger logger)
 {
     private const string PartSuffix = ".part";
+    private const string LockSuffix = ".lock";
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(200);
 
     public async Task<string> GetAsync(Uri url, HubRepoEntry file, string local, CancellationToken cancellationToken)
     {
-        if (File.Exists(local) && new FileInfo(local).Length == file.Size)
+        if (IsComplete(local, file))
         {
             return local;
         }
@@ -25,8 +28,16 @@ internal sealed class HubDownloadCache(HubHttp http, HubRetryPolicy retry, ILogg
         Directory.CreateDirectory(Path.GetDirectoryName(local)!);
         var part = local + PartSuffix;
         var what = $"download of {file.Path}";
+
+        // Shards of one run on one machine share the cache: one downloads, the others wait and then find the file.
+        await using var guard = await LockAsync(local + LockSuffix, what, cancellationToken).ConfigureAwait(false);
         for (var attempt = 1; ; attempt++)
         {
+            if (IsComplete(local, file))
+            {
+                return local;
+            }
+
             try
             {
                 await ContinueAsync(url, file, part, what, cancellationToken).ConfigureAwait(false);
@@ -35,7 +46,7 @@ internal sealed class HubDownloadCache(HubHttp http, HubRetryPolicy retry, ILogg
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is IOException or HttpRequestException && attempt < retry.MaxAttempts)
             {
                 // The body broke off: what arrived stays in the .part file and the next attempt resumes after it.
-                await http.WaitAsync(what, attempt, null, $"{http.Redact(e.Message)} after {new FileInfo(part).Length} of {file.Size} bytes", cancellationToken).ConfigureAwait(false);
+                await http.WaitAsync(what, attempt, null, $"{http.Redact(e.Message)} after {(File.Exists(part) ? new FileInfo(part).Length : 0)} of {file.Size} bytes", cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is IOException or HttpRequestException)
             {
@@ -48,15 +59,41 @@ internal sealed class HubDownloadCache(HubHttp http, HubRetryPolicy retry, ILogg
         return local;
     }
 
+    /// <summary>
+    /// .NET reports a held FileShare.None lock as an IOException whose HResult is the OS error: Windows'
+    /// ERROR_SHARING_VIOLATION (32, as an HRESULT), or flock's EWOULDBLOCK on Unix (11 on Linux, 35 on macOS).
+    /// </summary>
+    private static bool IsLockedByAnother(IOException e) =>
+        (e.HResult & 0xFFFF) == 32 || (!OperatingSystem.IsWindows() && e.HResult == (OperatingSystem.IsMacOS() ? 35 : 11));
+
+    private static bool IsComplete(string local, HubRepoEntry file) => File.Exists(local) && new FileInfo(local).Length == file.Size;
+
+    /// <summary>Holds <paramref name="path"/> exclusively (the lock file stays, so every waiter locks the same file), waiting while another holds it.</summary>
+    private async Task<FileStream> LockAsync(string path, string what, CancellationToken cancellationToken)
+    {
+        for (var waited = false; ; waited = true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException e) when (IsLockedByAnother(e))
+            {
+                if (!waited)
+                {
+                    logger.LogInformation("{What}: another reader of this cache is downloading it; waiting", what);
+                }
+
+                await Task.Delay(LockPoll, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Appends the bytes <paramref name="part"/> lacks; starts over when the server ignores the Range.</summary>
     private async Task ContinueAsync(Uri url, HubRepoEntry file, string part, string what, CancellationToken cancellationToken)
     {
-        var have = File.Exists(part) ? new FileInfo(part).Length : 0;
-        if (have > file.Size)
-        {
-            have = 0;
-        }
-
+        await using var output = new FileStream(part, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        var have = output.Length > file.Size ? 0 : output.Length;
         if (have == file.Size && have > 0)
         {
             return;
@@ -75,13 +112,14 @@ internal sealed class HubDownloadCache(HubHttp http, HubRetryPolicy retry, ILogg
             },
             what,
             cancellationToken).ConfigureAwait(false);
-        var resumed = response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From == have;
+        var resumed = have > 0 && response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From == have;
         if (have > 0)
         {
             logger.LogInformation("{What}: {How} at byte {Offset} of {Size}", what, resumed ? "resuming" : "the server sent the whole file; starting over", have, file.Size);
         }
 
-        await using var output = new FileStream(part, resumed ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        output.SetLength(resumed ? have : 0);
+        output.Seek(0, SeekOrigin.End);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await body.CopyToAsync(output, 1 << 16, cancellationToken).ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);

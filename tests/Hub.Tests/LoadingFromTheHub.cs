@@ -128,6 +128,33 @@ public sealed class LoadingFromTheHub
         Assert.Equal(bytes, await File.ReadAllBytesAsync(part[..^".part".Length]));
     }
 
+    [Fact]
+    public async Task Two_readers_of_one_cache_fetching_the_same_file_at_once_both_get_it_whole()
+    {
+        await using var hub = await TestHub.StartAsync();
+        var files = HubPromptSets.TrainAndTest(files: 1, rowsPerFile: 200);
+        hub.Server.AddDataset("argilla/prompts", files, cardConfigs: HubPromptSets.CardConfigs);
+        var options = new HubDatasetOptions
+        {
+            Repo = "argilla/prompts",
+            Endpoint = hub.Server.Endpoint,
+            CacheDirectory = Path.Combine(hub.Folder, "cache"),
+            Retry = new HubRetryPolicy(8, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(1)),
+        };
+        using var first = new HubDataset(options);
+        using var second = new HubDataset(options);
+        var snapshot = await first.ResolveAsync(CancellationToken.None);
+
+        var paths = await Task.WhenAll(
+            first.DownloadAsync(snapshot, snapshot.Files[0], CancellationToken.None),
+            second.DownloadAsync(snapshot, snapshot.Files[0], CancellationToken.None));
+
+        Assert.Equal(paths[0], paths[1]);
+        Assert.Equal(files["data/train-00000-of-00001.parquet"], await File.ReadAllBytesAsync(paths[0]));
+        Assert.False(File.Exists(paths[0] + ".part"));
+        Assert.Single(hub.Server.Downloads);
+    }
+
     [Theory]
     [InlineData(5, 1)]
     [InlineData(15, 2)]
