@@ -9,17 +9,18 @@ namespace Distil.Hub;
 /// <summary>
 /// Sends requests to the Hub and to the storage URLs it hands out: adds the token only for the Hub's own
 /// origin, retries 429/5xx and broken connections (honouring Retry-After), turns failures into
-/// <see cref="HubPublishException"/>s whose messages never contain the token.
+/// <see cref="HubPublishException"/>s whose messages never contain the token. Without a token (public
+/// downloads) requests go out anonymous.
 /// </summary>
 internal sealed class HubHttp : IDisposable
 {
     private readonly HttpClient _client;
     private readonly Uri _endpoint;
-    private readonly HubToken _token;
+    private readonly HubToken? _token;
     private readonly HubRetryPolicy _retry;
     private readonly ILogger _logger;
 
-    public HubHttp(Uri endpoint, HubToken token, HubRetryPolicy retry, ILogger? logger, HttpMessageHandler? handler)
+    public HubHttp(Uri endpoint, HubToken? token, HubRetryPolicy retry, ILogger? logger, HttpMessageHandler? handler)
     {
         _endpoint = endpoint;
         _token = token;
@@ -45,10 +46,10 @@ internal sealed class HubHttp : IDisposable
         for (var attempt = 1; ; attempt++)
         {
             using var request = build();
-            withToken = withToken && IsHubOrigin(request.RequestUri!);
+            withToken = withToken && _token is not null && IsHubOrigin(request.RequestUri!);
             if (withToken)
             {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token.Value);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token!.Value);
             }
 
             HttpResponseMessage response;
@@ -80,8 +81,8 @@ internal sealed class HubHttp : IDisposable
                 if (status is 401 or 403 && withToken)
                 {
                     throw new HubPublishException(
-                        $"the Hub refused the token ({_token.Source}) for {what}: {status} {response.ReasonPhrase}{detail}. "
-                        + "Check that it is valid and has write access to the repository (https://huggingface.co/settings/tokens).")
+                        $"the Hub refused the token ({_token!.Source}) for {what}: {status} {response.ReasonPhrase}{detail}. "
+                        + $"Check that it is valid and has {(request.Method == HttpMethod.Get ? "read" : "write")} access to the repository (https://huggingface.co/settings/tokens).")
                     { StatusCode = status };
                 }
 
@@ -114,7 +115,7 @@ internal sealed class HubHttp : IDisposable
     }
 
     /// <summary>Removes the token from any text that may reach a message or a log.</summary>
-    public string Redact(string text) => text.Replace(_token.Value, "***", StringComparison.Ordinal);
+    public string Redact(string text) => _token is null ? text : text.Replace(_token.Value, "***", StringComparison.Ordinal);
 
     /// <summary>A URL for messages: scheme, host and path, never the query (presigned URLs carry signatures there).</summary>
     public static string Describe(Uri uri) => uri.GetLeftPart(UriPartial.Path);
@@ -122,7 +123,8 @@ internal sealed class HubHttp : IDisposable
     public bool IsHubOrigin(Uri uri) =>
         Uri.Compare(uri, _endpoint, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
-    private async Task WaitAsync(string what, int attempt, TimeSpan? retryAfter, string reason, CancellationToken cancellationToken)
+    /// <summary>Logs why and waits before attempt <paramref name="attempt"/> + 1.</summary>
+    public async Task WaitAsync(string what, int attempt, TimeSpan? retryAfter, string reason, CancellationToken cancellationToken)
     {
         var delay = _retry.DelayBefore(attempt, retryAfter);
         _logger.LogWarning("{What}: {Reason}; retrying in {Delay:0.0} s (attempt {Next} of {Max})", what, reason, delay.TotalSeconds, attempt + 1, _retry.MaxAttempts);

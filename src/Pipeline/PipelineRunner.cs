@@ -25,7 +25,7 @@ public sealed class PipelineRunner
         ArgumentNullException.ThrowIfNull(options);
 
         var started = DateTimeOffset.UtcNow;
-        var fingerprint = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
+        var (fingerprint, source) = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
         var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
         var outputDirectory = Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name));
         if (options.Fresh)
@@ -39,6 +39,7 @@ public sealed class PipelineRunner
         {
             Pipeline = definition.Name,
             Fingerprint = fingerprint,
+            Source = source,
             RunDirectory = runDirectory,
             Range = options.Range,
             StartedAt = started,

@@ -20,6 +20,9 @@ public struct RangeCursor(SourceRange range)
 {
     private long _emitted;
 
+    /// <summary>True once the range's limit is reached: a source may stop before opening more input.</summary>
+    public readonly bool IsFull => range.Limit is { } limit && _emitted >= limit;
+
     /// <summary>Classifies record number <paramref name="record"/> (0-based position in the source); counts it when inside.</summary>
     public RangePosition Admit(long record)
     {

@@ -9,12 +9,13 @@ namespace Distil.Pipeline;
 /// </summary>
 public static class RunFingerprint
 {
-    public static async ValueTask<string> ComputeAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
+    /// <summary>The run's fingerprint, and what the source said identifies its data (recorded in the manifest as <c>source</c>).</summary>
+    public static async ValueTask<(string Fingerprint, string Source)> ComputeAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
     {
         var source = (ISourceStep)definition.Steps.First(s => s.Step is ISourceStep).Step;
         var data = await source.FingerprintAsync(cancellationToken);
         var text = $"distil-run-1\n{definition.Json}\n{data}\n{range.Offset}\n{range.Limit?.ToString() ?? "all"}";
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return (Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16], data);
     }
 
     /// <summary>A content digest of a file, for sources that read one.</summary>

@@ -11,6 +11,12 @@ public sealed record RunManifest
 
     public required string RunDirectory { get; init; }
 
+    /// <summary>
+    /// What the source read, pinned: a file's SHA-256, or a Hub dataset at the commit its revision resolved to
+    /// (<c>hf://datasets/&lt;repo&gt;@&lt;sha&gt;/&lt;config&gt;/&lt;split&gt;</c>).
+    /// </summary>
+    public string? Source { get; init; }
+
     public IReadOnlyList<string> OutputFiles { get; init; } = [];
 
     /// <summary>running, succeeded, failed or cancelled.</summary>

@@ -5,10 +5,11 @@ namespace Distil.Steps;
 /// <summary>Registers every step type Distil ships.</summary>
 public static class BuiltInSteps
 {
-    public static StepRegistry CreateRegistry()
+    /// <param name="hub">Settings of load_hub from outside the definition (--hub-endpoint, --hub-cache); null: the defaults.</param>
+    public static StepRegistry CreateRegistry(HubSourceSettings? hub = null)
     {
         var registry = new StepRegistry { ModelValidator = ModelCatalog.Validate };
-        SourceSteps.Register(registry);
+        SourceSteps.Register(registry, hub);
         TransformSteps.Register(registry);
         SinkSteps.Register(registry);
         TaskSteps.Register(registry);

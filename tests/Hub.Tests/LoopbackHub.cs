@@ -18,8 +18,9 @@ namespace Distil.Hub.Tests;
 /// stores what it receives, and checks every request: the token on Hub routes and never on storage URLs,
 /// SHA-256 and size of LFS uploads, part ETags, NDJSON line order and base64 content. Anything wrong is
 /// answered with an error and recorded in <see cref="Violations"/>. Failures can be injected per request.
+/// It also serves datasets for reading (see LoopbackHub.Datasets.cs).
 /// </summary>
-public sealed class LoopbackHub : IAsyncDisposable
+public sealed partial class LoopbackHub : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly string _token;
@@ -90,6 +91,14 @@ public sealed class LoopbackHub : IAsyncDisposable
             AuthorizationHeaders.Enqueue((context.Request.Path, context.Request.Headers.Authorization.FirstOrDefault()));
             if (TakeFault(context.Request) is { } kind)
             {
+                if (kind is FaultKind.DropResponseMidBody or FaultKind.TruncateResponse)
+                {
+                    // The file handler sends half of what was asked, then drops the connection or ends the response.
+                    context.Items[FaultKey] = kind;
+                    await next(context);
+                    return;
+                }
+
                 await InjectAsync(context, kind);
                 return;
             }
@@ -100,7 +109,7 @@ public sealed class LoopbackHub : IAsyncDisposable
                 Violation($"{context.Request.Path}: the Hub token was sent to a storage URL");
             }
 
-            if (!isStorage && context.Request.Headers.Authorization.FirstOrDefault() != $"Bearer {_token}")
+            if (!isStorage && !IsAnonymousRead(context.Request) && context.Request.Headers.Authorization.FirstOrDefault() != $"Bearer {_token}")
             {
                 context.Response.StatusCode = 401;
                 await context.Response.WriteAsJsonAsync(new { error = "Invalid credentials in Authorization header" });
@@ -118,6 +127,7 @@ public sealed class LoopbackHub : IAsyncDisposable
         app.MapPost("/storage/{upload}/complete", CompleteAsync);
         app.MapPost("/lfs/verify/{ns}/{name}", VerifyAsync);
         app.MapPost("/api/datasets/{ns}/{name}/commit/{revision}", CommitAsync);
+        MapDatasetReads(app);
     }
 
     private async Task<IResult> CreateRepoAsync(HttpContext context)
@@ -490,6 +500,12 @@ public enum FaultKind
 
     /// <summary>A 500 whose body repeats the request's Authorization header, as a careless server might.</summary>
     EchoAuthorization,
+
+    /// <summary>A file download that sends half the bytes asked for, then drops the connection (the client may or may not see those bytes).</summary>
+    DropResponseMidBody,
+
+    /// <summary>A file download whose response carries only the first half of the bytes asked for, as a cut transfer.</summary>
+    TruncateResponse,
 }
 
 /// <summary>A repository on the loopback hub: its committed files, its LFS objects and its commits.</summary>

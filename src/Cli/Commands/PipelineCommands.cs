@@ -17,9 +17,11 @@ internal static class PipelineCommands
         var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Folder for the datasets written by sinks (default outputs/<pipeline>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Ignore batches cached by an earlier run and compute everything again." };
         var runs = new Option<DirectoryInfo?>("--runs") { Description = "Root of the run directories (default ./runs)." };
+        var hubEndpoint = new Option<string?>("--hub-endpoint") { Description = "Hub that load_hub reads from (overrides the step's endpoint and HF_ENDPOINT), e.g. a mirror or a local Hub." };
+        var hubCache = new Option<DirectoryInfo?>("--hub-cache") { Description = "Download cache of load_hub (default ~/.cache/distil/hub; a step's cache_dir wins)." };
         var command = new Command("run", "Run a pipeline; a rerun of the same definition on the same data resumes where it stopped.")
         {
-            pipeline, limit, output, fresh, runs,
+            pipeline, limit, output, fresh, runs, hubEndpoint, hubCache,
         };
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -34,7 +36,8 @@ internal static class PipelineCommands
             PipelineDefinition definition;
             try
             {
-                definition = PipelineDefinition.Load(file.FullName, BuiltInSteps.CreateRegistry());
+                var hub = new HubSourceSettings { Endpoint = result.GetValue(hubEndpoint), CacheDirectory = result.GetValue(hubCache)?.FullName };
+                definition = PipelineDefinition.Load(file.FullName, BuiltInSteps.CreateRegistry(hub));
             }
             catch (PipelineDefinitionException e)
             {
