@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Cli.Commands;
@@ -69,18 +70,20 @@ internal static class ModelCommands
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = default)" };
         var template = new Option<string?>("--chat-template");
         var json = new Option<bool>("--json") { Description = "Print {text, token_ids, finish_reason, usage} as JSON" };
-        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json };
+        var variant = new Option<string?>("--variant") { Description = $"ONNX file of the folder: {string.Join(", ", ModelVariant.Files.Keys)} (default: full precision)" };
+        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json, variant };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             LocalChatClient client;
             try
             {
-                client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), MaxBatchSize = 1 });
+                client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), Variant = r.GetValue(variant), MaxBatchSize = 1 });
             }
             catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or NotSupportedException)
             {
+                // 2: the model folder or an option is unusable (the same code as an invalid pipeline definition).
                 Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                return 2;
             }
 
             using (client)

@@ -35,6 +35,7 @@ internal static class LocalModels
             ChatTemplate = definition.GetString("chat_template"),
             MaxBatchSize = maxBatch,
             PrefixCacheBytes = prefixCacheMb << 20,
+            Variant = definition.GetString("variant"),
         };
         try
         {
@@ -43,6 +44,10 @@ internal static class LocalModels
         catch (NotSupportedException e)
         {
             throw definition.Error("device", $"model '{name}': {e.Message}");
+        }
+        catch (ArgumentException e) when (e.ParamName == "variant")
+        {
+            throw definition.Error("variant", $"model '{name}': {e.Message}");
         }
         catch (ArgumentException e) when (definition.Has("chat_template"))
         {
