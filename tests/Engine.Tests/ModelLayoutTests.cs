@@ -213,6 +213,24 @@ public sealed class ModelLayoutTests(TinyModels models)
         Assert.Equal(config.Layers!.Value, genAi["model"]!["decoder"]!["num_hidden_layers"]!.GetValue<int>());
     }
 
+    [Fact]
+    public void Info_reads_sizes_from_the_files_and_plans_a_batch()
+    {
+        var (config, _) = ModelPreset.Get("tiny");
+        var info = ModelInfo.Read(models.A);
+        var parameters = LlamaWeightNames.All(config).Sum(w => w.Shape.Aggregate(1L, (a, d) => a * d));
+        Assert.Equal("LlamaForCausalLM", info.Architecture);
+        Assert.Equal("float32", info.WeightType);
+        Assert.InRange(info.Parameters, parameters, parameters + 100_000); // plus rotary and scalar constants
+        Assert.InRange(info.WeightBytes, parameters * 4, (parameters * 4) + 400_000);
+        Assert.Equal(2L * config.NumLayers * config.NumKvHeads * config.HeadDim * 4, info.KvBytesPerToken);
+        var budget = info.WeightBytes + (3 * 1000 * info.KvBytesPerToken) + 1;
+        Assert.Equal(3, info.LargestBatch(1000, budget));
+        Assert.Equal(0, info.LargestBatch(1000, info.WeightBytes));
+        Assert.Equal(16L << 30, ModelInfo.ParseBytes("16GiB"));
+        Assert.Throws<FormatException>(() => ModelInfo.ParseBytes("lots"));
+    }
+
     private string GqaFolder(string name)
     {
         var folder = models.CopyOfA(name);

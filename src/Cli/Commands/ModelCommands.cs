@@ -52,7 +52,51 @@ internal static class ModelCommands
             Console.WriteLine(Path.GetFullPath(folder));
             return Task.FromResult(0);
         });
-        return new Command("models", "Build local ONNX models") { build };
+        return new Command("models", "Build and inspect local ONNX models") { build, Info() };
+    }
+
+    /// <summary>models info: what a folder costs in memory, read from its files without loading the model.</summary>
+    private static Command Info()
+    {
+        var folder = new Argument<string>("folder") { Description = "Model folder" };
+        var variant = new Option<string?>("--variant") { Description = $"ONNX file of the folder: {string.Join(", ", ModelVariant.Files.Keys)}" };
+        var context = new Option<int?>("--context") { Description = "Tokens per sequence for the batch estimate (default: the model's context)" };
+        var memory = new Option<string?>("--memory") { Description = "Memory budget for the batch estimate, e.g. 16GiB" };
+        var info = new Command("info", "Architecture, parameters, dtype, weight and KV-cache bytes, and the largest batch that fits") { folder, variant, context, memory };
+        info.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            try
+            {
+                var model = ModelInfo.Read(r.GetValue(folder)!, r.GetValue(variant));
+                var tokens = r.GetValue(context) ?? model.ContextLength;
+                if (tokens < 1)
+                {
+                    throw new ArgumentException($"--context must be at least 1 (got {tokens})");
+                }
+
+                var inv = System.Globalization.CultureInfo.InvariantCulture;
+                Console.WriteLine($"file:               {model.ModelFile}");
+                Console.WriteLine($"architecture:       {model.Architecture}");
+                Console.WriteLine(inv, $"parameters:         {model.Parameters:N0}");
+                Console.WriteLine($"weights:            {model.WeightType}, {model.WeightBytes.ToString("N0", inv)} bytes");
+                Console.WriteLine($"kv cache:           {model.KvType}, {model.Layers} layers x {model.KvHeads} kv heads x {model.HeadDim} head dim");
+                Console.WriteLine(inv, $"kv bytes per token: {model.KvBytesPerToken:N0}");
+                Console.WriteLine(inv, $"context:            {model.ContextLength:N0} tokens");
+                if (r.GetValue(memory) is { } budgetText)
+                {
+                    var budget = ModelInfo.ParseBytes(budgetText);
+                    Console.WriteLine(inv, $"largest batch:      {model.LargestBatch(tokens, budget)} sequences of {tokens:N0} tokens in {budget:N0} bytes (weights + KV cache; leave headroom for activations)");
+                }
+
+                return Task.FromResult(0);
+            }
+            catch (Exception e) when (e is ModelFormatException or ArgumentException or FormatException or IOException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(2);
+            }
+        });
+        return info;
     }
 
     private static Command Generate()

@@ -161,6 +161,27 @@ internal sealed record KvLayout(
         };
     }
 
+    /// <summary>The cache's shape read from the file alone, without a session (for planning before loading):
+    /// layers, KV heads, head size and the element size of the cache.</summary>
+    public static (int Layers, int KvHeads, int HeadDim, int ElementBytes) Shape(OnnxFileSummary summary, DecoderConfig config)
+    {
+        var template = config.GenAi?.Inputs.GetValueOrDefault("past_key_names") ?? "past_key_values.%d.key";
+        var inputs = summary.Inputs.ToDictionary(i => i.Name);
+        var layers = 0;
+        while (inputs.ContainsKey(Layer(template, layers)))
+        {
+            layers++;
+        }
+
+        if (layers == 0 || inputs[Layer(template, 0)].Dims is not { Length: 4 } dims)
+        {
+            throw new ModelFormatException(summary.File, $"graph has no KV-cache input '{Layer(template, 0)}' shaped [batch, kv_heads, seq, head_dim]");
+        }
+
+        var name = Layer(template, 0);
+        return (layers, Dimension(dims[1], config.KvHeads, name, "kv_heads", summary.File), Dimension(dims[3], config.HeadDim ?? DerivedHeadDim(config), name, "head_dim", summary.File), inputs[name].DataType == 10 ? 2 : 4);
+    }
+
     /// <summary>hidden_size / num_attention_heads, the head size Hugging Face assumes when head_dim is not stated.</summary>
     private static DecoderConfig.Setting? DerivedHeadDim(DecoderConfig config) =>
         config is { HiddenSize: { } hidden, Heads: { } heads } && hidden.Value % heads.Value == 0

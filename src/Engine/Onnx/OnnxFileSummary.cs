@@ -23,6 +23,9 @@ internal sealed class OnnxFileSummary
 
     public List<Weight> Weights { get; } = [];
 
+    /// <summary>Graph inputs: element type and dimensions (-1 where symbolic).</summary>
+    public List<Value> Inputs { get; } = [];
+
     /// <summary>Element count × element size of every initializer (sub-byte packs are stored as uint8, so they count at their packed size).</summary>
     public long WeightBytes => Weights.Sum(w => w.Bytes);
 
@@ -34,6 +37,8 @@ internal sealed class OnnxFileSummary
 
         public long Bytes => Elements * ElementSize(DataType);
     }
+
+    public sealed record Value(string Name, int DataType, long[] Dims);
 
     public static OnnxFileSummary Read(string file)
     {
@@ -85,6 +90,10 @@ internal sealed class OnnxFileSummary
             else if (field == 5 && wire == 2)
             {
                 ReadTensor(reader, reader.Length() + reader.Position);
+            }
+            else if (field == 11 && wire == 2)
+            {
+                Inputs.Add(ReadValueInfo(reader, reader.Length() + reader.Position));
             }
             else
             {
@@ -151,6 +160,84 @@ internal sealed class OnnxFileSummary
         }
 
         Weights.Add(new Weight(name, type, [.. dims]));
+    }
+
+    /// <summary>ValueInfoProto { name = 1, type = 2 }; TypeProto { tensor_type = 1 }; Tensor { elem_type = 1, shape = 2 };
+    /// TensorShapeProto { dim = 1 }; Dimension { dim_value = 1, dim_param = 2 }.</summary>
+    private static Value ReadValueInfo(Reader reader, long end)
+    {
+        var name = "";
+        var type = 0;
+        var dims = new List<long>();
+        void Fields(long until, Action<int, int> onField)
+        {
+            while (reader.Position < until)
+            {
+                var (field, wire) = reader.Tag();
+                onField(field, wire);
+            }
+        }
+
+        Fields(end, (field, wire) =>
+        {
+            if (field == 1 && wire == 2)
+            {
+                name = reader.String();
+            }
+            else if (field == 2 && wire == 2)
+            {
+                Fields(reader.Length() + reader.Position, (f, w) =>
+                {
+                    if (f != 1 || w != 2)
+                    {
+                        reader.Skip(w);
+                        return;
+                    }
+
+                    Fields(reader.Length() + reader.Position, (tf, tw) =>
+                    {
+                        if (tf == 1 && tw == 0)
+                        {
+                            type = (int)reader.Varint();
+                        }
+                        else if (tf == 2 && tw == 2)
+                        {
+                            Fields(reader.Length() + reader.Position, (sf, sw) =>
+                            {
+                                if (sf != 1 || sw != 2)
+                                {
+                                    reader.Skip(sw);
+                                    return;
+                                }
+
+                                var dim = -1L;
+                                Fields(reader.Length() + reader.Position, (df, dw) =>
+                                {
+                                    if (df == 1 && dw == 0)
+                                    {
+                                        dim = (long)reader.Varint();
+                                    }
+                                    else
+                                    {
+                                        reader.Skip(dw);
+                                    }
+                                });
+                                dims.Add(dim);
+                            });
+                        }
+                        else
+                        {
+                            reader.Skip(tw);
+                        }
+                    });
+                });
+            }
+            else
+            {
+                reader.Skip(wire);
+            }
+        });
+        return new Value(name, type, [.. dims]);
     }
 
     /// <summary>Protobuf wire-format reading over a seekable stream.</summary>
