@@ -77,15 +77,15 @@ internal static class ModelCommands
                 var inv = System.Globalization.CultureInfo.InvariantCulture;
                 Console.WriteLine($"file:               {model.ModelFile}");
                 Console.WriteLine($"architecture:       {model.Architecture}");
-                Console.WriteLine(inv, $"parameters:         {model.Parameters:N0}");
+                Console.WriteLine(string.Create(inv, $"parameters:         {model.Parameters:N0}"));
                 Console.WriteLine($"weights:            {model.WeightType}, {model.WeightBytes.ToString("N0", inv)} bytes");
                 Console.WriteLine($"kv cache:           {model.KvType}, {model.Layers} layers x {model.KvHeads} kv heads x {model.HeadDim} head dim");
-                Console.WriteLine(inv, $"kv bytes per token: {model.KvBytesPerToken:N0}");
-                Console.WriteLine(inv, $"context:            {model.ContextLength:N0} tokens");
+                Console.WriteLine(string.Create(inv, $"kv bytes per token: {model.KvBytesPerToken:N0}"));
+                Console.WriteLine(string.Create(inv, $"context:            {model.ContextLength:N0} tokens"));
                 if (r.GetValue(memory) is { } budgetText)
                 {
                     var budget = ModelInfo.ParseBytes(budgetText);
-                    Console.WriteLine(inv, $"largest batch:      {model.LargestBatch(tokens, budget)} sequences of {tokens:N0} tokens in {budget:N0} bytes (weights + KV cache; leave headroom for activations)");
+                    Console.WriteLine(string.Create(inv, $"largest batch:      {model.LargestBatch(tokens, budget)} sequences of {tokens:N0} tokens in {budget:N0} bytes (weights + KV cache; leave headroom for activations)"));
                 }
 
                 return Task.FromResult(0);
