@@ -16,7 +16,7 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "max_batch_size", "prefix_cache_mb", "variant", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "max_batch_size", "prefix_cache_mb", "variant", "context", "description"];
     private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "max_retries", "timeout_s", "description"];
 
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
@@ -29,6 +29,8 @@ public sealed class ModelCatalog : IModelProvider
             _ => throw definition.Error("type", $"model '{name}': unknown type '{type}'; choose local or openai"),
         };
     }
+
+    public void CheckBeforeOpening(PipelineDefinition definition) => MemoryPlan.Check(definition);
 
     private static async Task<IChatClient> OpenLocalAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {
