@@ -3,7 +3,8 @@ using Distil.Engine.Onnx;
 namespace Distil.Engine.Tests.Support;
 
 /// <summary>
-/// A one-layer decoder shaped like ONNX Runtime GenAI model-builder output: attention is com.microsoft
+/// A one-layer decoder shaped like ONNX Runtime GenAI model-builder output: an RMS norm as ONNX Runtime's
+/// SimplifiedLayerNormalization (default domain, as model builder writes it), attention as com.microsoft
 /// GroupQueryAttention fed <c>seqlens_k</c> = sum(attention_mask) − 1 and <c>total_sequence_length</c> from the
 /// mask's width (so it sees per-row lengths, not the mask), there are no position ids, and the cache's head-size
 /// dimension is left symbolic as model builder ≥ 0.15 writes it. Weights are seeded random values.
@@ -31,9 +32,12 @@ internal static class GqaDecoder
         }
 
         var x = g.Op("Gather", [Weight("embed", vocab, Hidden), "input_ids"], new OnnxAttribute("axis", Int: 0));
-        var q = g.Op("MatMul", x, Weight("wq", Hidden, Heads * HeadSize));
-        var k = g.Op("MatMul", x, Weight("wk", Hidden, KvHeads * HeadSize));
-        var v = g.Op("MatMul", x, Weight("wv", Hidden, KvHeads * HeadSize));
+        var normed = "input_layernorm_out";
+        g.Graph.Nodes.Add(new OnnxNode("SimplifiedLayerNormalization", "input_layernorm", [x, g.Floats("ln_weight", Enumerable.Range(0, Hidden).Select(i => 1f + (i * 0.01f)).ToArray(), [Hidden])], [normed],
+            [new OnnxAttribute("axis", Int: -1), new OnnxAttribute("epsilon", Float: 1e-5f)]));
+        var q = g.Op("MatMul", normed, Weight("wq", Hidden, Heads * HeadSize));
+        var k = g.Op("MatMul", normed, Weight("wk", Hidden, KvHeads * HeadSize));
+        var v = g.Op("MatMul", normed, Weight("wv", Hidden, KvHeads * HeadSize));
         var lengths = g.Op("ReduceSum", ["attention_mask", g.Int64s(1)], new OnnxAttribute("keepdims", Int: 0));
         var seqlensK = g.Op("Cast", [g.Op("Sub", lengths, g.Int64Scalar(1))], new OnnxAttribute("to", Int: (long)OnnxDataType.Int32));
         var width = g.Op("Gather", [g.Op("Shape", "attention_mask"), g.Int64Scalar(1)], new OnnxAttribute("axis", Int: 0));
