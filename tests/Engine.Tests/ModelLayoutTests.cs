@@ -15,6 +15,9 @@ public sealed class ModelLayoutTests(TinyModels models)
 {
     private static readonly string[] Prompts = ["Hello", "Write a haiku about autumn leaves.", "What is 2 + 2?"];
 
+    /// <summary>Model A's own greedy ids in its Optimum layout, computed once: what every relabelled copy must give.</summary>
+    private static Task<List<IReadOnlyList<int>>>? _optimumIds;
+
     public static TheoryData<string, string> Architectures => new()
     {
         { "Qwen2ForCausalLM", "qwen2" },
@@ -33,7 +36,7 @@ public sealed class ModelLayoutTests(TinyModels models)
             json["model_type"] = modelType;
             json["attention_bias"] = true; // a Qwen2 trait; the graph, not the flag, decides how the model runs
         });
-        Assert.Equal(await GreedyIds(models.A), await GreedyIds(folder));
+        Assert.Equal(await OptimumIds(), await GreedyIds(folder));
     }
 
     [Fact]
@@ -52,7 +55,7 @@ public sealed class ModelLayoutTests(TinyModels models)
         await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 1 });
         Assert.Equal(2, client.Config.KvHeads!.Value);
         Assert.Equal("n_head_kv", client.Config.KvHeads.Field);
-        Assert.Equal(await GreedyIds(models.A), await GreedyIds(folder));
+        Assert.Equal(await OptimumIds(), await GreedyIds(folder));
     }
 
     [Theory]
@@ -163,7 +166,7 @@ public sealed class ModelLayoutTests(TinyModels models)
         await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 1 });
         Assert.Equal(genAiPath, client.Config.File);
         Assert.Equal(4096, client.Config.ContextLength);
-        Assert.Equal(await GreedyIds(models.A), await GreedyIds(folder));
+        Assert.Equal(await OptimumIds(), await GreedyIds(folder));
     }
 
     [Fact]
@@ -260,6 +263,8 @@ public sealed class ModelLayoutTests(TinyModels models)
         File.WriteAllText(path, json.ToJsonString());
         return folder;
     }
+
+    private Task<List<IReadOnlyList<int>>> OptimumIds() => _optimumIds ??= GreedyIds(models.A);
 
     private static async Task<List<IReadOnlyList<int>>> GreedyIds(string folder)
     {
