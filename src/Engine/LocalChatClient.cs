@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using Distil.Engine.Building;
 using Distil.Engine.Generation;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
@@ -38,7 +37,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         _stopIds = StopIds(folder, model.Config, tokenizer);
         _scheduler = new GenerationScheduler(model, new SchedulerOptions
         {
-            MaxBatchSize = options.MaxBatchSize,
+            MaxBatchSize = model.Layout.LengthsFromMask ? 1 : options.MaxBatchSize,
             Continuous = options.ContinuousBatching,
             PrefixCacheBytes = options.PrefixCacheBytes,
         });
@@ -48,7 +47,10 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
 
     public string ModelId { get; }
 
-    public LlamaConfig Config => _model.Config;
+    public DecoderConfig Config => _model.Config;
+
+    /// <summary>The ONNX file this client runs (the chosen variant).</summary>
+    public string ModelFile => _model.ModelFile;
 
     public ModelTokenizer Tokenizer { get; }
 
@@ -73,11 +75,11 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         var device = ExecutionDevice.Parse(options.Device);
         var tokenizer = ModelTokenizer.Load(folder);
         var template = ChatTemplates.ForModel(folder, options.ChatTemplate, options.ChatTemplateKwargs);
-        var model = OnnxCausalLM.Load(folder, device, options.Threads);
+        var model = OnnxCausalLM.Load(folder, device, options.Threads, options.Variant);
         if (tokenizer.VocabularySize > model.VocabSize)
         {
             model.Dispose();
-            throw new ModelFormatException(Path.Combine(folder, "config.json"), $"field 'vocab_size' is {model.VocabSize} but the tokenizer ({tokenizer.SourceFile}) has {tokenizer.VocabularySize} tokens");
+            throw new ModelFormatException(model.ModelFile, $"the graph's vocabulary is {model.VocabSize} but the tokenizer ({tokenizer.SourceFile}) has {tokenizer.VocabularySize} tokens");
         }
 
         return new LocalChatClient(folder, model, tokenizer, template, options);
@@ -186,7 +188,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
             return _metadata;
         }
 
-        if (serviceType == typeof(LlamaConfig))
+        if (serviceType == typeof(DecoderConfig))
         {
             return Config;
         }
@@ -262,7 +264,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
     private static LocalGeneration Raw(GenerationOutcome outcome) =>
         new(outcome.Tokens, outcome.Finish == FinishKind.Stop ? "stop" : "length", outcome.PromptTokens);
 
-    private static HashSet<int> StopIds(string folder, LlamaConfig config, ModelTokenizer tokenizer)
+    private static HashSet<int> StopIds(string folder, DecoderConfig config, ModelTokenizer tokenizer)
     {
         var ids = new HashSet<int>(GenerationConfig.EosIds(folder));
         ids.UnionWith(config.EosTokenIds);

@@ -10,6 +10,10 @@ public sealed record LocalModelOptions
     /// loaded side by side a share of the cores each.</summary>
     public int Threads { get; init; }
 
+    /// <summary>Which ONNX file of the folder to run: fp32 (default, <c>onnx/model.onnx</c>), fp16, q4, q4f16, int8,
+    /// uint8, quantized or bnb4 (transformers.js / onnx-community names, <c>onnx/model_{variant}.onnx</c>).</summary>
+    public string? Variant { get; init; }
+
     /// <summary>A built-in chat template (llama3, chatml, falcon) or a Jinja template file; null uses the model's own template.</summary>
     public string? ChatTemplate { get; init; }
 

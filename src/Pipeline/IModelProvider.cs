@@ -12,4 +12,10 @@ public interface IModelProvider
     /// <param name="name">The key in <c>models</c>.</param>
     /// <param name="definition">The model's JSON object, with located errors (same getters as a step's).</param>
     ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken);
+
+    /// <summary>Runs before any model is opened: refuses a definition whose models cannot fit the devices it states
+    /// (<c>devices.*.memory_budget</c>) with a <see cref="PipelineDefinitionException"/> giving the numbers.</summary>
+    void CheckBeforeOpening(PipelineDefinition definition)
+    {
+    }
 }

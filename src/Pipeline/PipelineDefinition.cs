@@ -10,7 +10,7 @@ namespace Distil.Pipeline;
 /// </summary>
 public sealed class PipelineDefinition
 {
-    private static readonly HashSet<string> TopLevelKeys = new(StringComparer.Ordinal) { "name", "description", "models", "steps", "schedule" };
+    private static readonly HashSet<string> TopLevelKeys = new(StringComparer.Ordinal) { "name", "description", "models", "devices", "steps", "schedule" };
 
     private PipelineDefinition(string name, string? file, string json, IReadOnlyDictionary<string, StepParameters> models, string? schedule, IReadOnlyList<StepDefinition> steps)
     {
@@ -31,6 +31,10 @@ public sealed class PipelineDefinition
     public string Json { get; }
 
     public IReadOnlyDictionary<string, StepParameters> Models { get; }
+
+    /// <summary>The <c>devices</c> object: per device name (<c>cpu</c>, <c>cuda:0</c>) its settings, such as
+    /// <c>memory_budget</c>, which the model provider checks before opening any model.</summary>
+    public IReadOnlyDictionary<string, StepParameters> Devices { get; private init; } = new Dictionary<string, StepParameters>();
 
     /// <summary>The cron expression of <c>schedule.cron</c>, or null.</summary>
     public string? Schedule { get; }
@@ -121,7 +125,7 @@ public sealed class PipelineDefinition
         var steps = ReadSteps(top, root, file, lines, registry, models, problems);
         problems.ThrowIfAny();
         var ordered = PipelineGraph.Validate(steps, top);
-        return new PipelineDefinition(name, file, json, models, schedule, ordered);
+        return new PipelineDefinition(name, file, json, models, schedule, ordered) { Devices = ReadDevices(top, file, lines) };
     }
 
     /// <summary>Step (and so sink) names become file and folder names under the run folder: no separators, no '..'.</summary>
@@ -175,6 +179,41 @@ public sealed class PipelineDefinition
         }
 
         return models;
+    }
+
+    private static Dictionary<string, StepParameters> ReadDevices(StepParameters top, string? file, JsonLineMap lines)
+    {
+        var devices = new Dictionary<string, StepParameters>(StringComparer.Ordinal);
+        if (top.Get("devices") is not { } element)
+        {
+            return devices;
+        }
+
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            throw top.Error("devices", "'devices' must be an object like {\"cuda:0\": {\"memory_budget\": \"80GiB\"}}");
+        }
+
+        foreach (var device in element.EnumerateObject())
+        {
+            var parameters = new StepParameters(device.Value, $"$.devices.{device.Name}", file, lines.LineOf);
+            if (device.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw parameters.Error(null, $"device '{device.Name}' must be an object like {{\"memory_budget\": \"16GiB\"}}");
+            }
+
+            foreach (var key in device.Value.EnumerateObject())
+            {
+                if (key.Name != "memory_budget")
+                {
+                    throw parameters.Error(key.Name, $"device '{device.Name}': unknown key '{key.Name}'; accepted: memory_budget");
+                }
+            }
+
+            devices[device.Name] = parameters;
+        }
+
+        return devices;
     }
 
     private static string? ReadSchedule(StepParameters top, string? file, JsonLineMap lines)

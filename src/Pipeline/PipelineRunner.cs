@@ -133,6 +133,7 @@ public sealed class PipelineRunner
 
     private static async Task OpenModelsAsync(PipelineDefinition definition, RunOptions options, Dictionary<string, IChatClient> models, CancellationToken cancellationToken)
     {
+        options.Models?.CheckBeforeOpening(definition);
         foreach (var (name, parameters) in definition.Models)
         {
             if (options.Models is null)

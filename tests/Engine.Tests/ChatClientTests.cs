@@ -42,7 +42,7 @@ public sealed class ChatClientTests(TinyModels models)
         var metadata = client.GetService<ChatClientMetadata>()!;
         Assert.Equal("distil-onnx", metadata.ProviderName);
         Assert.Equal("tiny-a", metadata.DefaultModelId);
-        Assert.Equal(2, client.GetService<LlamaConfig>()!.NumLayers);
+        Assert.Equal(2, client.GetService<DecoderConfig>()!.Layers!.Value);
         Assert.Same(client, client.GetService<IBatchChatClient>());
         Assert.Same(client, ConcurrentBatchChatClient.For(client, 4));
     }

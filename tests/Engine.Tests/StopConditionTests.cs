@@ -69,7 +69,7 @@ public sealed class StopConditionTests(TinyModels models)
     public async Task Too_long_prompt_fails_only_that_request()
     {
         using var client = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1 });
-        var tooLong = string.Join(" ", Enumerable.Repeat("word", client.Config.MaxPositionEmbeddings + 10));
+        var tooLong = string.Join(" ", Enumerable.Repeat("word", client.Config.ContextLength + 10));
         var results = await client.GetResponsesAsync(
         [
             new BatchChatRequest(Chat.User("Hello"), Chat.Greedy(5)),

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Cli.Commands;
@@ -76,7 +77,51 @@ internal static class ModelCommands
             Console.WriteLine(Path.GetFullPath(folder));
             return Task.FromResult(ExitCodes.Ok);
         });
-        return new Command("models", "Build local ONNX models") { build };
+        return new Command("models", "Build and inspect local ONNX models") { build, Info() };
+    }
+
+    /// <summary>models info: what a folder costs in memory, read from its files without loading the model.</summary>
+    private static Command Info()
+    {
+        var folder = new Argument<string>("folder") { Description = "Model folder" };
+        var variant = new Option<string?>("--variant") { Description = $"ONNX file of the folder: {string.Join(", ", ModelVariant.Files.Keys)}" };
+        var context = new Option<int?>("--context") { Description = "Tokens per sequence for the batch estimate (default: the model's context)" };
+        var memory = new Option<string?>("--memory") { Description = "Memory budget for the batch estimate, e.g. 16GiB" };
+        var info = new Command("info", "Architecture, parameters, dtype, weight and KV-cache bytes, and the largest batch that fits") { folder, variant, context, memory };
+        info.SetAction((ParseResult r, CancellationToken ct) =>
+        {
+            try
+            {
+                var model = ModelInfo.Read(r.GetValue(folder)!, r.GetValue(variant));
+                var tokens = r.GetValue(context) ?? model.ContextLength;
+                if (tokens < 1)
+                {
+                    throw new ArgumentException($"--context must be at least 1 (got {tokens})");
+                }
+
+                var inv = System.Globalization.CultureInfo.InvariantCulture;
+                Console.WriteLine($"file:               {model.ModelFile}");
+                Console.WriteLine($"architecture:       {model.Architecture}");
+                Console.WriteLine(string.Create(inv, $"parameters:         {model.Parameters:N0}"));
+                Console.WriteLine($"weights:            {model.WeightType}, {model.WeightBytes.ToString("N0", inv)} bytes");
+                Console.WriteLine($"kv cache:           {model.KvType}, {model.Layers} layers x {model.KvHeads} kv heads x {model.HeadDim} head dim");
+                Console.WriteLine(string.Create(inv, $"kv bytes per token: {model.KvBytesPerToken:N0}"));
+                Console.WriteLine(string.Create(inv, $"context:            {model.ContextLength:N0} tokens"));
+                if (r.GetValue(memory) is { } budgetText)
+                {
+                    var budget = ModelInfo.ParseBytes(budgetText);
+                    Console.WriteLine(string.Create(inv, $"largest batch:      {model.LargestBatch(tokens, budget)} sequences of {tokens:N0} tokens in {budget:N0} bytes (weights + KV cache; leave headroom for activations)"));
+                }
+
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            catch (Exception e) when (e is ModelFormatException or ArgumentException or FormatException or IOException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return Task.FromResult(ExitCodes.InvalidInput);
+            }
+        });
+        return info;
     }
 
     private static Command Generate()
@@ -95,7 +140,8 @@ internal static class ModelCommands
         var template = new Option<string?>("--chat-template") { Description = "A built-in template (llama3, chatml, falcon) or a Jinja file; default: the model's own" };
         var json = new Option<bool>("--json") { Description = "Print {text, token_ids, prompt_token_ids, finish_reason, usage} as JSON" };
         var showPrompt = new Option<bool>("--show-prompt") { Description = "Print the rendered prompt (to stderr; with --json also as \"prompt\")" };
-        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json, showPrompt };
+        var variant = new Option<string?>("--variant") { Description = $"ONNX file of the folder: {string.Join(", ", ModelVariant.Files.Keys)} (default: full precision)" };
+        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json, showPrompt, variant };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             if (r.GetValue(maxNew) < 1 || r.GetValue(threads) < 0 || r.GetValue(threads) > Distil.Pipeline.DefinitionLimits.MaxThreads || r.GetValue(temperature) is < 0 or float.NaN || r.GetValue(topK) is < 1)
@@ -113,7 +159,7 @@ internal static class ModelCommands
             LocalChatClient client;
             try
             {
-                client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), MaxBatchSize = 1 });
+                client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), Variant = r.GetValue(variant), MaxBatchSize = 1 });
             }
             catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException or IOException)
             {

@@ -74,6 +74,8 @@ public static class ModelBuilder
         {
             File.Delete(modelPath + "_data");
         }
+
+        GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
     }
 
     private static void WriteJson(string path, JsonNode node) =>

@@ -27,7 +27,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     {
         _model = model;
         _options = options;
-        _context = model.Config.MaxPositionEmbeddings;
+        _context = model.Config.ContextLength;
         _prefixCache = new PrefixCache(options.PrefixCacheBytes);
         _prefillChunk = (int)Math.Clamp(options.PrefillLogitsBudgetBytes / (4L * model.VocabSize), 1, 512);
         _loop = Task.Run(RunAsync);
@@ -243,7 +243,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         {
             request.Completion.TrySetException(new GenerationRejectedException(length == 0
                 ? "the prompt is empty"
-                : $"the prompt has {length} tokens but the model's context is {_context} (max_position_embeddings in config.json); shorten it or leave room for the answer"));
+                : $"the prompt has {length} tokens but the model's context is {_context} ({_model.Config.Context.Field} in {Path.GetFileName(_model.Config.Context.File)}); shorten it or leave room for the answer"));
             return false;
         }
 

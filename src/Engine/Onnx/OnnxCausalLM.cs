@@ -1,4 +1,3 @@
-using Distil.Engine.Building;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -15,12 +14,13 @@ internal sealed class OnnxCausalLM : IDisposable
     private readonly OrtMemoryInfo _kvMemory;
     private readonly RunOptions _runOptions = new();
 
-    private OnnxCausalLM(InferenceSession session, string modelFile, KvLayout layout, LlamaConfig config, ExecutionDevice device)
+    private OnnxCausalLM(InferenceSession session, string modelFile, KvLayout layout, DecoderConfig config, OnnxFileSummary summary, ExecutionDevice device)
     {
         _session = session;
         ModelFile = modelFile;
         Layout = layout;
         Config = config;
+        Summary = summary;
         Device = device;
         _kvMemory = device.KvMemory();
         Merger = new KvMerger(layout, device);
@@ -30,20 +30,24 @@ internal sealed class OnnxCausalLM : IDisposable
 
     public KvLayout Layout { get; }
 
-    public LlamaConfig Config { get; }
+    public DecoderConfig Config { get; }
+
+    /// <summary>Operators and weights of the model file.</summary>
+    public OnnxFileSummary Summary { get; }
 
     public ExecutionDevice Device { get; }
 
     public KvMerger Merger { get; }
 
-    public int VocabSize => Layout.VocabSize > 0 ? Layout.VocabSize : Config.VocabSize;
+    public int VocabSize => Layout.VocabSize > 0 ? Layout.VocabSize : Config.VocabSize?.Value ?? throw new ModelFormatException(ModelFile, "the logits' vocabulary dimension is symbolic and config.json states no 'vocab_size'");
 
     /// <param name="threads">Intra-op threads of this model's session (0 = ONNX Runtime's default).</param>
-    public static OnnxCausalLM Load(string folder, ExecutionDevice device, int threads)
+    /// <param name="variant">Which ONNX file of the folder (<see cref="ModelVariant"/>); null = full precision.</param>
+    public static OnnxCausalLM Load(string folder, ExecutionDevice device, int threads, string? variant = null)
     {
-        var configPath = Path.Combine(folder, "config.json");
-        var config = LlamaConfig.Load(configPath);
-        var modelFile = FindModelFile(folder);
+        var config = DecoderConfig.Load(folder);
+        var modelFile = ModelVariant.Find(folder, variant, config);
+        var summary = OnnxFileSummary.Read(modelFile);
         OrtEnvironment.Prepare();
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (threads > 0)
@@ -69,9 +73,9 @@ internal sealed class OnnxCausalLM : IDisposable
 
         try
         {
-            var layout = KvLayout.Discover(session, modelFile);
-            Validate(config, layout, configPath);
-            return new OnnxCausalLM(session, modelFile, layout, config, device);
+            var layout = KvLayout.Discover(session, modelFile, config, summary);
+            GraphConfigCheck.Validate(config, layout, summary);
+            return new OnnxCausalLM(session, modelFile, layout, config, summary, device);
         }
         catch
         {
@@ -107,16 +111,16 @@ internal sealed class OnnxCausalLM : IDisposable
         using var positionValue = OrtValue.CreateTensorValueFromMemory(positions, [batch, seq]);
         using var cacheBranch = Layout.HasCacheBranchFlag ? OrtValue.CreateTensorValueFromMemory(new[] { past.Length > 0 }, [1]) : null;
         using var binding = _session.CreateIoBinding();
-        binding.BindInput("input_ids", ids);
-        binding.BindInput("attention_mask", maskValue);
+        binding.BindInput(Layout.InputIds, ids);
+        binding.BindInput(Layout.AttentionMask, maskValue);
         if (Layout.HasPositionIds)
         {
-            binding.BindInput("position_ids", positionValue);
+            binding.BindInput(Layout.PositionIds, positionValue);
         }
 
         if (cacheBranch is not null)
         {
-            binding.BindInput("use_cache_branch", cacheBranch);
+            binding.BindInput(KvLayout.CacheBranchInput, cacheBranch);
         }
 
         for (var i = 0; i < past.Tensors.Length; i++)
@@ -124,7 +128,7 @@ internal sealed class OnnxCausalLM : IDisposable
             binding.BindInput(Layout.PastNames[i], past.Tensors[i]);
         }
 
-        binding.BindOutputToDevice("logits", OrtMemoryInfo.DefaultInstance);
+        binding.BindOutputToDevice(Layout.Logits, OrtMemoryInfo.DefaultInstance);
         foreach (var name in Layout.PresentNames)
         {
             binding.BindOutputToDevice(name, _kvMemory);
@@ -202,34 +206,5 @@ internal sealed class OnnxCausalLM : IDisposable
                 logits.GetTensorDataAsSpan<float>().Slice((int)offset, vocab).CopyTo(target);
             }
         }
-    }
-
-    private static string FindModelFile(string folder)
-    {
-        foreach (var candidate in new[] { Path.Combine(folder, "onnx", "model.onnx"), Path.Combine(folder, "model.onnx") })
-        {
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new ModelFormatException(Path.Combine(folder, "onnx", "model.onnx"), "model file not found (looked for onnx/model.onnx and model.onnx)");
-    }
-
-    private static void Validate(LlamaConfig config, KvLayout layout, string configPath)
-    {
-        void Check(string field, int expected, int actual)
-        {
-            if (actual > 0 && expected != actual)
-            {
-                throw new ModelFormatException(configPath, $"field '{field}' is {expected} but the ONNX graph has {actual}");
-            }
-        }
-
-        Check("num_hidden_layers", config.NumLayers, layout.Layers);
-        Check("num_key_value_heads", config.NumKvHeads, layout.KvHeads);
-        Check("head_dim", config.HeadDim, layout.HeadDim);
-        Check("vocab_size", config.VocabSize, layout.VocabSize);
     }
 }

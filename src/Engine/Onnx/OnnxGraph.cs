@@ -4,6 +4,8 @@ namespace Distil.Engine.Onnx;
 internal enum OnnxDataType
 {
     Float = 1,
+    UInt8 = 2,
+    Int32 = 6,
     Int64 = 7,
     Bool = 9,
     Float16 = 10,
@@ -16,6 +18,8 @@ internal sealed record OnnxInitializer(string Name, OnnxDataType Type, long[] Di
     public long ByteLength => Dims.Aggregate(1L, (a, d) => a * d) * (Type switch
     {
         OnnxDataType.Float => 4,
+        OnnxDataType.UInt8 => 1,
+        OnnxDataType.Int32 => 4,
         OnnxDataType.Int64 => 8,
         OnnxDataType.Bool => 1,
         OnnxDataType.Float16 => 2,
@@ -28,7 +32,8 @@ internal sealed record OnnxValueInfo(string Name, OnnxDataType Type, object[] Di
 
 internal sealed record OnnxAttribute(string Name, long? Int = null, float? Float = null, long[]? Ints = null, OnnxInitializer? Tensor = null);
 
-internal sealed record OnnxNode(string OpType, string Name, string[] Inputs, string[] Outputs, OnnxAttribute[] Attributes);
+/// <param name="Domain">"" for standard ONNX operators, "com.microsoft" for ONNX Runtime's contrib operators.</param>
+internal sealed record OnnxNode(string OpType, string Name, string[] Inputs, string[] Outputs, OnnxAttribute[] Attributes, string Domain = "");
 
 /// <summary>An ONNX graph held in memory until <see cref="OnnxModelWriter"/> serializes it.</summary>
 internal sealed class OnnxGraph(string name)

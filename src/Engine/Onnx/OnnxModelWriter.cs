@@ -52,6 +52,13 @@ internal static class OnnxModelWriter
             opsetId.String(1, "");
             opsetId.Varint(2, opset);
             model.Message(8, opsetId);
+            foreach (var domain in graph.Nodes.Select(n => n.Domain).Where(d => d.Length > 0).Distinct())
+            {
+                var contrib = new ProtoWriter();
+                contrib.String(1, domain);
+                contrib.Varint(2, 1);
+                model.Message(8, contrib);
+            }
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write))
             {
                 model.CopyTo(file);
@@ -103,6 +110,11 @@ internal static class OnnxModelWriter
         foreach (var attribute in node.Attributes)
         {
             proto.Message(5, Attribute(attribute));
+        }
+
+        if (node.Domain.Length > 0)
+        {
+            proto.String(7, node.Domain);
         }
 
         return proto;

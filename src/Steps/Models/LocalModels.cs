@@ -31,6 +31,7 @@ internal static class LocalModels
             ChatTemplateKwargs = kwargs,
             MaxBatchSize = maxBatch,
             PrefixCacheBytes = prefixCacheMb << 20,
+            Variant = definition.GetString("variant"),
         };
     }
 
@@ -46,6 +47,10 @@ internal static class LocalModels
         catch (NotSupportedException e)
         {
             throw definition.Error("device", $"model '{name}': {e.Message}");
+        }
+        catch (ArgumentException e) when (e.ParamName == "variant")
+        {
+            throw definition.Error("variant", $"model '{name}': {e.Message}");
         }
         catch (ArgumentException e) when (definition.Has("chat_template"))
         {

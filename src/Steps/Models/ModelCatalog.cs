@@ -16,7 +16,7 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "prefix_cache_mb", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "prefix_cache_mb", "variant", "context", "description"];
     private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "description"];
 
     /// <summary>
@@ -58,6 +58,8 @@ public sealed class ModelCatalog : IModelProvider
         var type when type is "local" or "openai" => type,
         var other => throw definition.Error("type", $"model '{name}': unknown type {PipelineDefinitionException.Quote(other)}; choose local or openai"),
     };
+
+    public void CheckBeforeOpening(PipelineDefinition definition) => MemoryPlan.Check(definition);
 
     private static async Task<IChatClient> OpenLocalAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ public static class ModelFolderBuilder
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> Locks = new(StringComparer.Ordinal);
 
     /// <summary>Whether <paramref name="folder"/> holds a model (its config.json is written last by the rename).</summary>
-    public static bool IsModelFolder(string folder) => File.Exists(Path.Combine(folder, "config.json"));
+    public static bool IsModelFolder(string folder) => File.Exists(Path.Combine(folder, "config.json")) || File.Exists(Path.Combine(folder, "genai_config.json"));
 
     /// <returns>true when this call built the model, false when it was already there.</returns>
     public static async Task<bool> EnsureBuiltAsync(string folder, string preset, ulong seed, CancellationToken cancellationToken)
