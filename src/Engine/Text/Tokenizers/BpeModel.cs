@@ -25,6 +25,8 @@ internal sealed class BpeModel
     private readonly string? _endOfWordSuffix;
     private readonly int[]? _byteIds;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    // ConcurrentDictionary.Count takes every lock, so the cache keeps its own (approximate) count.
+    private int _cached;
 
     public BpeModel(JsonComponent model)
     {
@@ -89,45 +91,62 @@ internal sealed class BpeModel
 
     private Dictionary<long, (int, int)> ReadMerges(JsonComponent model)
     {
-        var merges = new Dictionary<long, (int, int)>();
+        var merges = new Dictionary<long, (int, int)>(PairComparer.Instance);
         if (!model.Has("merges"))
         {
             return merges;
         }
-        var prefixLength = _continuingSubwordPrefix?.Length ?? 0;
+        var list = model.Child("merges");
+        if (list.Element.ValueKind != System.Text.Json.JsonValueKind.Array)
+        {
+            throw list.Fail("must be an array");
+        }
+        // Span lookups: a tokenizer has 100k–300k merges, so no strings are made per merge.
+        var lookup = _vocabulary.GetAlternateLookup<ReadOnlySpan<char>>();
+        var prefix = _continuingSubwordPrefix ?? "";
+        var buffer = new char[256];
         var rank = 0;
-        foreach (var merge in model.Items("merges"))
+        foreach (var merge in list.Element.EnumerateArray())
         {
             string left, right;
-            if (merge.Element.ValueKind == System.Text.Json.JsonValueKind.String)
+            if (merge.ValueKind == System.Text.Json.JsonValueKind.String)
             {
-                var text = merge.Element.GetString()!;
+                var text = merge.GetString()!;
                 var space = text.IndexOf(' ', 1);
                 if (space < 0)
                 {
-                    throw merge.Fail("is not \"a b\"");
+                    throw Bad("is not \"a b\"");
                 }
                 (left, right) = (text[..space], text[(space + 1)..]);
             }
-            else if (merge.Element.ValueKind == System.Text.Json.JsonValueKind.Array && merge.Element.GetArrayLength() == 2
-                && merge.Element[0].ValueKind == System.Text.Json.JsonValueKind.String && merge.Element[1].ValueKind == System.Text.Json.JsonValueKind.String)
+            else if (merge.ValueKind == System.Text.Json.JsonValueKind.Array && merge.GetArrayLength() == 2
+                && merge[0].ValueKind == System.Text.Json.JsonValueKind.String && merge[1].ValueKind == System.Text.Json.JsonValueKind.String)
             {
-                (left, right) = (merge.Element[0].GetString()!, merge.Element[1].GetString()!);
+                (left, right) = (merge[0].GetString()!, merge[1].GetString()!);
             }
             else
             {
-                throw merge.Fail("is neither \"a b\" nor [\"a\", \"b\"]");
+                throw Bad("is neither \"a b\" nor [\"a\", \"b\"]");
             }
             // With a continuing-subword prefix the right part carries it, the merged token once only.
-            var merged = left + (prefixLength > 0 && right.StartsWith(_continuingSubwordPrefix!, StringComparison.Ordinal) ? right[prefixLength..] : right);
-            if (!_vocabulary.TryGetValue(left, out var a) || !_vocabulary.TryGetValue(right, out var b) || !_vocabulary.TryGetValue(merged, out var id))
+            var rightTail = prefix.Length > 0 && right.StartsWith(prefix, StringComparison.Ordinal) ? right.AsSpan(prefix.Length) : right.AsSpan();
+            var length = left.Length + rightTail.Length;
+            if (buffer.Length < length)
             {
-                throw merge.Fail($"merges \"{left}\" and \"{right}\", which (or whose result) is not in model.vocab");
+                buffer = new char[length * 2];
+            }
+            left.CopyTo(buffer);
+            rightTail.CopyTo(buffer.AsSpan(left.Length));
+            if (!lookup.TryGetValue(left, out var a) || !lookup.TryGetValue(right, out var b) || !lookup.TryGetValue(buffer.AsSpan(0, length), out var id))
+            {
+                throw Bad($"merges \"{left}\" and \"{right}\", which (or whose result) is not in model.vocab");
             }
             merges[Key(a, b)] = (rank, id);
             rank++;
         }
         return merges;
+
+        TokenizerFormatException Bad(string reason) => new JsonComponent(list.File, $"{list.Path}[{rank}]", default).Fail(reason);
     }
 
     /// <summary>Appends the ids of one pre-tokenized word.</summary>
@@ -148,9 +167,9 @@ internal sealed class BpeModel
             return;
         }
         var result = MergeWord(word);
-        if (word.Length <= CachedWordLength && _cache.Count < CacheLimit)
+        if (word.Length <= CachedWordLength && _cached < CacheLimit && _cache.TryAdd(word, result))
         {
-            _cache.TryAdd(word, result);
+            Interlocked.Increment(ref _cached);
         }
         ids.AddRange(result);
     }
@@ -216,6 +235,16 @@ internal sealed class BpeModel
             }
         }
         return result.ToArray();
+    }
+
+    /// <summary>long's own hash (the two halves XORed) puts most pairs of small ids in few buckets; this one mixes them.</summary>
+    private sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+
+        public bool Equals(long x, long y) => x == y;
+
+        public int GetHashCode(long pair) => (int)((ulong)(pair * unchecked((long)0x9E3779B97F4A7C15)) >> 32);
     }
 
     private static long Priority(int rank, int pos) => ((long)rank << 32) | (uint)pos;
