@@ -1,5 +1,5 @@
 // Reference tokenization by Hugging Face `tokenizers` (the Rust library through napi) for the conformance tests.
-// usage: node hf-tokenize.js <tokenizer.json> <strings.json> <out.json>
+// usage: node hf-tokenize.js <tokenizer.json> <strings.json> <out.json> [--no-vocab]
 // strings.json is a JSON array of texts. out.json gets, for each text, the ids without and with the post-processor's
 // special tokens and the decoded text (special tokens kept and skipped); and for every id of the vocabulary, the
 // id's decoded text and the ids of that text encoded on its own.
@@ -8,7 +8,7 @@ const fs = require('fs');
 const { Tokenizer } = require('tokenizers');
 
 async function main() {
-  const [file, stringsFile, outFile] = process.argv.slice(2);
+  const [file, stringsFile, outFile, option] = process.argv.slice(2);
   const tokenizer = Tokenizer.fromFile(file);
   const texts = JSON.parse(fs.readFileSync(stringsFile, 'utf8'));
 
@@ -22,7 +22,7 @@ async function main() {
     strings.push({ ids: plainIds[i], withSpecial: withSpecial[i].getIds(), decoded: decoded[i], decodedSkip: decodedSkip[i] });
   }
 
-  const size = tokenizer.getVocabSize(true);
+  const size = option === '--no-vocab' ? 0 : tokenizer.getVocabSize(true);
   const vocabIds = [];
   for (let id = 0; id < size; id++) {
     if (tokenizer.idToToken(id) !== null) vocabIds.push(id);

@@ -27,7 +27,7 @@ internal static class HfTokenizersPeer
         return folder;
     }
 
-    public static Reference Run(string tokenizerJson, IReadOnlyList<string> strings)
+    public static Reference Run(string tokenizerJson, IReadOnlyList<string> strings, bool vocabulary = true)
     {
         Assert.True(Directory.Exists(Path.Combine(PeersFolder, "node_modules", "tokenizers")),
             "npm package tokenizers is missing: run .ci/setup.sh (npm ci --ignore-scripts --prefix tests/peers)");
@@ -41,6 +41,10 @@ internal static class HfTokenizersPeer
             foreach (var argument in new[] { Path.Combine(PeersFolder, "hf-tokenize.js"), tokenizerJson, input, output })
             {
                 start.ArgumentList.Add(argument);
+            }
+            if (!vocabulary)
+            {
+                start.ArgumentList.Add("--no-vocab");
             }
             Process process;
             try

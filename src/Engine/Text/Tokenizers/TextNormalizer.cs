@@ -21,7 +21,7 @@ internal abstract class TextNormalizer
             "NFKC" => new UnicodeForm(NormalizationForm.FormKC),
             "NFKD" => new UnicodeForm(NormalizationForm.FormKD),
             "Lowercase" => new Lowercase(),
-            "Strip" => new Strip(component.Bool("left", true), component.Bool("right", true)),
+            "Strip" => new Strip(component.Bool("strip_left", true), component.Bool("strip_right", true)),
             "Prepend" => new Prepend(component.String("prepend")),
             "Replace" => new Replace(SplitPattern.Parse(component.Child("pattern")), component.String("content")),
             "Sequence" => new Sequence(component.Items("normalizers").Select(Parse).OfType<TextNormalizer>().ToArray()),
