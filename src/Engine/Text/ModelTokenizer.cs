@@ -191,7 +191,9 @@ public sealed partial class ModelTokenizer
             bytes[id] = ranks[id];
         }
         RefuseClashes(file, config, ranks.Count, bytes);
-        var pipeline = new TokenizationPipeline(new AddedVocabulary(config.AddedTokens), null, new MlSegmentEncoder(tokenizer), [], []);
+        // A tiktoken file has no post-processor; tokenizer_config.json's add_bos_token says whether BOS leads a sequence.
+        int[] prefix = config.AddBosToken == true && config.AddedTokens.FirstOrDefault(t => t.Content == config.BosToken) is { } bosToken ? [bosToken.Id] : [];
+        var pipeline = new TokenizationPipeline(new AddedVocabulary(config.AddedTokens), null, new MlSegmentEncoder(tokenizer), prefix, []);
         return Assemble(modelDirectory, file, pipeline, bytes, config.AddedTokens, config, exactDecode: null, leadingSpacesRemoved: 0);
     }
 

