@@ -18,7 +18,8 @@ internal static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights (same seed, same bytes)", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as fp16 (checkpoint conversion; default fp32)" };
-        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16 };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "With --preset: use this model folder's tokenizer files and chat template (vocabulary size and special ids from them)" };
+        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
             var presetName = r.GetValue(preset);
@@ -29,23 +30,29 @@ internal static class ModelCommands
                 Console.Error.WriteLine("error: give exactly one of --preset NAME or --from CHECKPOINT_FOLDER");
                 return Task.FromResult(2);
             }
+            if (r.GetValue(tokenizer) is not null && presetName is null)
+            {
+                Console.Error.WriteLine("error: --tokenizer goes with --preset (a checkpoint brings its own tokenizer)");
+                return Task.FromResult(2);
+            }
 
             var progress = new Progress<string>(m => Console.Error.WriteLine(m));
             try
             {
                 if (presetName is not null)
                 {
-                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress);
+                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer));
                 }
                 else
                 {
                     ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress);
                 }
             }
-            catch (Exception e) when (e is ModelFormatException or ArgumentException or IOException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or IOException)
             {
+                // An unusable input folder or option is bad input: exit 2, as README promises.
                 Console.Error.WriteLine($"error: {e.Message}");
-                return Task.FromResult(1);
+                return Task.FromResult(2);
             }
 
             Console.WriteLine(Path.GetFullPath(folder));
@@ -77,10 +84,10 @@ internal static class ModelCommands
             {
                 client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), MaxBatchSize = 1 });
             }
-            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or NotSupportedException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or NotSupportedException or IOException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                return 2;
             }
 
             using (client)
