@@ -81,6 +81,9 @@ public sealed partial class TokenizerConformanceTests
             }
             Check("decode", strings[i], expected.Decoded, tokenizer.Decode(expected.Ids));
             Check("decode skipping special tokens", strings[i], expected.DecodedSkip, tokenizer.Decode(expected.WithSpecial, skipSpecialTokens: true));
+            var incremental = tokenizer.CreateIncrementalDecoder(skipSpecialTokens: true);
+            var streamed = string.Concat(expected.WithSpecial.Select(incremental.Push)) + incremental.Flush();
+            Check("streamed decode skipping special tokens", strings[i], expected.DecodedSkip, streamed);
         }
         Assert.True(reference.Vocab.Count >= minimumVocabulary, $"the reference listed only {reference.Vocab.Count} vocabulary entries");
         foreach (var entry in reference.Vocab)
