@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Distil.Cli;
 using Distil.Cli.Commands;
 
 var root = new RootCommand("Distil: declarative pipelines that make preference datasets (prompt / chosen / rejected) with local or remote models.");
@@ -10,4 +11,7 @@ foreach (var command in PipelineCommands.Create()
     root.Subcommands.Add(command);
 }
 
-return await root.Parse(args).InvokeAsync();
+// The CLI handles SIGINT/SIGTERM itself (TerminationSignals); System.CommandLine's own handler stays off.
+using var signals = new TerminationSignals();
+var exitCode = await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, signals.Token);
+return signals.ExitCode != 0 && exitCode == TerminationSignals.InterruptedExitCode ? signals.ExitCode : exitCode;

@@ -30,14 +30,21 @@ public static class AtomicFile
     public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken, bool durable = true)
     {
         var temp = TempPathFor(path);
-        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        try
         {
+            await using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
             await write(stream, cancellationToken);
             await stream.FlushAsync(cancellationToken);
             if (durable)
             {
                 stream.Flush(flushToDisk: true);
             }
+        }
+        catch
+        {
+            // A cancelled or failed write leaves nothing behind (only kill -9 can leave a .partial, which the next write replaces).
+            File.Delete(temp);
+            throw;
         }
 
         File.Move(temp, path, overwrite: true);

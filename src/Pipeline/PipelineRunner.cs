@@ -34,7 +34,6 @@ public sealed class PipelineRunner
         }
 
         Directory.CreateDirectory(runDirectory);
-        Directory.CreateDirectory(outputDirectory);
         var manifest = new RunManifest
         {
             Pipeline = definition.Name,
@@ -51,10 +50,11 @@ public sealed class PipelineRunner
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var models = new Dictionary<string, IChatClient>(StringComparer.Ordinal);
         List<StepNode> nodes = [];
+        var publication = OutputPublication.Begin(outputDirectory, runDirectory);
         try
         {
             await OpenModelsAsync(definition, options, models, cancellationToken);
-            var run = new RunContext(options, runDirectory, outputDirectory, models) { CancellationToken = stop.Token };
+            var run = new RunContext(options, runDirectory, publication.StagingDirectory, models) { CancellationToken = stop.Token };
             run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
             nodes = BuildNetwork(definition, run, stop.Token);
             foreach (var sink in nodes.OfType<SinkNode>())
@@ -72,18 +72,21 @@ public sealed class PipelineRunner
                 throw RootCause(tasks, cancellationToken);
             }
 
+            var sinks = nodes.OfType<SinkNode>().ToList();
+            publication.Publish(sinks.Select(s => Path.GetFileName(s.ErrorsPath)));
             manifest = manifest with
             {
                 Status = RunStatus.Succeeded,
                 FinishedAt = DateTimeOffset.UtcNow,
                 Steps = nodes.Select(n => n.Metrics()).ToList(),
-                OutputFiles = nodes.OfType<SinkNode>().SelectMany(s => s.OutputFiles).ToList(),
+                OutputFiles = sinks.SelectMany(s => s.OutputFiles).Select(publication.FinalPathOf).ToList(),
             };
             manifest.Write(runDirectory);
             return manifest;
         }
         catch (Exception e)
         {
+            publication.Abandon();
             var cancelled = e is OperationCanceledException && cancellationToken.IsCancellationRequested;
             manifest = manifest with
             {

@@ -112,11 +112,15 @@ public sealed class EmptyOutputTests : IDisposable
             """, TestSteps.Registry());
 
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => _ws.RunAsync(definition));
+        var runDirectory = Directory.GetDirectories(Path.Combine(_ws.Runs, "unknown")).Single();
 
         Assert.Contains("no rows reached it", error.Message, StringComparison.Ordinal);
         Assert.Contains("list them in 'columns'", error.Message, StringComparison.Ordinal);
         Assert.Contains("6 arrived; 6 carried an error", error.Message, StringComparison.Ordinal);
-        Assert.Equal(6, TestWorkspace.ReadJsonl(Path.Combine(_ws.Outputs, "out.errors.jsonl")).Count);
+        // A failed run publishes nothing; its errors file is kept in the run directory, where the message points.
+        Assert.Contains(Path.Combine(runDirectory, "out.errors.jsonl"), error.Message, StringComparison.Ordinal);
+        Assert.Equal(6, TestWorkspace.ReadJsonl(Path.Combine(runDirectory, "out.errors.jsonl")).Count);
+        Assert.False(File.Exists(Path.Combine(_ws.Outputs, "out.errors.jsonl")));
         Assert.False(File.Exists(Path.Combine(_ws.Outputs, "empty.parquet")));
     }
 }

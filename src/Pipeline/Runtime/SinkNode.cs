@@ -35,7 +35,7 @@ internal sealed class SinkNode : StepNode
 
     public IReadOnlyList<string> OutputFiles { get; private set; } = [];
 
-    private string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
+    public string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
 
     public ValueTask OpenAsync(CancellationToken cancellationToken)
     {
@@ -63,13 +63,18 @@ internal sealed class SinkNode : StepNode
                 File.Move(AtomicFile.TempPathFor(ErrorsPath), ErrorsPath, overwrite: true);
                 files.Add(ErrorsPath);
             }
-            else if (File.Exists(ErrorsPath))
+
+            try
             {
-                // An errors file from an earlier run of this output would now be wrong.
-                File.Delete(ErrorsPath);
+                files.InsertRange(0, await CompleteSinkAsync(cancellationToken));
+            }
+            catch when (files.Count > 0)
+            {
+                // The output of a failed run is never published, but its errors file explains the failure.
+                File.Move(ErrorsPath, Path.Combine(Run.RunDirectory, Path.GetFileName(ErrorsPath)), overwrite: true);
+                throw;
             }
 
-            files.InsertRange(0, await CompleteSinkAsync(cancellationToken));
             OutputFiles = files;
         }
         finally
@@ -94,7 +99,7 @@ internal sealed class SinkNode : StepNode
         }
         catch (InvalidDataException e) when (_rowsWritten == 0)
         {
-            var errors = _rowsArrived > 0 ? $"; {_rowsArrived} carried an error and were written to {ErrorsPath}" : string.Empty;
+            var errors = _rowsArrived > 0 ? $"; {_rowsArrived} carried an error and were written to {Path.Combine(Run.RunDirectory, Path.GetFileName(ErrorsPath))}" : string.Empty;
             throw new InvalidDataException($"{e.Message} (no row reached step '{Definition.Name}' without an error: {_rowsArrived} arrived{errors})", e);
         }
     }
