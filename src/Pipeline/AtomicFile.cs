@@ -27,9 +27,10 @@ public static class AtomicFile
     /// Flush to disk before the rename. A killed process never leaves a torn file either way; flushing also
     /// survives a power cut, at a cost per file that matters for many small files.
     /// </param>
-    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken, bool durable = true)
+    /// <param name="temp">The temporary file; unique names let several processes write the same target.</param>
+    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken, bool durable = true, string? temp = null)
     {
-        var temp = TempPathFor(path);
+        temp ??= TempPathFor(path);
         try
         {
             await using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);

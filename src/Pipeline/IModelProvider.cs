@@ -12,4 +12,11 @@ public interface IModelProvider
     /// <param name="name">The key in <c>models</c>.</param>
     /// <param name="definition">The model's JSON object, with located errors (same getters as a step's).</param>
     ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The model's identity without opening it (the cache key of the steps that call it). The default covers
+    /// only the entry's settings; providers that know where weights live add their content.
+    /// </summary>
+    ValueTask<ModelIdentity> IdentifyAsync(string name, StepParameters definition, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new ModelIdentity(name, CanonicalJson.Digest(w => CanonicalJson.Write(w, definition.Element)), "settings only"));
 }

@@ -23,17 +23,17 @@ public sealed class PipelineRunner
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Plan)
+        {
+            return await PlanAsync(definition, options, cancellationToken);
+        }
 
         var started = DateTimeOffset.UtcNow;
         var fingerprint = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
         var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
         var outputDirectory = Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name));
-        if (options.Fresh)
-        {
-            BatchCache.Clear(runDirectory);
-        }
-
         Directory.CreateDirectory(runDirectory);
+        Directory.CreateDirectory(outputDirectory);
         var manifest = new RunManifest
         {
             Pipeline = definition.Name,
@@ -54,7 +54,15 @@ public sealed class PipelineRunner
         try
         {
             await OpenModelsAsync(definition, options, models, cancellationToken);
-            var run = new RunContext(options, runDirectory, publication.StagingDirectory, models) { CancellationToken = stop.Token };
+            var identities = await IdentifyModelsAsync(definition, options, cancellationToken);
+            manifest = manifest with { Models = identities };
+            var run = new RunContext(options, runDirectory, publication.StagingDirectory, models)
+            {
+                CancellationToken = stop.Token,
+                Pipeline = definition.Name,
+                StepKeys = KeysOf(definition, identities),
+                ModelIdentities = identities,
+            };
             run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
             nodes = BuildNetwork(definition, run, stop.Token);
             foreach (var sink in nodes.OfType<SinkNode>())
@@ -105,6 +113,73 @@ public sealed class PipelineRunner
                 client.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// What a run would do, per step: batches it would reuse from the cache and batches it would compute.
+    /// Reads the source and the cache and runs cheap transforms; opens no model, writes nothing.
+    /// </summary>
+    private static async Task<RunManifest> PlanAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var fingerprint = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
+        var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
+        var identities = await IdentifyModelsAsync(definition, options, cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = new RunContext(options, runDirectory, Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name)), new Dictionary<string, IChatClient>())
+        {
+            CancellationToken = stop.Token,
+            Pipeline = definition.Name,
+            StepKeys = KeysOf(definition, identities),
+            ModelIdentities = identities,
+        };
+        run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
+        var nodes = BuildNetwork(definition, run, stop.Token);
+        var tasks = nodes.Select(node => RunNodeAsync(node, stop)).ToList();
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
+        {
+            throw RootCause(tasks, cancellationToken);
+        }
+
+        return new RunManifest
+        {
+            Pipeline = definition.Name,
+            Fingerprint = fingerprint,
+            RunDirectory = runDirectory,
+            Range = options.Range,
+            StartedAt = started,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Status = RunStatus.Planned,
+            Steps = nodes.Select(n => n.Metrics()).ToList(),
+            Models = identities,
+        };
+    }
+
+    private static async Task<IReadOnlyList<ModelIdentity>> IdentifyModelsAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        var identities = new List<ModelIdentity>();
+        foreach (var (name, parameters) in definition.Models)
+        {
+            if (options.Models is null)
+            {
+                throw parameters.Error(null, $"model '{name}' cannot be identified: the run has no model provider");
+            }
+
+            identities.Add(await options.Models.IdentifyAsync(name, parameters, cancellationToken));
+        }
+
+        return identities;
+    }
+
+    private static Dictionary<string, string> KeysOf(PipelineDefinition definition, IReadOnlyList<ModelIdentity> identities)
+    {
+        var models = identities.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        return definition.Steps.Where(s => s.Step is IBatchStep { CachesBatches: true })
+            .ToDictionary(s => s.Name, s => StepCacheKey.Compute(s, models), StringComparer.Ordinal);
     }
 
     private static async Task RunNodeAsync(StepNode node, CancellationTokenSource stop)

@@ -50,7 +50,7 @@ public sealed class SignalTests : IDisposable
         var kept = CachedBatches();
         Assert.InRange(kept, 10, 149);
         Assert.Empty(Directory.GetFiles(_ws.Root, "*.partial", SearchOption.AllDirectories));
-        Assert.False(Directory.Exists(_ws.Outputs), "a cancelled first run must not create its output folder");
+        Assert.Empty(Directory.GetFileSystemEntries(_ws.Outputs));
         Assert.Empty(Directory.GetFileSystemEntries(_ws.Root, ".out*"));
 
         var resumed = await DistilProcess.RunAsync(_ws.Root, "run", "pipeline.json", "--runs", "runs", "--output", "out");
@@ -69,9 +69,7 @@ public sealed class SignalTests : IDisposable
 
     private int CachedBatches()
     {
-        var root = Path.Combine(_ws.Runs, "signalled");
-        return Directory.Exists(root)
-            ? Directory.GetDirectories(root).Select(d => Path.Combine(d, "steps", "slow")).Where(Directory.Exists).Sum(d => Directory.GetFiles(d, "*.jsonl").Length)
-            : 0;
+        var cache = _ws.StepCache("signalled", "slow");
+        return Directory.Exists(cache) ? Directory.GetFiles(cache, "*.jsonl").Length : 0;
     }
 }

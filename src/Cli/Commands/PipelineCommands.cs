@@ -21,10 +21,11 @@ internal static class PipelineCommands
         var limit = new Option<long?>("--limit") { Description = "Read only the first N input rows." };
         var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Folder for the datasets written by sinks (default outputs/<pipeline>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Ignore batches cached by an earlier run and compute everything again." };
+        var plan = new Option<bool>("--plan") { Description = "Print, per step, the batches the run would reuse from the cache and those it would compute; run nothing." };
         var runs = new Option<DirectoryInfo?>("--runs") { Description = "Root of the run directories (default ./runs)." };
         var command = new Command("run", "Run a pipeline; a rerun of the same definition on the same data resumes where it stopped.")
         {
-            pipeline, limit, output, fresh, runs,
+            pipeline, limit, output, fresh, runs, plan,
         };
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -52,9 +53,10 @@ internal static class PipelineCommands
                 RunsRoot = result.GetValue(runs)?.FullName ?? "runs",
                 OutputDirectory = result.GetValue(output)?.FullName,
                 Fresh = result.GetValue(fresh),
+                Plan = result.GetValue(plan),
                 Models = new ModelCatalog(),
             };
-            return await RunAsync(definition, options, cancellationToken);
+            return options.Plan ? await PlanAsync(definition, options, cancellationToken) : await RunAsync(definition, options, cancellationToken);
         });
         return command;
     }
@@ -88,13 +90,52 @@ internal static class PipelineCommands
         }
     }
 
+    private static async Task<int> PlanAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        RunManifest plan;
+        try
+        {
+            plan = await new PipelineRunner().RunAsync(definition, options, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return Cancelled;
+        }
+        catch (PipelineDefinitionException e)
+        {
+            Console.Error.WriteLine($"invalid input: {e.Message}");
+            return InvalidInput;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"plan failed: {e.Message}");
+            return RunFailed;
+        }
+
+        Console.WriteLine($"plan for {plan.Pipeline} (run {plan.Fingerprint}); nothing was run");
+        foreach (var step in plan.Steps)
+        {
+            var work = step.CacheKey is null
+                ? "not cached (cheap; runs every time)"
+                : $"{step.CachedBatches} batches reusable, {step.ComputedBatches} to compute (key {step.CacheKey[..12]})";
+            Console.WriteLine($"  {step.Name}: {work}");
+        }
+
+        foreach (var model in plan.Models)
+        {
+            Console.WriteLine($"  model {model.Name}: sha256 {model.Digest[..16]} ({model.Description})");
+        }
+
+        return Ok;
+    }
+
     private static void PrintSummary(RunManifest manifest)
     {
         Console.WriteLine($"run {manifest.Status}: {manifest.Pipeline} ({manifest.Fingerprint}) in {(manifest.FinishedAt - manifest.StartedAt)?.TotalSeconds:F1}s");
         foreach (var step in manifest.Steps)
         {
             var dropped = step.Dropped.Count == 0 ? string.Empty : $", dropped {string.Join(", ", step.Dropped.Select(d => $"{d.Key} {d.Value}"))}";
-            var cached = step.CachedBatches == 0 ? string.Empty : $", {step.CachedBatches} batches from cache";
+            var cached = step.CacheKey is null ? string.Empty : $", {step.CachedBatches} batches from cache, {step.ComputedBatches} computed";
             var tokens = step.InputTokens + step.OutputTokens == 0 ? string.Empty : $", tokens {step.InputTokens} in / {step.OutputTokens} out";
             Console.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
         }

@@ -43,12 +43,19 @@ internal sealed class SinkNode : StepNode
         var context = new SinkContext(Run.OutputDirectory, Run.RunDirectory)
         {
             Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
+            Models = Run.ModelIdentities,
         };
         return _sink.OpenAsync(context, Totals, cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
+        if (Run.Options.Plan)
+        {
+            await _block.Completion;
+            return;
+        }
+
         try
         {
             await _block.Completion;
@@ -107,6 +114,13 @@ internal sealed class SinkNode : StepNode
     private async Task WriteAsync(Inbound batch)
     {
         var cancellationToken = Run.CancellationToken;
+        if (Run.Options.Plan)
+        {
+            CountIn(batch.Rows.Length);
+            await EmitAsync(batch.Rows, cancellationToken);
+            return;
+        }
+
         var good = new List<Row>(batch.Rows.Length);
         foreach (var row in batch.Rows)
         {
