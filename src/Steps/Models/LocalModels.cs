@@ -8,6 +8,9 @@ namespace Distil.Steps;
 /// <summary>Opens a local model folder with Distil.Engine, applying the entry's device, threads, chat template and batching.</summary>
 internal static class LocalModels
 {
+    /// <summary><c>"deterministic": true</c>: outputs independent of batching (one request at a time).</summary>
+    public static bool IsDeterministic(StepParameters definition) => definition.GetBoolean("deterministic", false);
+
     public static IChatClient Open(string name, string path, StepParameters definition)
     {
         var threads = definition.GetInt32("threads", 0);
@@ -20,6 +23,13 @@ internal static class LocalModels
         if (maxBatch < 1)
         {
             throw definition.Error("max_batch_size", $"model '{name}': \"max_batch_size\" must be at least 1");
+        }
+
+        // Batched decoding pads requests to a common length, so a request's floating-point arithmetic (and, with
+        // sampling, its tokens) can depend on its batch companions. One request at a time is independent of them.
+        if (IsDeterministic(definition))
+        {
+            maxBatch = 1;
         }
 
         var prefixCacheMb = definition.GetInt64("prefix_cache_mb", 256);

@@ -16,7 +16,7 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "max_batch_size", "prefix_cache_mb", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "max_batch_size", "deterministic", "prefix_cache_mb", "description"];
     private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "max_retries", "timeout_s", "description"];
 
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
@@ -65,11 +65,13 @@ public sealed class ModelCatalog : IModelProvider
         }
 
         var settings = definition.Element;
+        var deterministic = LocalModels.IsDeterministic(definition);
         var identity = CanonicalJson.Digest(w =>
         {
             w.WriteStartObject();
             w.WriteString("type", "local");
-            foreach (var property in settings.EnumerateObject().Where(p => p.Name is "chat_template" or "device" or "max_batch_size").OrderBy(p => p.Name, StringComparer.Ordinal))
+            w.WriteBoolean("deterministic", deterministic);
+            foreach (var property in settings.EnumerateObject().Where(p => p.Name is "chat_template" or "device" || (p.Name == "max_batch_size" && !deterministic)).OrderBy(p => p.Name, StringComparer.Ordinal))
             {
                 w.WritePropertyName(property.Name);
                 CanonicalJson.Write(w, property.Value);
@@ -84,7 +86,10 @@ public sealed class ModelCatalog : IModelProvider
             w.WriteEndObject();
             w.WriteEndObject();
         });
-        return new ModelIdentity(name, identity, files.Count == 0 ? $"local {path} (not built yet)" : $"local folder, {files.Count} files");
+        var decoding = deterministic
+            ? "deterministic: one request at a time, outputs independent of batching"
+            : "batched decoding: with sampling, outputs may depend on batch companions (set deterministic for invariance)";
+        return new ModelIdentity(name, identity, files.Count == 0 ? $"local {path} (not built yet); {decoding}" : $"local folder, {files.Count} files; {decoding}");
     }
 
     /// <summary>Documentation files and hidden files do not change what a model generates.</summary>
