@@ -1,3 +1,6 @@
 using Distil.Cli;
 
-return await DistilCli.InvokeAsync(args);
+// The CLI handles SIGINT/SIGTERM itself (TerminationSignals); System.CommandLine's own handler stays off.
+using var signals = new TerminationSignals();
+var exitCode = await DistilCli.InvokeAsync(args, cancellationToken: signals.Token);
+return signals.ExitCode != 0 && exitCode == TerminationSignals.InterruptedExitCode ? signals.ExitCode : exitCode;

@@ -36,6 +36,9 @@ public sealed class DatasetCard
 
     public string? PipelineDefinition { get; init; }
 
+    /// <summary>Each model of the run and the SHA-256 of what determines its outputs (weights, tokenizer, template, endpoint).</summary>
+    public IReadOnlyList<(string Name, string Sha256, string Description)> ModelIdentities { get; init; } = [];
+
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 
     public string Render()
@@ -90,6 +93,17 @@ public sealed class DatasetCard
             foreach (var (model, (chosen, rejected)) in ModelWins.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 md.Append("| `").Append(model).Append("` | ").Append(chosen).Append(" | ").Append(rejected).Append(" |\n");
+            }
+
+            md.Append('\n');
+        }
+
+        if (ModelIdentities.Count > 0)
+        {
+            md.Append("## Model identities\n\nThe digest of what determines each model's outputs (weights, ONNX graph, config, tokenizer, chat template; endpoint and model name for served models).\n\n| model | sha256 | covers |\n|---|---|---|\n");
+            foreach (var (name, sha, description) in ModelIdentities)
+            {
+                md.Append("| `").Append(name).Append("` | `").Append(sha).Append("` | ").Append(description).Append(" |\n");
             }
 
             md.Append('\n');

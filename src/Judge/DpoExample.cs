@@ -21,21 +21,35 @@ public sealed record DpoExample(object Prompt, object Chosen, object Rejected, s
 {
     public static DpoExample Create(string? systemPrompt, string prompt, string chosen, string rejected, DpoFormat format)
     {
-        var promptId = PromptIdOf(prompt);
+        List<(string Role, string Content)> messages = string.IsNullOrEmpty(systemPrompt) ? [("user", prompt)] : [("system", systemPrompt), ("user", prompt)];
+        return FromMessages(messages, chosen, rejected, format);
+    }
+
+    /// <summary>
+    /// The example for the exact messages the models were sent. The standard format is one prompt string, which
+    /// has no place for a system prompt or several turns: such prompts are refused rather than cut down, because
+    /// a model trained on the shortened prompt would learn from answers to a prompt it never sees.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Standard format with a system prompt or more than one user turn.</exception>
+    public static DpoExample FromMessages(IReadOnlyList<(string Role, string Content)> promptMessages, string chosen, string rejected, DpoFormat format)
+    {
+        var user = promptMessages.LastOrDefault(m => m.Role == "user").Content ?? string.Empty;
+        var promptId = PromptIdOf(user);
         if (format == DpoFormat.Standard)
         {
-            return new DpoExample(prompt, chosen, rejected, promptId);
+            if (promptMessages.Count != 1 || promptMessages[0].Role != "user")
+            {
+                var roles = string.Join(", ", promptMessages.Select(m => m.Role));
+                throw new InvalidDataException(
+                    $"format 'standard' writes the prompt as one string, which cannot hold the {roles} messages the models were sent " +
+                    "(a system prompt would be dropped); use format 'conversational'");
+            }
+
+            return new DpoExample(user, chosen, rejected, promptId);
         }
 
-        var promptMessages = new List<object?>();
-        if (!string.IsNullOrEmpty(systemPrompt))
-        {
-            promptMessages.Add(Message("system", systemPrompt));
-        }
-
-        promptMessages.Add(Message("user", prompt));
         return new DpoExample(
-            promptMessages,
+            promptMessages.Select(m => (object?)Message(m.Role, m.Content)).ToList(),
             new List<object?> { Message("assistant", chosen) },
             new List<object?> { Message("assistant", rejected) },
             promptId);

@@ -27,17 +27,25 @@ public static class AtomicFile
     /// Flush to disk before the rename. A killed process never leaves a torn file either way; flushing also
     /// survives a power cut, at a cost per file that matters for many small files.
     /// </param>
-    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken, bool durable = true)
+    /// <param name="temp">The temporary file; unique names let several processes write the same target.</param>
+    public static async Task WriteAsync(string path, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken, bool durable = true, string? temp = null)
     {
-        var temp = TempPathFor(path);
-        await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+        temp ??= TempPathFor(path);
+        try
         {
+            await using var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
             await write(stream, cancellationToken);
             await stream.FlushAsync(cancellationToken);
             if (durable)
             {
                 stream.Flush(flushToDisk: true);
             }
+        }
+        catch
+        {
+            // A cancelled or failed write leaves nothing behind (only kill -9 can leave a .partial, which the next write replaces).
+            File.Delete(temp);
+            throw;
         }
 
         File.Move(temp, path, overwrite: true);

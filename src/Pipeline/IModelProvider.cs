@@ -18,4 +18,11 @@ public interface IModelProvider
     void CheckBeforeOpening(PipelineDefinition definition)
     {
     }
+
+    /// <summary>
+    /// The model's identity without opening it (the cache key of the steps that call it). The default covers
+    /// only the entry's settings; providers that know where weights live add their content.
+    /// </summary>
+    ValueTask<ModelIdentity> IdentifyAsync(string name, StepParameters definition, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(new ModelIdentity(name, CanonicalJson.Digest(w => CanonicalJson.Write(w, definition.Element)), "settings only"));
 }

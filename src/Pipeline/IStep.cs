@@ -80,4 +80,7 @@ public sealed record SinkContext(string OutputDirectory, string RunDirectory)
     /// Lets a sink write a well-formed empty output when no row reaches it.
     /// </summary>
     public IReadOnlyList<string>? Columns { get; init; }
+
+    /// <summary>The run's models and their identities (for the dataset card).</summary>
+    public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
 }

@@ -23,16 +23,15 @@ public sealed class PipelineRunner
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Plan)
+        {
+            return await PlanAsync(definition, options, cancellationToken);
+        }
 
         var started = DateTimeOffset.UtcNow;
         var (fingerprint, source) = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
         var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
         var outputDirectory = Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name));
-        if (options.Fresh)
-        {
-            BatchCache.Clear(runDirectory);
-        }
-
         Directory.CreateDirectory(runDirectory);
         Directory.CreateDirectory(outputDirectory);
         var manifest = new RunManifest
@@ -52,10 +51,19 @@ public sealed class PipelineRunner
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var models = new Dictionary<string, IChatClient>(StringComparer.Ordinal);
         List<StepNode> nodes = [];
+        var publication = OutputPublication.Begin(outputDirectory, runDirectory);
         try
         {
             await OpenModelsAsync(definition, options, models, cancellationToken);
-            var run = new RunContext(options, runDirectory, outputDirectory, models) { CancellationToken = stop.Token };
+            var identities = await IdentifyModelsAsync(definition, options, cancellationToken);
+            manifest = manifest with { Models = identities };
+            var run = new RunContext(options, runDirectory, publication.StagingDirectory, models)
+            {
+                CancellationToken = stop.Token,
+                Pipeline = definition.Name,
+                StepKeys = KeysOf(definition, identities),
+                ModelIdentities = identities,
+            };
             run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
             nodes = BuildNetwork(definition, run, stop.Token);
             foreach (var sink in nodes.OfType<SinkNode>())
@@ -73,18 +81,21 @@ public sealed class PipelineRunner
                 throw RootCause(tasks, cancellationToken);
             }
 
+            var sinks = nodes.OfType<SinkNode>().ToList();
+            publication.Publish(sinks.Select(s => Path.GetFileName(s.ErrorsPath)));
             manifest = manifest with
             {
                 Status = RunStatus.Succeeded,
                 FinishedAt = DateTimeOffset.UtcNow,
                 Steps = nodes.Select(n => n.Metrics()).ToList(),
-                OutputFiles = nodes.OfType<SinkNode>().SelectMany(s => s.OutputFiles).ToList(),
+                OutputFiles = sinks.SelectMany(s => s.OutputFiles).Select(publication.FinalPathOf).ToList(),
             };
             manifest.Write(runDirectory);
             return manifest;
         }
         catch (Exception e)
         {
+            publication.Abandon();
             var cancelled = e is OperationCanceledException && cancellationToken.IsCancellationRequested;
             manifest = manifest with
             {
@@ -103,6 +114,74 @@ public sealed class PipelineRunner
                 client.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// What a run would do, per step: batches it would reuse from the cache and batches it would compute.
+    /// Reads the source and the cache and runs cheap transforms; opens no model, writes nothing.
+    /// </summary>
+    private static async Task<RunManifest> PlanAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var (fingerprint, source) = await RunFingerprint.ComputeAsync(definition, options.Range, cancellationToken);
+        var runDirectory = Path.GetFullPath(Path.Combine(options.RunsRoot, definition.Name, fingerprint));
+        var identities = await IdentifyModelsAsync(definition, options, cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = new RunContext(options, runDirectory, Path.GetFullPath(options.OutputDirectory ?? Path.Combine("outputs", definition.Name)), new Dictionary<string, IChatClient>())
+        {
+            CancellationToken = stop.Token,
+            Pipeline = definition.Name,
+            StepKeys = KeysOf(definition, identities),
+            ModelIdentities = identities,
+        };
+        run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
+        var nodes = BuildNetwork(definition, run, stop.Token);
+        var tasks = nodes.Select(node => RunNodeAsync(node, stop)).ToList();
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
+        {
+            throw RootCause(tasks, cancellationToken);
+        }
+
+        return new RunManifest
+        {
+            Pipeline = definition.Name,
+            Fingerprint = fingerprint,
+            RunDirectory = runDirectory,
+            Range = options.Range,
+            StartedAt = started,
+            FinishedAt = DateTimeOffset.UtcNow,
+            Status = RunStatus.Planned,
+            Steps = nodes.Select(n => n.Metrics()).ToList(),
+            Models = identities,
+            Source = source,
+        };
+    }
+
+    private static async Task<IReadOnlyList<ModelIdentity>> IdentifyModelsAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
+    {
+        var identities = new List<ModelIdentity>();
+        foreach (var (name, parameters) in definition.Models)
+        {
+            if (options.Models is null)
+            {
+                throw parameters.Error(null, $"model '{name}' cannot be identified: the run has no model provider");
+            }
+
+            identities.Add(await options.Models.IdentifyAsync(name, parameters, cancellationToken));
+        }
+
+        return identities;
+    }
+
+    private static Dictionary<string, string> KeysOf(PipelineDefinition definition, IReadOnlyList<ModelIdentity> identities)
+    {
+        var models = identities.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        return definition.Steps.Where(s => s.Step is IBatchStep { CachesBatches: true })
+            .ToDictionary(s => s.Name, s => StepCacheKey.Compute(s, models), StringComparer.Ordinal);
     }
 
     private static async Task RunNodeAsync(StepNode node, CancellationTokenSource stop)

@@ -85,6 +85,18 @@ public static class RowJson
         }
     }
 
+    /// <summary>A value as compact JSON text: equal text means equal values.</summary>
+    public static string ToJson(object? value)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            WriteValue(writer, value);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
     /// <summary>Writes the row's columns as one JSON object (the id is not included).</summary>
     public static void WriteRow(Utf8JsonWriter writer, Row row)
     {

@@ -33,6 +33,9 @@ public sealed record RunManifest
 
     public IReadOnlyList<StepMetrics> Steps { get; init; } = [];
 
+    /// <summary>Every model of the definition and the digest of what determines its outputs.</summary>
+    public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
+
     public const string FileName = "manifest.json";
 
     public static RunManifest Read(string path) =>
@@ -58,6 +61,9 @@ public static class RunStatus
     public const string Succeeded = "succeeded";
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
+
+    /// <summary>What <c>distil run --plan</c> reports: nothing ran.</summary>
+    public const string Planned = "planned";
 }
 
 /// <summary>One step's counts in a run.</summary>
@@ -79,8 +85,14 @@ public sealed record StepMetrics
 
     public long OutputTokens { get; init; }
 
-    /// <summary>Batches read back from the run directory instead of computed.</summary>
+    /// <summary>Batches read back from the step cache instead of computed (in a plan: reusable).</summary>
     public long CachedBatches { get; init; }
+
+    /// <summary>Batches of a caching step computed in this run (in a plan: to compute).</summary>
+    public long ComputedBatches { get; init; }
+
+    /// <summary>The step's <see cref="StepCacheKey"/> (caching steps only).</summary>
+    public string? CacheKey { get; init; }
 
     public TimeSpan Elapsed { get; init; }
 }

@@ -14,8 +14,14 @@ public sealed record RunOptions
     /// <summary>Where sinks write; default <c>outputs/&lt;pipeline&gt;</c> under the current directory.</summary>
     public string? OutputDirectory { get; init; }
 
-    /// <summary>Ignore (and delete) batches cached by an earlier run of the same fingerprint.</summary>
+    /// <summary>Compute every batch again instead of reading cached ones (the new results replace them in the cache).</summary>
     public bool Fresh { get; init; }
+
+    /// <summary>
+    /// Dry run for <c>distil run --plan</c>: read the source and the cache, run cheap transforms, but call no
+    /// model and write nothing; each caching step counts the batches it would reuse and those it would compute.
+    /// </summary>
+    public bool Plan { get; init; }
 
     /// <summary>
     /// Write each finished batch of caching steps to the run directory (what makes resume possible).

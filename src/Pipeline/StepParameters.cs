@@ -10,6 +10,7 @@ public sealed class StepParameters
 {
     private readonly JsonElement _step;
     private readonly Func<string, long?> _lineOf;
+    private readonly Dictionary<string, object> _defaultsUsed = new(StringComparer.Ordinal);
 
     /// <param name="step">The step's JSON object.</param>
     /// <param name="jsonPath">Path of that object in the file, e.g. <c>$.steps[2]</c>.</param>
@@ -50,10 +51,23 @@ public sealed class StepParameters
         _ => throw Error(name, $"'{name}' must be a string, not {Shown(name)}"),
     };
 
+    /// <summary>
+    /// Defaults the step took for parameters the definition leaves out (read through the typed getters), so a
+    /// step's cache key covers its effective settings: a default changed in a new release is a new key.
+    /// </summary>
+    public IReadOnlyDictionary<string, object> DefaultsUsed => _defaultsUsed;
+
+    private T Default<T>(string name, T fallback)
+        where T : notnull
+    {
+        _defaultsUsed[name] = fallback;
+        return fallback;
+    }
+
     /// <summary>An integer parameter, range-checked (never cast): a value outside [min, max] is a located error saying what is accepted.</summary>
     public long GetInt64(string name, long fallback, long min = long.MinValue, long max = long.MaxValue) => Get(name) switch
     {
-        null => fallback,
+        null => Default(name, fallback),
         { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out var i) && i >= min && i <= max => i,
         _ => throw Error(name, $"'{name}' must be an integer{Range(min, max)}, not {Shown(name)}"),
     };
@@ -62,14 +76,14 @@ public sealed class StepParameters
 
     public double GetDouble(string name, double fallback, double min = double.MinValue, double max = double.MaxValue) => Get(name) switch
     {
-        null => fallback,
+        null => Default(name, fallback),
         { ValueKind: JsonValueKind.Number } v when v.TryGetDouble(out var d) && double.IsFinite(d) && d >= min && d <= max => d,
         _ => throw Error(name, $"'{name}' must be a number{Range(min, max)}, not {Shown(name)}"),
     };
 
     public bool GetBoolean(string name, bool fallback) => Get(name) switch
     {
-        null => fallback,
+        null => Default(name, fallback),
         { ValueKind: JsonValueKind.True } => true,
         { ValueKind: JsonValueKind.False } => false,
         _ => throw Error(name, $"'{name}' must be true or false"),

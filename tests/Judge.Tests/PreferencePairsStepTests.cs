@@ -27,10 +27,54 @@ public class PreferencePairsStepTests
         Assert.Equal("great", ((IReadOnlyDictionary<string, object?>)((IReadOnlyList<object?>)row["chosen"]!)[0]!)["content"]);
         Assert.Equal("meh", ((IReadOnlyDictionary<string, object?>)((IReadOnlyList<object?>)row["rejected"]!)[0]!)["content"]);
         Assert.Equal(DpoExample.PromptIdOf("question 0"), row["prompt_id"]);
-        Assert.Equal((5.0, 2.0), ((double)row["chosen_rating"]!, (double)row["rejected_rating"]!));
+        Assert.Equal((5L, 2L), ((long)row["chosen_rating"]!, (long)row["rejected_rating"]!));
         Assert.Equal(("model-1", "model-0"), ((string)row["chosen_model"]!, (string)row["rejected_model"]!));
         Assert.Equal([2L, 5L, 3L], (IReadOnlyList<object?>)row["ratings"]!);
         Assert.Equal("judge", row["judge_model"]);
+    }
+
+    private static IReadOnlyList<object?> Sent(params (string Role, string Content)[] messages) =>
+        messages.Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role, ["content"] = m.Content }).ToList();
+
+    [Fact]
+    public async Task Prompt_is_the_messages_the_generators_were_sent()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\"}");
+        var sent = Sent(("system", "Answer in French."), ("user", "Topic: rain\nTask: question 0"));
+        var input = Rated(0, Steps.List(2L, 5L), "meh", "great");
+        input["generation_prompts"] = Steps.List(sent, sent);
+
+        var row = Assert.Single(await step.ProcessAsync([input], NoModels, default));
+
+        Assert.Equal(RowJson.ToJson(sent), RowJson.ToJson(row["prompt"]));
+        Assert.Equal(DpoExample.PromptIdOf("Topic: rain\nTask: question 0"), row["prompt_id"]);
+    }
+
+    [Fact]
+    public async Task Generators_that_saw_different_prompts_fail_clearly()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\"}");
+        var input = Rated(4, Steps.List(2L, 5L), "meh", "great");
+        input["generation_prompts"] = Steps.List(Sent(("user", "question 4")), Sent(("system", "Be brief."), ("user", "question 4")));
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await step.ProcessAsync([input], NoModels, default));
+
+        Assert.Contains("pairs: row 4: the generators were sent different prompts", error.Message);
+        Assert.Contains("Be brief.", error.Message);
+    }
+
+    [Fact]
+    public async Task Standard_format_refuses_a_system_prompt_instead_of_dropping_it()
+    {
+        var definitionError = Assert.Throws<PipelineDefinitionException>(() => Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"format\": \"standard\", \"system_prompt\": \"Be kind.\"}"));
+        Assert.Contains("no place for a system prompt", definitionError.Message);
+
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"format\": \"standard\"}");
+        var input = Rated(1, Steps.List(2L, 5L), "meh", "great");
+        input["prompt_messages"] = Sent(("system", "Be kind."), ("user", "question 1"));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await step.ProcessAsync([input], NoModels, default));
+        Assert.Contains("pairs: row 1: format 'standard'", error.Message);
+        Assert.Contains("use format 'conversational'", error.Message);
     }
 
     [Fact]

@@ -95,7 +95,8 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         }
 
         Assert.Equal(typeof(long), ((DataField)Assert.IsType<ListField>(fields["ratings"]).Item).ClrType);
-        Assert.Equal(typeof(double), Assert.IsType<DataField>(fields["chosen_rating"]).ClrType);
+        Assert.Equal(typeof(long), Assert.IsType<DataField>(fields["chosen_rating"]).ClrType);
+        Assert.Equal(typeof(long), Assert.IsType<DataField>(fields["rejected_rating"]).ClrType);
         Assert.True(IsString(Assert.IsType<DataField>(fields["prompt_id"])));
 
         long rows = 0;

@@ -24,7 +24,7 @@ public class TextGenerationStepTests
         Assert.Equal("model-a", row["model_name"]);
         Assert.Equal(10L, row["gen_a_input_tokens"]);
         Assert.Equal(3L, row["gen_a_output_tokens"]);
-        Assert.Equal(["generation", "model_name", "gen_a_input_tokens", "gen_a_output_tokens"], step.OutputColumns);
+        Assert.Equal(["generation", "model_name", "prompt_messages", "gen_a_input_tokens", "gen_a_output_tokens"], step.OutputColumns);
         Assert.Equal((10, 3), (context.InputTokens, context.OutputTokens));
     }
 
@@ -34,12 +34,16 @@ public class TextGenerationStepTests
         var (step, client, context) = Make(", \"template\": \"Topic: {{topic}}\\nTask: {{instruction}}\", \"system_prompt\": \"Be brief.\"");
         Assert.Equal(["topic", "instruction"], step.InputColumns);
 
-        await step.ProcessAsync([Steps.Row(3, ("instruction", "Explain rain"), ("topic", "Science"))], context, default);
+        var row = Assert.Single(await step.ProcessAsync([Steps.Row(3, ("instruction", "Explain rain"), ("topic", "Science"))], context, default));
 
         var messages = Assert.Single(client.Requests).Messages;
         Assert.Equal([ChatRole.System, ChatRole.User], messages.Select(m => m.Role).ToArray());
         Assert.Equal("Be brief.", messages[0].Text);
         Assert.Equal("Topic: Science\nTask: Explain rain", messages[1].Text);
+
+        // The row records exactly what was sent, for preference_pairs' prompt.
+        var recorded = ((IReadOnlyList<object?>)row["prompt_messages"]!).Cast<IReadOnlyDictionary<string, object?>>().ToList();
+        Assert.Equal(messages.Select(m => (m.Role.Value, m.Text)), recorded.Select(m => ((string)m["role"]!, (string)m["content"]!)));
     }
 
     [Fact]

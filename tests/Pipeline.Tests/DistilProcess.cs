@@ -51,6 +51,13 @@ internal sealed class DistilProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Sends a POSIX signal (INT, TERM) the way a shell's Ctrl+C or <c>kill</c> does.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     /// <summary>SIGKILL: no handler runs, nothing is flushed or cleaned up.</summary>
     public void KillHard() => _process.Kill(entireProcessTree: true);
 

@@ -26,9 +26,8 @@ public sealed class KillResumeTests : IDisposable
               ]
             }
             """);
-        var slowCache = (string runs) => Directory.Exists(Path.Combine(runs, "killed"))
-            ? Directory.GetDirectories(Path.Combine(runs, "killed")).Select(d => Path.Combine(d, "steps", "slow")).Where(Directory.Exists)
-                .Sum(d => Directory.GetFiles(d, "*.jsonl").Length)
+        var slowCache = (string runs) => Directory.Exists(_ws.StepCache("killed", "slow"))
+            ? Directory.GetFiles(_ws.StepCache("killed", "slow"), "*.jsonl").Length
             : 0;
 
         // Killed twice at different points, then left to finish.

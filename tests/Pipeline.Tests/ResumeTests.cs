@@ -1,6 +1,6 @@
 namespace Distil.Pipeline.Tests;
 
-/// <summary>Finished batches are kept in the run directory and read back on the next run instead of recomputed.</summary>
+/// <summary>Finished batches are kept in the step cache and read back on the next run instead of recomputed.</summary>
 public sealed class ResumeTests : IDisposable
 {
     private readonly TestWorkspace _ws = new();
@@ -59,9 +59,11 @@ public sealed class ResumeTests : IDisposable
     {
         _ws.WritePrompts(100);
         var manifest = await _ws.RunAsync(Define(new TestSteps.CallLog()));
-        var genCache = Path.Combine(manifest.RunDirectory, "steps", "gen");
-        File.Delete(Path.Combine(genCache, "00000003.jsonl"));
-        File.Delete(Path.Combine(genCache, "00000007.jsonl"));
+        var genCache = _ws.StepCache("resume", "gen");
+        Assert.Equal(10, manifest.Steps.Single(s => s.Name == "gen").ComputedBatches);
+        var batches = Directory.GetFiles(genCache, "*.jsonl").Order(StringComparer.Ordinal).ToList();
+        File.Delete(batches[3]);
+        File.Delete(batches[7]);
 
         var log = new TestSteps.CallLog();
         await _ws.RunAsync(Define(log));
@@ -88,7 +90,10 @@ public sealed class ResumeTests : IDisposable
         var log = new TestSteps.CallLog();
         var after = await _ws.RunAsync(Define(log));
         Assert.NotEqual(before.Fingerprint, after.Fingerprint);
-        Assert.Equal(4, log.Calls);
+
+        // The step cache is keyed by content: the three batches whose rows did not change are reused.
+        Assert.Equal(1, log.Calls);
+        Assert.Equal(3, after.Steps.Single(s => s.Name == "gen").CachedBatches);
 
         var limited = await _ws.RunAsync(Define(new TestSteps.CallLog()), _ws.Options(range: new SourceRange(0, 5)));
         Assert.NotEqual(after.Fingerprint, limited.Fingerprint);
@@ -119,7 +124,7 @@ public sealed class ResumeTests : IDisposable
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         var runDirectory = Directory.GetDirectories(Path.Combine(_ws.Runs, "cancel")).Single();
         Assert.Equal(RunStatus.Cancelled, RunManifest.Read(Path.Combine(runDirectory, "manifest.json")).Status);
-        var cached = Directory.GetFiles(Path.Combine(runDirectory, "steps", "gen"), "*.jsonl").Length;
+        var cached = Directory.GetFiles(_ws.StepCache("cancel", "gen"), "*.jsonl").Length;
         Assert.InRange(cached, 4, 39);
         Assert.False(File.Exists(Path.Combine(_ws.Outputs, "out.jsonl")));
 

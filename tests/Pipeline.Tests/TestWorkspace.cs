@@ -21,6 +21,9 @@ public sealed class TestWorkspace : IDisposable
 
     public string Outputs => Path.Combine(Root, "out");
 
+    /// <summary>Where a caching step's batches are kept (runs/.cache/&lt;pipeline&gt;/&lt;step&gt;).</summary>
+    public string StepCache(string pipeline, string step, string runs = "runs") => Path.Combine(Root, runs, ".cache", pipeline, step);
+
     public string Write(string relative, string content)
     {
         var path = Path.Combine(Root, relative);

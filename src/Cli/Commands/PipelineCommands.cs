@@ -16,12 +16,13 @@ internal static class PipelineCommands
         var limit = new Option<long?>("--limit") { Description = "Read only the first N input rows." };
         var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Folder for the datasets written by sinks (default outputs/<pipeline>)." };
         var fresh = new Option<bool>("--fresh") { Description = "Ignore batches cached by an earlier run and compute everything again." };
+        var plan = new Option<bool>("--plan") { Description = "Print, per step, the batches the run would reuse from the cache and those it would compute; run nothing." };
         var runs = new Option<DirectoryInfo?>("--runs") { Description = "Root of the run directories (default ./runs)." };
         var hubEndpoint = new Option<string?>("--hub-endpoint") { Description = "Hub that load_hub reads from (overrides the step's endpoint and HF_ENDPOINT), e.g. a mirror or a local Hub." };
         var hubCache = new Option<DirectoryInfo?>("--hub-cache") { Description = "Download cache of load_hub (default ~/.cache/distil/hub; a step's cache_dir wins)." };
         var command = new Command("run", "Run a pipeline; a rerun of the same definition on the same data resumes where it stopped.")
         {
-            pipeline, limit, output, fresh, runs, hubEndpoint, hubCache,
+            pipeline, limit, output, fresh, runs, plan, hubEndpoint, hubCache,
         };
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -51,9 +52,10 @@ internal static class PipelineCommands
                 RunsRoot = result.GetValue(runs)?.FullName ?? "runs",
                 OutputDirectory = result.GetValue(output)?.FullName,
                 Fresh = result.GetValue(fresh),
+                Plan = result.GetValue(plan),
                 Models = new ModelCatalog(),
             };
-            return await RunAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken);
+            return options.Plan ? await PlanAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken) : await RunAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken);
         });
         return command;
     }
@@ -87,13 +89,52 @@ internal static class PipelineCommands
         }
     }
 
+    private static async Task<int> PlanAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        RunManifest plan;
+        try
+        {
+            plan = await new PipelineRunner().RunAsync(definition, options, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Interrupted;
+        }
+        catch (PipelineDefinitionException e)
+        {
+            error.WriteLine($"invalid input: {e.Message}");
+            return ExitCodes.InvalidInput;
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"plan failed: {e.Message}");
+            return ExitCodes.RunFailed;
+        }
+
+        output.WriteLine($"plan for {plan.Pipeline} (run {plan.Fingerprint}); nothing was run");
+        foreach (var step in plan.Steps)
+        {
+            var work = step.CacheKey is null
+                ? "not cached (cheap; runs every time)"
+                : $"{step.CachedBatches} batches reusable, {step.ComputedBatches} to compute (key {step.CacheKey[..12]})";
+            output.WriteLine($"  {step.Name}: {work}");
+        }
+
+        foreach (var model in plan.Models)
+        {
+            output.WriteLine($"  model {model.Name}: sha256 {model.Digest[..16]} ({model.Description})");
+        }
+
+        return ExitCodes.Ok;
+    }
+
     private static void PrintSummary(RunManifest manifest, TextWriter output)
     {
         output.WriteLine($"run {manifest.Status}: {manifest.Pipeline} ({manifest.Fingerprint}) in {(manifest.FinishedAt - manifest.StartedAt)?.TotalSeconds:F1}s");
         foreach (var step in manifest.Steps)
         {
             var dropped = step.Dropped.Count == 0 ? string.Empty : $", dropped {string.Join(", ", step.Dropped.Select(d => $"{d.Key} {d.Value}"))}";
-            var cached = step.CachedBatches == 0 ? string.Empty : $", {step.CachedBatches} batches from cache";
+            var cached = step.CacheKey is null ? string.Empty : $", {step.CachedBatches} batches from cache, {step.ComputedBatches} computed";
             var tokens = step.InputTokens + step.OutputTokens == 0 ? string.Empty : $", tokens {step.InputTokens} in / {step.OutputTokens} out";
             output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
         }

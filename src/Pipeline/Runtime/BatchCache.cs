@@ -5,22 +5,45 @@ using System.Text.Json;
 namespace Distil.Pipeline.Runtime;
 
 /// <summary>
-/// A step's finished batches in the run directory: <c>steps/&lt;step&gt;/&lt;seq&gt;.jsonl</c>, written atomically.
-/// The first line records the ids of the batch's input rows and its counts; each further line is an output
-/// row with typed values (see <see cref="RowJson"/>). A cached batch is used only if its input ids match
-/// the batch now being processed, so a changed upstream never serves stale rows.
+/// A step's finished batches, content-addressed: <c>&lt;runs&gt;/.cache/&lt;pipeline&gt;/&lt;step&gt;/&lt;key&gt;.jsonl</c>, where the
+/// key digests the step's <see cref="StepCacheKey"/> and the batch's input rows (ids and values). Any run of
+/// any edit of the definition that feeds the step the same rows with the same settings and models reuses the
+/// batch; a changed row changes only its own batch's key. Written atomically (a unique temporary file per
+/// writer, so shards sharing the cache never collide). The first line records the input ids and counts; each
+/// further line is an output row with typed values (see <see cref="RowJson"/>).
 /// </summary>
-internal sealed class BatchCache(string directory)
+internal sealed class BatchCache(string directory, string stepKey)
 {
-    public static string DirectoryFor(string runDirectory, string stepName) => Path.Combine(runDirectory, "steps", stepName);
+    public static string DirectoryFor(string runsRoot, string pipeline, string stepName) => Path.Combine(runsRoot, ".cache", pipeline, stepName);
 
     public string Directory { get; } = directory;
 
-    private string PathOf(long seq) => Path.Combine(Directory, $"{seq:D8}.jsonl");
+    private string PathOf(string key) => Path.Combine(Directory, $"{key}.jsonl");
 
-    public async Task<(Row[] Rows, BatchCounts Counts)?> TryReadAsync(long seq, Row[] input, CancellationToken cancellationToken)
+    /// <summary>The batch's key: the step's key and the canonical content of its input rows.</summary>
+    public string KeyOf(Row[] input) => CanonicalJson.Digest(writer =>
     {
-        var path = PathOf(seq);
+        writer.WriteStartArray();
+        writer.WriteStringValue(stepKey);
+        foreach (var row in input)
+        {
+            writer.WriteStartObject();
+            writer.WriteNumber("$id", row.Id);
+            foreach (var column in row.Columns.Order(StringComparer.Ordinal))
+            {
+                writer.WritePropertyName(column);
+                RowJson.WriteValue(writer, row[column]);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+    })[..32];
+
+    public async Task<(Row[] Rows, BatchCounts Counts)?> TryReadAsync(string key, Row[] input, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
         if (!File.Exists(path))
         {
             return null;
@@ -68,7 +91,7 @@ internal sealed class BatchCache(string directory)
         return (rows, counts);
     }
 
-    public async Task WriteAsync(long seq, Row[] input, IReadOnlyList<Row> output, BatchCounts counts, CancellationToken cancellationToken)
+    public async Task WriteAsync(string key, Row[] input, IReadOnlyList<Row> output, BatchCounts counts, CancellationToken cancellationToken)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -111,15 +134,8 @@ internal sealed class BatchCache(string directory)
 
         System.IO.Directory.CreateDirectory(Directory);
         // Not flushed to disk: a batch lost to a power cut is recomputed (an unreadable file counts as missing).
-        await AtomicFile.WriteAsync(PathOf(seq), (stream, ct) => stream.WriteAsync(buffer.WrittenMemory, ct).AsTask(), cancellationToken, durable: false);
-    }
-
-    public static void Clear(string runDirectory)
-    {
-        var steps = Path.Combine(runDirectory, "steps");
-        if (System.IO.Directory.Exists(steps))
-        {
-            System.IO.Directory.Delete(steps, recursive: true);
-        }
+        var path = PathOf(key);
+        await AtomicFile.WriteAsync(path, (stream, ct) => stream.WriteAsync(buffer.WrittenMemory, ct).AsTask(), cancellationToken, durable: false,
+            temp: $"{path}.{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}.partial");
     }
 }

@@ -21,7 +21,7 @@ internal sealed class BatchNode : StepNode
         : base(definition, run)
     {
         _step = (IBatchStep)definition.Step;
-        _cache = run.Options.CacheBatches && _step.CachesBatches ? new BatchCache(BatchCache.DirectoryFor(run.RunDirectory, definition.Name)) : null;
+        _cache = run.Options.CacheBatches && _step.CachesBatches ? new BatchCache(run.CacheDirectory(definition.Name), run.StepKeys[definition.Name]) : null;
         if (definition.MaxParallelism == 1)
         {
             _inbox = new BufferBlock<Inbound>(new DataflowBlockOptions
@@ -93,23 +93,42 @@ internal sealed class BatchNode : StepNode
     private async Task<Row[]> ProcessAsync(Inbound batch)
     {
         var cancellationToken = Run.CancellationToken;
-        if (_cache is not null && await _cache.TryReadAsync(batch.Seq, batch.Rows, cancellationToken) is { } cached)
+        if (_cache is null)
+        {
+            var plain = Run.CreateContext(Definition.Name);
+            var result = await ProcessFreshAsync(batch.Rows, plain, cancellationToken);
+            Totals.Add(plain.Counts());
+            CountIn(batch.Rows.Length);
+            return result;
+        }
+
+        if (Run.Options.Plan && batch.Rows.Any(PlanPending.Is))
+        {
+            // Its input is not computed yet, so neither can its key be: it is work to do.
+            CountIn(batch.Rows.Length, computed: true);
+            return batch.Rows;
+        }
+
+        var key = _cache.KeyOf(batch.Rows);
+        if (!Run.Options.Fresh && await _cache.TryReadAsync(key, batch.Rows, cancellationToken) is { } cached)
         {
             Totals.Add(cached.Counts);
             CountIn(batch.Rows.Length, cached: true);
             return cached.Rows;
         }
 
+        if (Run.Options.Plan)
+        {
+            CountIn(batch.Rows.Length, computed: true);
+            return PlanPending.Mark(batch.Rows);
+        }
+
         var context = Run.CreateContext(Definition.Name);
         var output = await ProcessFreshAsync(batch.Rows, context, cancellationToken);
         var counts = context.Counts();
-        if (_cache is not null)
-        {
-            await _cache.WriteAsync(batch.Seq, batch.Rows, output, counts, cancellationToken);
-        }
-
+        await _cache.WriteAsync(key, batch.Rows, output, counts, cancellationToken);
         Totals.Add(counts);
-        CountIn(batch.Rows.Length);
+        CountIn(batch.Rows.Length, computed: true);
         return output;
     }
 

@@ -35,7 +35,7 @@ internal sealed class SinkNode : StepNode
 
     public IReadOnlyList<string> OutputFiles { get; private set; } = [];
 
-    private string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
+    public string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
 
     public ValueTask OpenAsync(CancellationToken cancellationToken)
     {
@@ -43,12 +43,19 @@ internal sealed class SinkNode : StepNode
         var context = new SinkContext(Run.OutputDirectory, Run.RunDirectory)
         {
             Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
+            Models = Run.ModelIdentities,
         };
         return _sink.OpenAsync(context, Totals, cancellationToken);
     }
 
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
+        if (Run.Options.Plan)
+        {
+            await _block.Completion;
+            return;
+        }
+
         try
         {
             await _block.Completion;
@@ -63,13 +70,18 @@ internal sealed class SinkNode : StepNode
                 File.Move(AtomicFile.TempPathFor(ErrorsPath), ErrorsPath, overwrite: true);
                 files.Add(ErrorsPath);
             }
-            else if (File.Exists(ErrorsPath))
+
+            try
             {
-                // An errors file from an earlier run of this output would now be wrong.
-                File.Delete(ErrorsPath);
+                files.InsertRange(0, await CompleteSinkAsync(cancellationToken));
+            }
+            catch when (files.Count > 0)
+            {
+                // The output of a failed run is never published, but its errors file explains the failure.
+                File.Move(ErrorsPath, Path.Combine(Run.RunDirectory, Path.GetFileName(ErrorsPath)), overwrite: true);
+                throw;
             }
 
-            files.InsertRange(0, await CompleteSinkAsync(cancellationToken));
             OutputFiles = files;
         }
         finally
@@ -94,7 +106,7 @@ internal sealed class SinkNode : StepNode
         }
         catch (InvalidDataException e) when (_rowsWritten == 0)
         {
-            var errors = _rowsArrived > 0 ? $"; {_rowsArrived} carried an error and were written to {ErrorsPath}" : string.Empty;
+            var errors = _rowsArrived > 0 ? $"; {_rowsArrived} carried an error and were written to {Path.Combine(Run.RunDirectory, Path.GetFileName(ErrorsPath))}" : string.Empty;
             throw new InvalidDataException($"{e.Message} (no row reached step '{Definition.Name}' without an error: {_rowsArrived} arrived{errors})", e);
         }
     }
@@ -102,6 +114,13 @@ internal sealed class SinkNode : StepNode
     private async Task WriteAsync(Inbound batch)
     {
         var cancellationToken = Run.CancellationToken;
+        if (Run.Options.Plan)
+        {
+            CountIn(batch.Rows.Length);
+            await EmitAsync(batch.Rows, cancellationToken);
+            return;
+        }
+
         var good = new List<Row>(batch.Rows.Length);
         foreach (var row in batch.Rows)
         {

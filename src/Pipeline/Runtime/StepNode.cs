@@ -16,6 +16,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
     private long _rowsIn;
     private long _rowsOut;
     private long _cachedBatches;
+    private long _computedBatches;
     private long _lastReport;
 
     public StepDefinition Definition { get; } = definition;
@@ -62,12 +63,19 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         }
     }
 
-    protected void CountIn(long rows, bool cached = false)
+    /// <param name="cached">The batch came from the cache (or, in a plan, would).</param>
+    /// <param name="computed">A caching step computed the batch (or, in a plan, would have to).</param>
+    protected void CountIn(long rows, bool cached = false, bool computed = false)
     {
         Interlocked.Add(ref _rowsIn, rows);
         if (cached)
         {
             Interlocked.Increment(ref _cachedBatches);
+        }
+
+        if (computed)
+        {
+            Interlocked.Increment(ref _computedBatches);
         }
 
         Report(completed: false);
@@ -148,6 +156,8 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         InputTokens = Totals.InputTokens,
         OutputTokens = Totals.OutputTokens,
         CachedBatches = Interlocked.Read(ref _cachedBatches),
+        ComputedBatches = Interlocked.Read(ref _computedBatches),
+        CacheKey = Run.StepKeys.GetValueOrDefault(Definition.Name),
         Elapsed = _clock.Elapsed,
     };
 

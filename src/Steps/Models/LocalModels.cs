@@ -14,6 +14,9 @@ internal static class LocalModels
     /// <summary>Largest <c>prefix_cache_mb</c> (1 TiB): past it the shift to bytes would overflow long before memory runs out.</summary>
     private const long MaxPrefixCacheMb = 1L << 20;
 
+    /// <summary><c>"deterministic": true</c>: outputs independent of batching (one request at a time).</summary>
+    public static bool IsDeterministic(StepParameters definition) => definition.GetBoolean("deterministic", false);
+
     /// <summary>The entry's engine options; each bad field is recorded in <paramref name="problems"/> (the field then keeps its default).</summary>
     public static LocalModelOptions ReadOptions(string name, StepParameters definition, DefinitionProblems problems)
     {
@@ -23,6 +26,14 @@ internal static class LocalModels
         var device = problems.Check<string?>(() => ReadDevice(name, definition), null);
         var template = problems.Check<string?>(() => ReadChatTemplate(name, definition), null);
         var kwargs = problems.Check<IReadOnlyDictionary<string, JsonElement>?>(() => ReadTemplateKwargs(name, definition), null);
+
+        // Batched decoding pads requests to a common length, so a request's floating-point arithmetic (and, with
+        // sampling, its tokens) can depend on its batch companions. One request at a time is independent of them.
+        if (problems.Check(() => IsDeterministic(definition), false))
+        {
+            maxBatch = 1;
+        }
+
         return new LocalModelOptions
         {
             Device = device,

@@ -16,7 +16,7 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "prefix_cache_mb", "variant", "context", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "description"];
     private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "description"];
 
     /// <summary>
@@ -60,6 +60,77 @@ public sealed class ModelCatalog : IModelProvider
     };
 
     public void CheckBeforeOpening(PipelineDefinition definition) => MemoryPlan.Check(definition);
+
+    /// <summary>
+    /// Local: the content of every file in the model folder (weights, ONNX graph and external data, config,
+    /// generation config, tokenizer, chat template; not READMEs or licences) plus the settings that change the
+    /// arithmetic (chat template, device, batch size); not the folder's path, so a moved model is the same
+    /// model. OpenAI-compatible: the endpoint and the model name.
+    /// </summary>
+    public async ValueTask<ModelIdentity> IdentifyAsync(string name, StepParameters definition, CancellationToken cancellationToken)
+    {
+        var type = definition.GetString("type");
+        if (type != "local")
+        {
+            var endpoint = definition.GetString("endpoint") ?? "https://api.openai.com/v1";
+            var model = definition.GetString("model");
+            var digest = CanonicalJson.Digest(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("type", type);
+                w.WriteString("endpoint", endpoint.TrimEnd('/'));
+                w.WriteString("model", model);
+                w.WriteEndObject();
+            });
+            return new ModelIdentity(name, digest, $"{type} {model} at {endpoint}");
+        }
+
+        var path = definition.GetPath("path") ?? throw definition.Error("path", $"model '{name}' needs a \"path\" to its model folder");
+        var files = Directory.Exists(path)
+            ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(path, f)).Where(DeterminesOutputs).Order(StringComparer.Ordinal).ToList()
+            : [];
+        var digests = new List<(string File, string Digest)>(files.Count);
+        foreach (var file in files)
+        {
+            digests.Add((file, await FileDigests.OfAsync(Path.Combine(path, file), cancellationToken).ConfigureAwait(false)));
+        }
+
+        var settings = definition.Element;
+        var deterministic = LocalModels.IsDeterministic(definition);
+        var identity = CanonicalJson.Digest(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "local");
+            w.WriteBoolean("deterministic", deterministic);
+            foreach (var property in settings.EnumerateObject().Where(p => p.Name is "chat_template" or "device" || (p.Name == "max_batch_size" && !deterministic)).OrderBy(p => p.Name, StringComparer.Ordinal))
+            {
+                w.WritePropertyName(property.Name);
+                CanonicalJson.Write(w, property.Value);
+            }
+
+            w.WriteStartObject("files");
+            foreach (var (file, digest) in digests)
+            {
+                w.WriteString(file.Replace('\\', '/'), digest);
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+        var decoding = deterministic
+            ? "deterministic: one request at a time, outputs independent of batching"
+            : "batched decoding: with sampling, outputs may depend on batch companions (set deterministic for invariance)";
+        return new ModelIdentity(name, identity, files.Count == 0 ? $"local {path} (not built yet); {decoding}" : $"local folder, {files.Count} files; {decoding}");
+    }
+
+    /// <summary>Documentation files and hidden files do not change what a model generates.</summary>
+    private static bool DeterminesOutputs(string relative)
+    {
+        var file = Path.GetFileName(relative);
+        return !file.StartsWith('.') && !relative.Split('/', '\\').Any(part => part.StartsWith('.'))
+            && !file.StartsWith("README", StringComparison.OrdinalIgnoreCase) && !file.StartsWith("LICENSE", StringComparison.OrdinalIgnoreCase)
+            && !file.EndsWith(".md", StringComparison.OrdinalIgnoreCase);
+    }
 
     private static async Task<IChatClient> OpenLocalAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Distil.Pipeline;
 using Parquet;
+using Parquet.Schema;
 using Parquet.Serialization;
 
 namespace Distil.Steps;
@@ -65,6 +66,7 @@ internal static class ParquetRows
             }
 
             var data = await ReadGroupAsync(path, group, s => ParquetSerializer.DeserializeUntypedAsync(s, new ParquetOptions(), group, cancellationToken), cancellationToken);
+            var emptyLists = await EmptyListsAsync(path, group, layout.Columns, cancellationToken);
             for (var i = 0; i < data.Data.Count; i++)
             {
                 // The untyped reader leaves null values out; every row carries every column.
@@ -72,12 +74,68 @@ internal static class ParquetRows
                 foreach (var column in layout.Columns)
                 {
                     row[column] = data.Data[i].TryGetValue(column, out var value) ? ToRowValue(value) : null;
+                    if (row[column] is null && emptyLists.TryGetValue(column, out var empty) && empty[i])
+                    {
+                        row[column] = new List<object?>();
+                    }
                 }
 
                 yield return row;
             }
         }
     }
+
+    /// <summary>
+    /// Which rows of a row group hold an empty (not null) list, per top-level list column. Parquet.Net's untyped
+    /// reader returns both as null; the definition level of each row's first entry tells them apart: below the
+    /// list node's level the list is null, at it the list is present with no element, above it it has elements.
+    /// </summary>
+    private static async Task<Dictionary<string, bool[]>> EmptyListsAsync(string path, int group, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, bool[]>(StringComparer.Ordinal);
+        await using var reader = await OpenAsync(path, cancellationToken);
+        var lists = reader.Schema.Fields.OfType<ListField>().Where(l => columns.Contains(l.Name)).ToList();
+        if (lists.Count == 0)
+        {
+            return result;
+        }
+
+        using var rowGroup = reader.OpenRowGroupReader(group);
+        foreach (var list in lists)
+        {
+            if (FirstLeaf(list.Item) is not { } leaf)
+            {
+                continue;
+            }
+
+            using var raw = await rowGroup.ReadRawColumnDataBaseAsync(leaf, cancellationToken);
+            var definitions = raw.DefinitionLevels;
+            var repetitions = raw.RepetitionLevels;
+            var empty = new bool[rowGroup.RowCount];
+            var row = -1;
+            for (var i = 0; i < definitions.Length; i++)
+            {
+                if (repetitions[i] == 0 && ++row < empty.Length)
+                {
+                    // Parquet.Net counts the repeated group in the list's level: one below it, the list exists but is empty.
+                    empty[row] = definitions[i] == list.MaxDefinitionLevel - 1;
+                }
+            }
+
+            result[list.Name] = empty;
+        }
+
+        return result;
+    }
+
+    private static DataField? FirstLeaf(Field field) => field switch
+    {
+        DataField data => data,
+        StructField structure => structure.Fields.Select(FirstLeaf).FirstOrDefault(f => f is not null),
+        ListField list => FirstLeaf(list.Item),
+        MapField map => FirstLeaf(map.Key),
+        _ => null,
+    };
 
     private static async Task<ParquetReader> OpenAsync(string path, CancellationToken cancellationToken)
     {

@@ -30,6 +30,7 @@ public sealed class DatasetCardStep : ISinkStep
     private readonly SortedSet<string> _judges = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = new();
     private string? _outputDirectory;
+    private IReadOnlyList<ModelIdentity> _models = [];
     private long _rows;
     private long _inputTokens;
     private long _outputTokens;
@@ -58,6 +59,7 @@ public sealed class DatasetCardStep : ISinkStep
     public ValueTask OpenAsync(SinkContext sink, IStepContext context, CancellationToken cancellationToken)
     {
         _outputDirectory = sink.OutputDirectory;
+        _models = sink.Models;
         _clock.Start();
         return ValueTask.CompletedTask;
     }
@@ -131,6 +133,7 @@ public sealed class DatasetCardStep : ISinkStep
             OutputTokens = _outputTokens,
             Elapsed = _clock.Elapsed,
             PipelineDefinition = _definition,
+            ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);

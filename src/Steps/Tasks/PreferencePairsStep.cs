@@ -10,6 +10,9 @@ namespace Distil.Steps;
 /// <c>ratings</c> and <c>judge_model</c>. Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
 /// Ties, pairs closer than <c>min_margin</c>, rows with missing ratings and rows that failed upstream are
 /// dropped and counted by reason; none of them fails the batch.
+/// The prompt is what the generators were sent: <c>generation_prompts</c> (each generator's
+/// <c>prompt_messages</c>, gathered by <c>combine_columns</c>; they must all be equal) or <c>prompt_messages</c>;
+/// only rows without either fall back to <c>instruction</c> and this step's <c>system_prompt</c>.
 /// </summary>
 public sealed class PreferencePairsStep : IBatchStep
 {
@@ -58,6 +61,11 @@ public sealed class PreferencePairsStep : IBatchStep
         }
 
         _systemPrompt = parameters.GetString("system_prompt");
+        if (_systemPrompt is not null && _format == DpoFormat.Standard)
+        {
+            throw parameters.Error("system_prompt", "format 'standard' writes the prompt as one string, which has no place for a system prompt (it would be dropped); use format 'conversational'");
+        }
+
         InputColumns = ["instruction", "generations", .. _ratingColumns];
     }
 
@@ -98,15 +106,23 @@ public sealed class PreferencePairsStep : IBatchStep
                 continue;
             }
 
-            var example = DpoExample.Create(_systemPrompt, instruction, (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
+            DpoExample example;
+            try
+            {
+                example = DpoExample.FromMessages(PromptOf(input, instruction), (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
+            }
+            catch (InvalidDataException e) when (!e.Message.StartsWith(Name, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{Name}: row {input.Id}: {e.Message}", e);
+            }
             var models = input["model_names"] as IReadOnlyList<object?>;
             var row = input.Clone();
             row["prompt"] = example.Prompt;
             row["chosen"] = example.Chosen;
             row["rejected"] = example.Rejected;
             row["prompt_id"] = example.PromptId;
-            row["chosen_rating"] = pair.ChosenScore;
-            row["rejected_rating"] = pair.RejectedScore;
+            row["chosen_rating"] = RatingOf(input, pair.Chosen, pair.ChosenScore);
+            row["rejected_rating"] = RatingOf(input, pair.Rejected, pair.RejectedScore);
             row["chosen_model"] = models is not null && models.Count == generations.Count ? models[pair.Chosen] as string : null;
             row["rejected_model"] = models is not null && models.Count == generations.Count ? models[pair.Rejected] as string : null;
             row["ratings"] = _ratingColumns is ["ratings"] ? input["ratings"] : scores.Select(s => (object?)s).ToList();
@@ -115,6 +131,53 @@ public sealed class PreferencePairsStep : IBatchStep
         }
 
         return ValueTask.FromResult<IReadOnlyList<Row>>(output);
+    }
+
+    /// <summary>
+    /// One aspect: the judge's rating as given (an integer from UltraFeedback, so the column is int64 like
+    /// <c>ratings</c>). Several aspects: their average, which need not be whole.
+    /// </summary>
+    private object RatingOf(Row input, int generation, double score) =>
+        _ratingColumns.Count == 1 && input[_ratingColumns[0]] is IReadOnlyList<object?> ratings && ratings[generation] is long rating ? (object)rating : score;
+
+    /// <summary>Each generator's messages, gathered by combine_columns (one entry per branch).</summary>
+    public const string GenerationPromptsColumn = "generation_prompts";
+
+    /// <summary>The messages the generators were sent; they must agree, since one prompt heads the pair.</summary>
+    private List<(string Role, string Content)> PromptOf(Row input, string instruction)
+    {
+        List<object?> sent = [];
+        if (input[GenerationPromptsColumn] is IReadOnlyList<object?> perGenerator)
+        {
+            sent.AddRange(perGenerator.Where(p => p is not null));
+        }
+        else if (input[TextGenerationStep.PromptMessagesColumn] is { } single)
+        {
+            sent.Add(single);
+        }
+
+        if (sent.Count == 0)
+        {
+            return string.IsNullOrEmpty(_systemPrompt) ? [("user", instruction)] : [("system", _systemPrompt), ("user", instruction)];
+        }
+
+        var distinct = sent.Select(RowJson.ToJson).Distinct(StringComparer.Ordinal).ToList();
+        if (distinct.Count > 1)
+        {
+            throw new InvalidDataException(
+                $"{Name}: row {input.Id}: the generators were sent different prompts ({string.Join(" vs ", distinct)}); " +
+                "a preference pair needs both answers to one prompt: give the text_generation steps the same template and system prompt");
+        }
+
+        var messages = ((IReadOnlyList<object?>)sent[0]!).Select(m => m is IReadOnlyDictionary<string, object?> d && d.GetValueOrDefault("role") is string role && d.GetValueOrDefault("content") is string content
+            ? (role, content)
+            : throw new InvalidDataException($"{Name}: row {input.Id}: '{TextGenerationStep.PromptMessagesColumn}' must be a list of {{role, content}} messages")).ToList();
+        if (_systemPrompt is not null && !messages.Any(m => m.role == "system" && m.content == _systemPrompt))
+        {
+            throw new InvalidDataException($"{Name}: row {input.Id}: 'system_prompt' is set here but the generators were not sent it; set it on the text_generation steps, where it reaches the models");
+        }
+
+        return messages;
     }
 
     /// <summary>A rating list as numbers; anything that is not a number becomes a missing rating.</summary>

@@ -10,7 +10,9 @@ namespace Distil.Steps;
 /// is a literal (<c>system_prompt</c>) or a column (<c>system_prompt_column</c>). Requests of a batch go to the
 /// model together (the local engine batches them; remote endpoints get concurrent calls).
 /// Adds <c>generation</c> and <c>model_name</c> (with <c>num_generations</c> &gt; 1: the lists <c>generations</c>
-/// and <c>model_names</c>), and the token columns of <see cref="TokenColumns"/>.
+/// and <c>model_names</c>), the token columns of <see cref="TokenColumns"/>, and <c>prompt_messages</c>: the exact
+/// messages sent (<c>[{role, content}]</c>, system prompt and rendered user turn), which <c>preference_pairs</c>
+/// turns into the dataset's prompt.
 /// </summary>
 public sealed class TextGenerationStep : IBatchStep
 {
@@ -27,6 +29,9 @@ public sealed class TextGenerationStep : IBatchStep
     private readonly int _numGenerations;
     private readonly int _maxConcurrency;
     private readonly GenerationSettings _generation;
+
+    /// <summary>The column holding the messages a model was sent.</summary>
+    public const string PromptMessagesColumn = "prompt_messages";
 
     public TextGenerationStep(StepParameters parameters)
     {
@@ -60,8 +65,8 @@ public sealed class TextGenerationStep : IBatchStep
         _generation = GenerationSettings.From(parameters);
         InputColumns = _systemPromptColumn is null ? _template.Columns : [.. _template.Columns, _systemPromptColumn];
         OutputColumns = _numGenerations == 1
-            ? ["generation", "model_name", TokenColumns.Input(Name), TokenColumns.Output(Name)]
-            : ["generations", "model_names", TokenColumns.Input(Name), TokenColumns.Output(Name)];
+            ? ["generation", "model_name", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name)]
+            : ["generations", "model_names", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name)];
     }
 
     public string Name { get; }
@@ -95,6 +100,9 @@ public sealed class TextGenerationStep : IBatchStep
             List<ChatMessage> messages = string.IsNullOrEmpty(system)
                 ? [new(ChatRole.User, user)]
                 : [new(ChatRole.System, system), new(ChatRole.User, user)];
+            row[PromptMessagesColumn] = messages
+                .Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role.Value, ["content"] = m.Text })
+                .ToList();
             for (var k = 0; k < _numGenerations; k++)
             {
                 requests.Add(new BatchChatRequest(messages, _generation.ToChatOptions(row.Id, k)));

@@ -5,7 +5,9 @@ namespace Distil.Steps;
 /// <summary>
 /// combine_columns: the fan-in that joins branches by row id. Each column in <c>columns</c> becomes a list
 /// (one entry per branch, in the order of <c>after</c>) named by <c>output_columns</c> (default: the column
-/// name + "s"); the other columns are taken from the first branch.
+/// name + "s"); the other columns are taken from the first branch — except that branches whose models were
+/// sent different messages (<c>prompt_messages</c> not gathered in <c>columns</c>) make the row fail, so the
+/// dataset never pairs answers to different prompts under one of them.
 /// </summary>
 internal sealed class CombineColumns : IFanInStep
 {
@@ -51,6 +53,12 @@ internal sealed class CombineColumns : IFanInStep
         {
             combined.Remove(_columns[i]);
             combined[_outputs[i]] = parts.Select(p => p[_columns[i]]).ToList();
+        }
+
+        const string sent = TextGenerationStep.PromptMessagesColumn;
+        if (!_columns.Contains(sent) && parts.Where(p => p.Has(sent)).Select(p => RowJson.ToJson(p[sent])).Distinct(StringComparer.Ordinal).Count() > 1)
+        {
+            context.RecordRowError(combined, $"{Name}: the branches' models were sent different prompts ('{sent}' differs); gather it in 'columns' to keep each");
         }
 
         return combined;
