@@ -14,7 +14,7 @@ internal static class ModelCommands
     private static Command Models()
     {
         var preset = new Option<string?>("--preset") { Description = $"Build from seeded random weights: {string.Join(", ", ModelPreset.Names)}" };
-        var from = new Option<string?>("--from") { Description = "Convert a Hugging Face safetensors checkpoint folder (LlamaForCausalLM)" };
+        var from = new Option<string?>("--from") { Description = "Convert a Hugging Face safetensors checkpoint folder (Llama, Qwen2/2.5, Qwen3 or Falcon)" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights (same seed, same bytes)", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as fp16 (checkpoint conversion; default fp32)" };
@@ -44,8 +44,9 @@ internal static class ModelCommands
             }
             catch (Exception e) when (e is ModelFormatException or ArgumentException or IOException)
             {
+                // Bad input (a checkpoint or preset the builder cannot use) is exit 2, like other usage errors.
                 Console.Error.WriteLine($"error: {e.Message}");
-                return Task.FromResult(1);
+                return Task.FromResult(e is IOException ? 1 : 2);
             }
 
             Console.WriteLine(Path.GetFullPath(folder));
