@@ -122,8 +122,8 @@ public sealed class ArchitectureTests(ArchitecturePresets presets)
     /// <summary>Small-vocabulary checkpoints, each with the config.json keys of its era.</summary>
     private static readonly Dictionary<string, Func<(LlamaConfig Config, JsonObject Json)>> CheckpointVariants = new()
     {
-        ["qwen2-untied"] = () => Standard(Small("tiny-qwen2") with { TieWordEmbeddings = false }),
-        ["qwen3"] = () => Standard(Small("tiny-qwen3")),
+        ["qwen2-tied"] = () => Standard(Small("tiny-qwen2") with { TieWordEmbeddings = true }),
+        ["qwen3-tied"] = () => Standard(Small("tiny-qwen3") with { TieWordEmbeddings = true }),
         ["falcon-7b-rw-keys"] = () => RefinedWeb(Small("tiny-falcon"), "RefinedWebModel"),
         ["falcon-40b-rw-keys"] = () => RefinedWeb(Small("tiny-falcon-40b-style"), "RefinedWeb"),
         ["falcon-sequential-mha-bias"] = () => Standard(Small("tiny-falcon") with

@@ -8,7 +8,7 @@ public static class ModelPreset
     /// <summary>The config and storage type of a preset; the tiny ones are fp32 and small enough for tests on two
     /// cores (tiny: Llama 3.1-shaped; tiny-falcon: Falcon-7B-shaped, multi-query, one LayerNorm, parallel attention;
     /// tiny-falcon-40b-style: the new decoder architecture with ln_attn/ln_mlp and grouped KV; tiny-qwen2: q/k/v
-    /// biases, tied head; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden), 8b-shape has Llama 3.1 8B's
+    /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden), 8b-shape has Llama 3.1 8B's
     /// dimensions (fp16, external data) for GPU benchmarks only.</summary>
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
     public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
@@ -63,7 +63,7 @@ public static class ModelPreset
             MaxPositionEmbeddings = 4096,
             RmsNormEps = 1e-6,
             RopeTheta = 1000000,
-            TieWordEmbeddings = true,
+            TieWordEmbeddings = false,
         }, false),
         "8b-shape" => (new LlamaConfig
         {

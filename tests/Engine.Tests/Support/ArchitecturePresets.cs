@@ -2,7 +2,7 @@ using Distil.Engine.Building;
 
 namespace Distil.Engine.Tests.Support;
 
-/// <summary>The tiny Falcon, Falcon-40B-style, Qwen2 and Qwen3 presets (seed 1), built once per test run.</summary>
+/// <summary>The tiny Falcon, Falcon-40B-style, Qwen2 and Qwen3 presets and the tiny Llama (seed 1), built once per test run.</summary>
 public sealed class ArchitecturePresets : IDisposable
 {
     public static readonly string[] Names = ["tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
@@ -11,7 +11,7 @@ public sealed class ArchitecturePresets : IDisposable
 
     public ArchitecturePresets()
     {
-        foreach (var name in Names)
+        foreach (var name in Names.Append("tiny"))
         {
             ModelBuilder.BuildPreset(name, 1, Folder(name));
         }
