@@ -48,6 +48,27 @@ public sealed class ArchitectureTests(ArchitecturePresets presets)
     }
 
     [Theory]
+    [InlineData("tiny-falcon")]
+    [InlineData("tiny-falcon-40b-style")]
+    [InlineData("tiny-qwen3")]
+    public void Fp16_build_tracks_the_fp32_build(string preset)
+    {
+        var config = Small(preset);
+        using var temp = new TempFolder();
+        HfCheckpoint.Save(temp.Sub("hf"), config, new RandomLlamaWeights(config, 3), config.ToJson());
+        ModelBuilder.BuildFromCheckpoint(temp.Sub("hf"), temp.Sub("f32"));
+        ModelBuilder.BuildFromCheckpoint(temp.Sub("hf"), temp.Sub("f16"), float16: true);
+        using var f32 = OnnxCausalLM.Load(temp.Sub("f32"), ExecutionDevice.Cpu, 1);
+        using var f16 = OnnxCausalLM.Load(temp.Sub("f16"), ExecutionDevice.Cpu, 1);
+        Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16, f16.Layout.KvType);
+        var a = ReferenceForwardTests.LastLogits(f32, Prompts[0]);
+        var b = ReferenceForwardTests.LastLogits(f16, Prompts[0]);
+        var worst = a.Zip(b).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(worst < 0.1, $"{preset}: fp16 logits differ by {worst}");
+        Assert.Equal(Array.IndexOf(a, a.Max()), Array.IndexOf(b, b.Max()));
+    }
+
+    [Theory]
     [InlineData("tiny")]
     [InlineData("tiny-falcon")]
     [InlineData("tiny-falcon-40b-style")]
