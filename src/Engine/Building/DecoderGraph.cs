@@ -135,7 +135,7 @@ internal sealed class DecoderGraph
 
         if (!_weights.Contains(name))
         {
-            throw new ModelFormatException(name, "weight missing from the checkpoint");
+            throw new ModelFormatException(_weights.Source, $"tensor '{name}' is missing; config.json ({_c.Architecture.ClassName()}) implies it, shape [{string.Join(", ", _shapes[name])}]");
         }
 
         var expected = _shapes[name];
@@ -145,7 +145,7 @@ internal sealed class DecoderGraph
             var data = _weights.Read(name, out var shape);
             if (!shape.SequenceEqual(expected))
             {
-                throw new ModelFormatException(name, $"shape [{string.Join(", ", shape)}] does not match config.json, which implies [{string.Join(", ", expected)}]");
+                throw new ModelFormatException(_weights.Source, $"tensor '{name}' has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expected)}]");
             }
 
             GraphBuilder.WriteValues(stream, transpose ? Transpose(data, (int)expected[0], (int)expected[1]) : data, DataType);

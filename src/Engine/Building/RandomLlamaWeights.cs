@@ -11,6 +11,8 @@ public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaW
     private const int ChunkSize = 1 << 16;
     private readonly Dictionary<string, long[]> _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
 
+    public string Source => $"seeded random weights (seed {seed})";
+
     public bool Contains(string name) => _shapes.ContainsKey(name);
 
     public float[] Read(string name, out long[] shape)
