@@ -1,17 +1,20 @@
 using System.Diagnostics;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Distil.Bench;
 
 /// <summary>
-/// The local engine on the tiny preset (CPU): output tokens/s at batch 1, 8 and 32 against bare
+/// The local engine on a preset (CPU): output tokens/s at batch 1, 8 and 32 against bare
 /// <c>InferenceSession.Run</c> calls on the same shapes (prefill, then one token per row per step, KV fed
-/// back), measured in the same run; then continuous vs static batching on a mixed-length workload.
+/// back), measured in the same run; batch-1 decoding as a fraction of the memory roofline measured on this
+/// machine; then continuous vs static batching on a mixed-length workload.
 /// Options: --threads N (default: all cores), --tokens N (decode steps, default 64), --batches 1,8,32,
-/// --repeats N (alternating rounds, best kept), --model FOLDER (default: a fresh tiny preset), --no-mixed.
+/// --repeats N (alternating rounds, best kept), --preset NAME (default tiny), --model FOLDER (instead of a
+/// fresh preset), --no-mixed.
 /// </summary>
 internal static class EngineBench
 {
@@ -25,16 +28,18 @@ internal static class EngineBench
         {
             if (folder is null)
             {
-                folder = Path.Combine(temp, "tiny");
+                var preset = OptionText(args, "--preset") ?? "tiny";
+                folder = Path.Combine(temp, preset);
                 var build = Stopwatch.StartNew();
-                ModelBuilder.BuildPreset("tiny", 1, folder);
-                Console.WriteLine($"engine: built tiny preset in {build.Elapsed.TotalSeconds:F1}s ({folder})");
+                ModelBuilder.BuildPreset(preset, 1, folder);
+                Console.WriteLine($"engine: built {preset} preset in {build.Elapsed.TotalSeconds:F1}s ({folder})");
             }
 
             Console.WriteLine($"engine: {threads} ONNX Runtime threads, {steps} new tokens per sequence, {Environment.ProcessorCount} cores");
             var batches = OptionText(args, "--batches")?.Split(',').Select(int.Parse).ToArray() ?? [1, 8, 32];
             Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7} {"in model",10}");
             var repeats = Option(args, "--repeats", 2);
+            double? batchOneEngine = null;
             foreach (var batch in batches)
             {
                 // Alternate the two and keep each one's best run, so that load from other processes hits both alike.
@@ -50,6 +55,19 @@ internal static class EngineBench
                 }
 
                 Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3} {inForward,10:P0}");
+                if (batch == 1)
+                {
+                    batchOneEngine = engine;
+                }
+            }
+
+            if (batchOneEngine is { } single)
+            {
+                var bandwidth = Roofline.MeasureReadBandwidth(threads);
+                var weights = Roofline.WeightBytes(folder);
+                var limit = bandwidth / weights;
+                Console.WriteLine($"roofline: read bandwidth {bandwidth / 1e9:F1} GB/s on {threads} threads, weights {weights / (1024.0 * 1024):F0} MiB " +
+                    $"→ at most {limit:F0} tok/s at batch 1; engine {single:F0} tok/s = {single / limit:P0} of it");
             }
 
             if (args.Contains("--no-mixed"))
@@ -74,6 +92,7 @@ internal static class EngineBench
     /// steps feeding the presents back as pasts. No sampling, no scheduling.</summary>
     private static double BareSessionTokensPerSecond(string folder, int threads, int batch, int steps)
     {
+        OrtEnvironment.Prepare();
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(Path.Combine(folder, "onnx", "model.onnx"), options);
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));

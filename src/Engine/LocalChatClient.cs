@@ -72,7 +72,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
 
         var device = ExecutionDevice.Parse(options.Device);
         var tokenizer = ModelTokenizer.Load(folder);
-        var template = ChatTemplates.ForModel(folder, options.ChatTemplate);
+        var template = ChatTemplates.ForModel(folder, options.ChatTemplate, options.ChatTemplateKwargs);
         var model = OnnxCausalLM.Load(folder, device, options.Threads);
         if (tokenizer.VocabularySize > model.VocabSize)
         {
@@ -83,9 +83,17 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         return new LocalChatClient(folder, model, tokenizer, template, options);
     }
 
-    /// <summary>The prompt tokens a conversation becomes (template, then tokenizer).</summary>
-    public int[] Tokenize(IEnumerable<ChatMessage> messages) =>
-        Tokenizer.Encode(_template.Render(messages as IReadOnlyList<ChatMessage> ?? messages.ToList(), addGenerationPrompt: true), parseSpecialTokens: true);
+    /// <summary>The chat template in use (the model's own, or a built-in).</summary>
+    public IChatTemplate ChatTemplate => _template;
+
+    /// <summary>The prompt text a conversation becomes: the chat template with the generation prompt and <paramref name="options"/>' tools.</summary>
+    /// <exception cref="Text.Jinja.JinjaTemplateException">The template failed (its own raise_exception included).</exception>
+    public string RenderPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null) =>
+        _template.Render(messages as IReadOnlyList<ChatMessage> ?? messages.ToList(), addGenerationPrompt: true, options?.Tools);
+
+    /// <summary>The prompt tokens a conversation becomes (<see cref="RenderPrompt"/>, then the tokenizer).</summary>
+    public int[] Tokenize(IEnumerable<ChatMessage> messages, ChatOptions? options = null) =>
+        Tokenizer.Encode(RenderPrompt(messages, options), parseSpecialTokens: true);
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -136,7 +144,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
                 var (request, handler) = Prepare(requests[i].Messages, requests[i].Options, streaming: false, cancellationToken);
                 pending[i] = (_scheduler.Submit(request), handler, null);
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or TokenizerFormatException or Text.Constraints.JsonSchemaNotSupportedException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or TokenizerFormatException or Text.Jinja.JinjaTemplateException or Text.Constraints.JsonSchemaNotSupportedException)
             {
                 pending[i] = (null, null, e.Message);
             }
@@ -218,7 +226,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
     private (GenerationRequest Request, ChatSequenceHandler Handler) Prepare(IEnumerable<ChatMessage> messages, ChatOptions? options, bool streaming, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var prompt = Tokenize(messages);
+        var prompt = Tokenize(messages, options);
         var maxNew = options?.MaxOutputTokens ?? DefaultMaxOutputTokens;
         if (maxNew < 1)
         {

@@ -10,8 +10,11 @@ public sealed record LocalModelOptions
     /// loaded side by side a share of the cores each.</summary>
     public int Threads { get; init; }
 
-    /// <summary>Chat template name (llama3, chatml, falcon); null picks it from the folder.</summary>
+    /// <summary>A built-in chat template (llama3, chatml, falcon) or a Jinja template file; null uses the model's own template.</summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>Extra variables for the model's Jinja chat template, e.g. <c>{"enable_thinking": false}</c>.</summary>
+    public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? ChatTemplateKwargs { get; init; }
 
     /// <summary>Sequences decoded together by the continuous-batching scheduler.</summary>
     public int MaxBatchSize { get; init; } = 16;

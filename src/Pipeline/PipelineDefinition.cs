@@ -91,6 +91,10 @@ public sealed class PipelineDefinition
         return new PipelineDefinition(name, file, json, models, schedule, ordered);
     }
 
+    /// <summary>Step (and so sink) names become file and folder names under the run folder: no separators, no '..'.</summary>
+    private static bool IsFileSafeName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-');
+
     private static Dictionary<string, StepParameters> ReadModels(StepParameters top, string? file, JsonLineMap lines)
     {
         var models = new Dictionary<string, StepParameters>(StringComparer.Ordinal);
@@ -160,6 +164,11 @@ public sealed class PipelineDefinition
             }
 
             var name = parameters.RequireString("name");
+            if (!IsFileSafeName(name))
+            {
+                throw parameters.Error("name", $"step name '{name}' may use only letters, digits, '_', '.' and '-' (and is not '.' or '..'): it names files under the run folder");
+            }
+
             if (!seen.Add(name))
             {
                 throw parameters.Error("name", $"step name '{name}' is used twice; step names must be unique");

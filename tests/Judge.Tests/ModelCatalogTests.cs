@@ -1,5 +1,3 @@
-using System.Net;
-using System.Text;
 using System.Text.Json;
 using Distil.Pipeline;
 using Distil.Steps;
@@ -29,6 +27,21 @@ public class ModelCatalogTests(TinyModels models)
         Assert.Equal("pipe.json", e.File);
         Assert.Equal(4, e.Line);
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public async Task A_chat_template_file_that_does_not_parse_or_bad_kwargs_are_located_errors()
+    {
+        var template = Path.Combine(models.Root, "broken-" + Guid.NewGuid().ToString("N")[..6] + ".jinja");
+        File.WriteAllText(template, "{% for m in messages %}\n{{ m.content }");
+        var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template\": {JsonSerializer.Serialize(template)}}}"), default));
+        Assert.Equal("$.models.m.chat_template", e.JsonPath);
+        Assert.Contains($"{template}:2:", e.Message);
+
+        var kwargs = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template_kwargs\": [1]}}"), default));
+        Assert.Equal("$.models.m.chat_template_kwargs", kwargs.JsonPath);
     }
 
     [Fact]
@@ -62,7 +75,7 @@ public class ModelCatalogTests(TinyModels models)
     [Fact]
     public async Task Remote_models_retry_overload_and_respect_max_concurrency()
     {
-        await using var server = new FakeOpenAIServer(failFirst: 2);
+        await using var server = new LoopbackOpenAIServer { FailFirst = 2 };
         var variable = "DISTIL_TEST_KEY_" + Guid.NewGuid().ToString("N")[..6];
         Environment.SetEnvironmentVariable(variable, "sk-secret-value");
         try
@@ -88,126 +101,10 @@ public class ModelCatalogTests(TinyModels models)
     [Fact]
     public async Task Remote_client_errors_are_not_retried()
     {
-        await using var server = new FakeOpenAIServer(failFirst: 100, failStatus: 400);
+        await using var server = new LoopbackOpenAIServer { FailFirst = 100, FailStatus = 400 };
         using var client = await new ModelCatalog().OpenAsync("m", Model($"{{\"type\": \"openai\", \"endpoint\": \"{server.Endpoint}\", \"model\": \"x\"}}"), default);
 
         await Assert.ThrowsAnyAsync<Exception>(() => client.GetResponseAsync("q"));
         Assert.Equal(1, server.Requests);
-    }
-
-    /// <summary>
-    /// A minimal OpenAI-compatible chat completions endpoint on loopback: stands in for vLLM/TGI, which cannot run
-    /// here. It fails its first requests with a chosen status and tracks concurrency and auth.
-    /// </summary>
-    private sealed class FakeOpenAIServer : IAsyncDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Task _loop;
-        private readonly int _failFirst;
-        private readonly int _failStatus;
-        private int _requests;
-        private int _inFlight;
-        private int _maxInFlight;
-
-        public FakeOpenAIServer(int failFirst, int failStatus = 503)
-        {
-            _failFirst = failFirst;
-            _failStatus = failStatus;
-            var port = Random.Shared.Next(20000, 60000);
-            Endpoint = $"http://127.0.0.1:{port}/v1";
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            _listener.Start();
-            _loop = Task.Run(LoopAsync);
-        }
-
-        public string Endpoint { get; }
-
-        public int Requests => Volatile.Read(ref _requests);
-
-        public int MaxInFlight => Volatile.Read(ref _maxInFlight);
-
-        public string? LastAuthorization { get; private set; }
-
-        private async Task LoopAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception) when (!_listener.IsListening)
-                {
-                    return;
-                }
-                catch (HttpListenerException)
-                {
-                    return;
-                }
-
-                _ = Task.Run(() => AnswerAsync(context));
-            }
-        }
-
-        private async Task AnswerAsync(HttpListenerContext context)
-        {
-            var inFlight = Interlocked.Increment(ref _inFlight);
-            InterlockedMax(ref _maxInFlight, inFlight);
-            try
-            {
-                var number = Interlocked.Increment(ref _requests);
-                LastAuthorization = context.Request.Headers["Authorization"];
-                using var body = new StreamReader(context.Request.InputStream);
-                var request = JsonDocument.Parse(await body.ReadToEndAsync()).RootElement;
-                await Task.Delay(50);
-                if (number <= _failFirst)
-                {
-                    context.Response.StatusCode = _failStatus;
-                    context.Response.AddHeader("Retry-After", "0");
-                    await Write(context, "{\"error\": {\"message\": \"overloaded\", \"type\": \"server_error\"}}");
-                    return;
-                }
-
-                var model = request.GetProperty("model").GetString();
-                await Write(context, JsonSerializer.Serialize(new
-                {
-                    id = "chatcmpl-" + number,
-                    @object = "chat.completion",
-                    created = 1,
-                    model,
-                    choices = new[] { new { index = 0, message = new { role = "assistant", content = $"{model} says hi" }, finish_reason = "stop" } },
-                    usage = new { prompt_tokens = 5, completion_tokens = 3, total_tokens = 8 },
-                }));
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _inFlight);
-            }
-        }
-
-        private static async Task Write(HttpListenerContext context, string json)
-        {
-            var bytes = Encoding.UTF8.GetBytes(json);
-            context.Response.ContentType = "application/json";
-            context.Response.ContentLength64 = bytes.Length;
-            await context.Response.OutputStream.WriteAsync(bytes);
-            context.Response.Close();
-        }
-
-        private static void InterlockedMax(ref int target, int value)
-        {
-            int current;
-            while (value > (current = Volatile.Read(ref target)) && Interlocked.CompareExchange(ref target, value, current) != current)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _listener.Stop();
-            _listener.Close();
-            await _loop;
-        }
     }
 }

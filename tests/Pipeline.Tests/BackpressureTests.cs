@@ -24,10 +24,8 @@ public sealed class BackpressureTests : IDisposable
             """, TestSteps.Registry(log));
         using var cts = new CancellationTokenSource();
         var run = _ws.RunAsync(definition, _ws.Options() with { BufferedRows = 100 }, cts.Token);
-        while (log.Calls < 20)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.WaitUntilAsync(() => log.Calls >= 20 || run.IsCompleted, "20 batches of the slow step");
+        Assert.False(run.IsCompleted, "the run ended before it could be cancelled");
 
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);

@@ -16,7 +16,11 @@ internal sealed class DistilProcess : IDisposable
         _stderr = process.StandardError.ReadToEndAsync();
     }
 
-    public static DistilProcess Start(string workingDirectory, params string[] args)
+    public static DistilProcess Start(string workingDirectory, params string[] args) =>
+        Start(workingDirectory, new Dictionary<string, string?>(), args);
+
+    /// <param name="environment">Variables set (or, when null, removed) for the child only.</param>
+    public static DistilProcess Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -25,6 +29,11 @@ internal sealed class DistilProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "distil.dll"));
         foreach (var arg in args)
         {

@@ -35,10 +35,7 @@ public sealed class KillResumeTests : IDisposable
         foreach (var killAfter in new[] { 15, 60 })
         {
             using var run = DistilProcess.Start(_ws.Root, "run", "pipeline.json", "--runs", "runs", "--output", "out");
-            while (slowCache(_ws.Runs) < killAfter && !run.HasExited)
-            {
-                await Task.Delay(5);
-            }
+            await Eventually.WaitUntilAsync(() => slowCache(_ws.Runs) >= killAfter || run.HasExited, $"{killAfter} cached batches of the slow step");
 
             Assert.False(run.HasExited, "the run finished before it could be killed; make the slow step slower");
             run.KillHard();

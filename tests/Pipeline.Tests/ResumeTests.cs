@@ -112,10 +112,8 @@ public sealed class ResumeTests : IDisposable
         var log = new TestSteps.CallLog();
         using var cts = new CancellationTokenSource();
         var run = _ws.RunAsync(_ws.Define(json, TestSteps.Registry(log)), cancellationToken: cts.Token);
-        while (log.Calls < 5)
-        {
-            await Task.Delay(10);
-        }
+        await Eventually.WaitUntilAsync(() => log.Calls >= 5 || run.IsCompleted, "5 batches of the slow step");
+        Assert.False(run.IsCompleted, "the run ended before it could be cancelled");
 
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);

@@ -34,8 +34,26 @@ public sealed class DashboardAccessTests
     [InlineData("http://*:5080", false)]
     [InlineData("http://+:5080", false)]
     [InlineData("http://192.0.2.2:5080", false)]
+    [InlineData("http://127.9.8.7:5080/", true)]
+    [InlineData("https://LOCALHOST:5443", true)]
+    [InlineData("http://unix:/tmp/distil.sock", true)]
+    [InlineData("http://localhost.evil.example:5080", false)]
+    [InlineData("http://127.0.0.1.nip.io:5080", false)]
+    [InlineData("not a url", false)]
     public void Loopback_urls_are_told_apart_from_the_rest(string url, bool loopback) =>
         Assert.Equal(loopback, BindingPolicy.IsLoopbackUrl(url));
+
+    [Fact]
+    public void A_semicolon_list_is_split_as_kestrel_splits_it_and_each_address_is_checked()
+    {
+        var addresses = BindingPolicy.ListenAddresses(["http://127.0.0.1:5890/;http://10.77.0.1:5891", "http://[::1]:5892;"]);
+
+        Assert.Equal(["http://127.0.0.1:5890/", "http://10.77.0.1:5891", "http://[::1]:5892"], addresses);
+        var refused = Assert.Throws<ServiceConfigurationException>(() => BindingPolicy.Check(addresses, token: null));
+        Assert.Contains("http://10.77.0.1:5891", refused.Message);
+        BindingPolicy.Check(addresses, token: "set");
+        BindingPolicy.Check(BindingPolicy.ListenAddresses(["http://127.0.0.1:1;http://localhost:2"]), token: null);
+    }
 
     private static DefaultHttpContext Request(string remote, string? bearer = null, string? cookie = null)
     {

@@ -5,22 +5,34 @@ using Distil.Server.Tests.Infrastructure;
 namespace Distil.Server.Tests;
 
 /// <summary>
-/// Real HTTP from a non-loopback address of this machine (the traffic never leaves it): refused without
-/// the token on every page, API and /hangfire; accepted with it, by header or by the cookie /?token= sets.
+/// Real HTTP from a non-loopback address: <c>distil serve</c> runs in a network namespace of the test's own and
+/// every client (HttpClient sockets, the CLI) in a second one, joined by a veth pair; no packet leaves them.
+/// Without the token every page, API and /hangfire is refused; with it, by header or by the cookie /?token=
+/// sets, they answer. Binding beyond loopback without a token is refused at start.
 /// </summary>
 public sealed class RemoteAccessTests : IDisposable
 {
     private const string Token = "dash-token-91b2e7";
     private static readonly string[] Paths = ["/", "/api/runs", "/api/events", "/api/schedules", "/hangfire", "/hangfire/jobs/succeeded"];
 
-    private readonly TestWorkspace _workspace = new();
+    private readonly NetworkNamespaces? _network;
+    private readonly TestWorkspace _workspace;
 
-    [Fact]
+    public RemoteAccessTests()
+    {
+        // Skipped facts never construct the class, so only runs that may create namespaces get here; a failure
+        // to create them fails the test with the reason.
+        _network = NetworkNamespaces.SkipReason is null ? NetworkNamespaces.Create() : null;
+        _workspace = new TestWorkspace();
+    }
+
+    private NetworkNamespaces Network => _network!;
+
+    [NetworkNamespaceFact]
     public async Task Non_loopback_requests_without_the_token_are_refused_everywhere()
     {
-        var address = LocalAddress.NonLoopback();
-        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, host: address.ToString(), token: Token);
-        using var anonymous = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = new Uri(serve.Url) };
+        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, token: Token, network: Network);
+        using var anonymous = Network.CreateClient(serve.Url);
 
         foreach (var path in Paths)
         {
@@ -40,13 +52,11 @@ public sealed class RemoteAccessTests : IDisposable
         Assert.Equal(HttpStatusCode.Unauthorized, submit.StatusCode);
     }
 
-    [Fact]
+    [NetworkNamespaceFact]
     public async Task Token_in_the_address_bar_becomes_a_cookie_for_pages_and_hangfire()
     {
-        var address = LocalAddress.NonLoopback();
-        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, host: address.ToString(), token: Token);
-        var cookies = new CookieContainer();
-        using var browser = new HttpClient(new SocketsHttpHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = new Uri(serve.Url) };
+        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, token: Token, network: Network);
+        using var browser = Network.CreateClient(serve.Url, new CookieContainer());
 
         using var bad = await browser.GetAsync("/?token=guess");
         Assert.Equal(HttpStatusCode.Unauthorized, bad.StatusCode);
@@ -62,14 +72,13 @@ public sealed class RemoteAccessTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, hangfire.StatusCode);
     }
 
-    [Fact]
+    [NetworkNamespaceFact]
     public async Task Cli_needs_the_token_to_submit_to_a_protected_server()
     {
-        var address = LocalAddress.NonLoopback();
         var pipeline = _workspace.Pipeline("guarded", rows: 10);
-        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, host: address.ToString(), token: Token);
+        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, token: Token, network: Network);
 
-        var (exit, output) = await DistilProcess.RunAsync(_workspace.Root, new Dictionary<string, string?>(), "submit", pipeline, "--server", serve.Url);
+        var (exit, output) = await DistilProcess.RunInAsync(serve.ClientLauncher, _workspace.Root, new Dictionary<string, string?>(), "submit", pipeline, "--server", serve.Url);
         Assert.Equal(2, exit);
         Assert.Contains("DISTIL_DASHBOARD_TOKEN", output);
 
@@ -77,17 +86,40 @@ public sealed class RemoteAccessTests : IDisposable
         await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(60));
     }
 
-    [Fact]
+    [NetworkNamespaceFact]
     public async Task Binding_beyond_loopback_without_a_token_is_refused_at_start()
     {
-        var url = $"http://{LocalAddress.NonLoopback()}:{DistilProcess.FreePort()}";
-        await using var serve = DistilProcess.Start(_workspace.Root, new Dictionary<string, string?>(), "serve", "--urls", url);
-
-        Assert.Equal(2, await serve.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        Assert.Contains("DISTIL_DASHBOARD_TOKEN", serve.Output);
-        using var client = new HttpClient();
-        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(url));
+        await AssertRefusedAtStartAsync($"http://{Network.ServerAddress}:5080", $"http://{Network.ServerAddress}:5080");
     }
 
-    public void Dispose() => _workspace.Dispose();
+    [NetworkNamespaceFact]
+    public async Task A_semicolon_list_is_checked_address_by_address_as_kestrel_reads_it()
+    {
+        // One --urls value holding two addresses: the first loopback, the second not. Kestrel listens on both.
+        var remote = $"http://{Network.ServerAddress}:5891";
+        await AssertRefusedAtStartAsync($"http://127.0.0.1:5890/;{remote}", remote);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            _network?.Dispose();
+        }
+        finally
+        {
+            _workspace.Dispose();
+        }
+    }
+
+    private async Task AssertRefusedAtStartAsync(string urls, string remote)
+    {
+        await using var serve = DistilProcess.StartIn(NetworkNamespaces.Exec(Network.Server), _workspace.Root, new Dictionary<string, string?>(), "serve", "--urls", urls);
+
+        var exited = await serve.TryWaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(exited == 2, $"serve --urls '{urls}' without a token {(exited is null ? "kept running" : $"exited {exited}")}:\n{serve.Output}");
+        Assert.Contains("DISTIL_DASHBOARD_TOKEN", serve.Output);
+        using var client = Network.CreateClient(remote);
+        await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync("/"));
+    }
 }

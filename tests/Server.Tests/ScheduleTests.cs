@@ -47,6 +47,36 @@ public sealed class ScheduleTests(PostgresServer postgres) : IDisposable
         Assert.Contains("Scheduled every-few-seconds", serve.Process.Output);
     }
 
+    [Fact]
+    public async Task Schedule_remove_deletes_the_recurring_run_and_its_definition()
+    {
+        var database = await postgres.CreateDatabaseAsync("unschedule");
+        var pipeline = _workspace.Pipeline("hourly-data", rows: 10, folder: "elsewhere");
+        await using var serve = await ServeProcess.StartAsync(_workspace, database);
+        var none = new Dictionary<string, string?>();
+        var (exit, output) = await DistilProcess.RunAsync(_workspace.Root, none, "schedule", pipeline, "--cron", "0 * * * *", "--id", "hourly", "--server", serve.Url);
+        Assert.True(exit == 0, output);
+
+        (exit, output) = await DistilProcess.RunAsync(_workspace.Root, none, "schedule", "--remove", "hourly", "--server", serve.Url);
+        Assert.True(exit == 0, output);
+        Assert.Equal("removed hourly", output.Trim());
+
+        var schedules = JsonDocument.Parse(await serve.Http.GetStringAsync("/api/schedules")).RootElement;
+        Assert.DoesNotContain(schedules.EnumerateArray(), s => s.GetProperty("id").GetString() == "hourly");
+        await using (var connection = new Npgsql.NpgsqlConnection(database + ";Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var stored = new Npgsql.NpgsqlCommand("SELECT count(*) FROM distil.schedules WHERE id = 'hourly'", connection);
+            Assert.Equal(0L, await stored.ExecuteScalarAsync());
+        }
+
+        using var trigger = await serve.Http.PostAsync("/api/schedules/hourly/trigger", null);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, trigger.StatusCode);
+        (exit, output) = await DistilProcess.RunAsync(_workspace.Root, none, "schedule", "--remove", "hourly", "--server", serve.Url);
+        Assert.Equal(2, exit);
+        Assert.Contains("no schedule 'hourly'", output);
+    }
+
     private static async Task<Guid> WaitForScheduledRunAsync(ServeProcess serve, string trigger)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);

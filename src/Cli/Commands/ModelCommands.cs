@@ -6,9 +6,16 @@ using Microsoft.Extensions.AI;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands models build, generate (issue 3).</summary>
+/// <summary>The commands models build, generate.</summary>
 internal static class ModelCommands
 {
+    // Null fields (prompt without --show-prompt) are left out; prompt text keeps its <|special|> markers readable.
+    private static readonly JsonSerializerOptions JsonOutput = new()
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
     public static IEnumerable<Command> Create() => [Models(), Generate()];
 
     private static Command Models()
@@ -44,9 +51,9 @@ internal static class ModelCommands
             }
             catch (Exception e) when (e is ModelFormatException or ArgumentException or IOException)
             {
-                // Bad input (a checkpoint or preset the builder cannot use) is exit 2, like other usage errors.
+                // An unusable checkpoint folder or preset is bad input (README: exit code 2).
                 Console.Error.WriteLine($"error: {e.Message}");
-                return Task.FromResult(e is IOException ? 1 : 2);
+                return Task.FromResult(2);
             }
 
             Console.WriteLine(Path.GetFullPath(folder));
@@ -68,9 +75,10 @@ internal static class ModelCommands
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime threads (0 = default)" };
-        var template = new Option<string?>("--chat-template");
-        var json = new Option<bool>("--json") { Description = "Print {text, token_ids, finish_reason, usage} as JSON" };
-        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json };
+        var template = new Option<string?>("--chat-template") { Description = "A built-in template (llama3, chatml, falcon) or a Jinja file; default: the model's own" };
+        var json = new Option<bool>("--json") { Description = "Print {text, token_ids, prompt_token_ids, finish_reason, usage} as JSON" };
+        var showPrompt = new Option<bool>("--show-prompt") { Description = "Print the rendered prompt (to stderr; with --json also as \"prompt\")" };
+        var command = new Command("generate", "Generate a reply with a local model") { model, prompt, system, maxNew, temperature, topP, topK, seed, stop, device, threads, template, json, showPrompt };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             LocalChatClient client;
@@ -78,10 +86,11 @@ internal static class ModelCommands
             {
                 client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), MaxBatchSize = 1 });
             }
-            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or NotSupportedException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException)
             {
+                // An unusable model folder is bad input (README: exit code 2).
                 Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
+                return 2;
             }
 
             using (client)
@@ -102,6 +111,24 @@ internal static class ModelCommands
                     Seed = r.GetValue(seed),
                     StopSequences = r.GetValue(stop) is { Length: > 0 } stops ? stops : null,
                 };
+                string renderedPrompt;
+                int[] promptIds;
+                try
+                {
+                    renderedPrompt = client.RenderPrompt(messages, options);
+                    promptIds = client.Tokenize(messages, options);
+                }
+                catch (Distil.Engine.Text.Jinja.JinjaTemplateException e)
+                {
+                    Console.Error.WriteLine($"error: chat template: {e.Message}");
+                    return 2;
+                }
+
+                if (r.GetValue(showPrompt))
+                {
+                    Console.Error.WriteLine(renderedPrompt);
+                }
+
                 if (!r.GetValue(json))
                 {
                     await foreach (var update in client.GetStreamingResponseAsync(messages, options, ct))
@@ -119,9 +146,11 @@ internal static class ModelCommands
                 {
                     text = response.Text,
                     token_ids = raw.TokenIds,
+                    prompt_token_ids = promptIds,
+                    prompt = r.GetValue(showPrompt) ? renderedPrompt : null,
                     finish_reason = raw.FinishReason,
                     usage = new { input_tokens = response.Usage?.InputTokenCount, output_tokens = response.Usage?.OutputTokenCount },
-                }));
+                }, JsonOutput));
                 return 0;
             }
         });

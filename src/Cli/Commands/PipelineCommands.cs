@@ -5,7 +5,7 @@ using Spectre.Console;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands run, validate and steps (issue 2).</summary>
+/// <summary>The commands run, validate and steps.</summary>
 internal static class PipelineCommands
 {
     public const int Ok = 0;

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands publish (issue 6): <c>distil publish RUN_FOLDER --repo user/name [--private] [--endpoint URL] [--to-dir DIR]</c>.</summary>
+/// <summary>The commands publish: <c>distil publish RUN_FOLDER --repo user/name [--private] [--endpoint URL] [--to-dir DIR]</c>.</summary>
 internal static class PublishCommands
 {
     public static IEnumerable<Command> Create()

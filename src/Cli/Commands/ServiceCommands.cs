@@ -8,7 +8,7 @@ using Distil.Server.Hosting;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands serve, worker, submit, schedule, runs, cancel (issue 5).</summary>
+/// <summary>The commands serve, worker, submit, schedule, runs, cancel.</summary>
 internal static class ServiceCommands
 {
     public static IEnumerable<Command> Create() => [Serve(), Worker(), Submit(), Schedule(), Runs(), Cancel()];
@@ -68,16 +68,29 @@ internal static class ServiceCommands
 
     private static Command Schedule()
     {
-        var pipeline = new Argument<FileInfo>("pipeline") { Description = "The pipeline definition (JSON)" };
-        var cron = new Option<string>("--cron") { Description = "Cron expression, UTC (5 fields, or 6 with seconds)", Required = true };
+        var pipeline = new Argument<FileInfo?>("pipeline") { Description = "The pipeline definition (JSON)", Arity = ArgumentArity.ZeroOrOne };
+        var cron = new Option<string?>("--cron") { Description = "Cron expression, UTC (5 fields, or 6 with seconds)" };
         var id = new Option<string?>("--id") { Description = "Recurring job id (default: the pipeline name)" };
+        var remove = new Option<string?>("--remove") { Description = "Remove the schedule with this id instead of registering one" };
         var server = ServerOption();
         var shardSize = new Option<int?>("--shard-size") { Description = "Input rows per shard" };
-        var command = new Command("schedule", "Register a recurring run on a Distil server") { pipeline, cron, id, server, shardSize };
+        var command = new Command("schedule", "Register a recurring run on a Distil server (or remove one with --remove)") { pipeline, cron, id, remove, server, shardSize };
         command.SetAction((result, ct) => Guard(async () =>
         {
             using var client = new ServiceClient(result.GetValue(server), null);
-            var scheduled = await client.ScheduleAsync(result.GetValue(pipeline)!.FullName, result.GetValue(cron)!, result.GetValue(id), result.GetValue(shardSize), ct);
+            if (result.GetValue(remove) is { } removed)
+            {
+                await client.RemoveScheduleAsync(removed, ct);
+                Console.WriteLine($"removed {removed}");
+                return;
+            }
+
+            if (result.GetValue(pipeline) is not { } file || result.GetValue(cron) is not { } expression)
+            {
+                throw new ServiceConfigurationException("schedule needs a pipeline and --cron (or --remove <id>)");
+            }
+
+            var scheduled = await client.ScheduleAsync(file.FullName, expression, result.GetValue(id), result.GetValue(shardSize), ct);
             Console.WriteLine(scheduled.Id);
         }));
         return command;

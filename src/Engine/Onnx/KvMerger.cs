@@ -22,6 +22,7 @@ internal sealed class KvMerger : IDisposable
         _kvMemory = device.KvMemory();
         var graph = BuildGraph(layout);
         _inputNames = graph.Inputs.Select(i => i.Name).ToArray();
+        OrtEnvironment.Prepare();
         using var options = new SessionOptions();
         options.IntraOpNumThreads = 1;
         device.Configure(options);

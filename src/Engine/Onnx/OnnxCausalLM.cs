@@ -44,6 +44,7 @@ internal sealed class OnnxCausalLM : IDisposable
         var configPath = Path.Combine(folder, "config.json");
         var config = LlamaConfig.Load(configPath);
         var modelFile = FindModelFile(folder);
+        OrtEnvironment.Prepare();
         var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (threads > 0)
         {

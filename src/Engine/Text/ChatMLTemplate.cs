@@ -8,7 +8,7 @@ public sealed class ChatMLTemplate : IChatTemplate
 {
     public string Name => ChatTemplates.ChatML;
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IList<AITool>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var text = new StringBuilder();

@@ -29,43 +29,59 @@ public static class ChatTemplates
             : throw new ArgumentException($"unknown chat template '{name}'; known templates: {string.Join(", ", Names)}", nameof(name));
     }
 
+    /// <summary>The file a model folder may keep its Jinja template in, beside <c>tokenizer_config.json</c>.</summary>
+    public const string TemplateFileName = "chat_template.jinja";
+
     /// <summary>
-    /// The template for a model folder: <paramref name="overrideName"/> when given, else the one
-    /// <c>tokenizer_config.json</c> names (<c>distil_chat_template</c>) or whose Jinja <c>chat_template</c> it
-    /// recognises, else the one <c>config.json</c>'s <c>model_type</c> implies.
+    /// The template for a model folder. <paramref name="overrideName"/>, when given, is a built-in name or a Jinja
+    /// template file. Otherwise the model's own template: <c>chat_template.jinja</c>, else <c>tokenizer_config.json</c>'s
+    /// <c>chat_template</c> (a string, or named templates: <c>default</c>, and <c>tool_use</c> when tools are offered).
+    /// Only a folder without one falls back to a built-in: <c>distil_chat_template</c>, else <c>config.json</c>'s
+    /// <c>model_type</c>. Jinja templates get the folder's bos/eos tokens and <paramref name="extraVariables"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The override names no template, or nothing in the folder identifies one.</exception>
-    public static IChatTemplate ForModel(string modelDirectory, string? overrideName)
+    /// <exception cref="ArgumentException">The override names no template or file, or nothing in the folder identifies one.</exception>
+    /// <exception cref="Jinja.JinjaTemplateException">The template does not parse (file, line, column, reason).</exception>
+    public static IChatTemplate ForModel(string modelDirectory, string? overrideName, IReadOnlyDictionary<string, JsonElement>? extraVariables = null)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
+        var config = TokenizerConfig.Read(modelDirectory);
         if (!string.IsNullOrWhiteSpace(overrideName))
         {
-            return Get(overrideName);
+            if (ByName.ContainsKey(overrideName.Trim()))
+            {
+                return Get(overrideName);
+            }
+            var file = Path.GetFullPath(overrideName.Trim(), modelDirectory);
+            if (!File.Exists(file))
+            {
+                throw new ArgumentException($"unknown chat template '{overrideName}': neither a built-in ({string.Join(", ", Names)}) nor an existing template file", nameof(overrideName));
+            }
+            return new JinjaChatTemplate(File.ReadAllText(file), file, config.BosToken, config.EosToken, extraVariables);
         }
-        var config = TokenizerConfig.Read(modelDirectory);
-        if (config.DistilChatTemplate is { } named)
+        var beside = Path.Combine(modelDirectory, TemplateFileName);
+        if (File.Exists(beside))
         {
-            return Get(named);
+            return new JinjaChatTemplate(File.ReadAllText(beside), beside, config.BosToken, config.EosToken, extraVariables);
         }
-        if (FromJinja(config.ChatTemplate) is { } hinted)
+        if (config.ChatTemplates is { } named)
         {
-            return Get(hinted);
+            var source = $"{config.File} (chat_template)";
+            var main = named.GetValueOrDefault("default")
+                ?? throw new TokenizerFormatException(config.File!, $"chat_template lists templates named {string.Join(", ", named.Keys)} but none named \"default\"");
+            return new JinjaChatTemplate(main, source, config.BosToken, config.EosToken, extraVariables, named.GetValueOrDefault("tool_use"));
+        }
+        if (config.DistilChatTemplate is { } builtIn)
+        {
+            return Get(builtIn);
         }
         if (FromModelType(ModelType(modelDirectory)) is { } typed)
         {
             return Get(typed);
         }
         throw new ArgumentException(
-            $"{modelDirectory}: cannot tell which chat template the model uses (no recognisable chat_template in {TokenizerConfig.FileName}, " +
-            $"no known model_type in config.json); set chat_template to one of: {string.Join(", ", Names)}", nameof(modelDirectory));
+            $"{modelDirectory}: the model ships no chat template ({TemplateFileName}, or chat_template in {TokenizerConfig.FileName}) and config.json names " +
+            $"no known model_type; set chat_template to a template file or one of: {string.Join(", ", Names)}", nameof(modelDirectory));
     }
-
-    private static string? FromJinja(string? jinja) =>
-        jinja is null ? null
-        : jinja.Contains("<|start_header_id|>", StringComparison.Ordinal) ? Llama3
-        : jinja.Contains("<|im_start|>", StringComparison.Ordinal) ? ChatML
-        : jinja.Contains("Falcon:", StringComparison.Ordinal) ? Falcon
-        : null;
 
     private static string? FromModelType(string? modelType) => modelType?.ToLowerInvariant() switch
     {

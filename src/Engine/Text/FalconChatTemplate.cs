@@ -10,7 +10,7 @@ public sealed class FalconChatTemplate : IChatTemplate
 {
     public string Name => ChatTemplates.Falcon;
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IList<AITool>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var lines = messages.Select(m => $"{Speaker(m.Role)}: {m.Text}");

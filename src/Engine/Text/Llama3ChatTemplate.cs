@@ -12,7 +12,7 @@ public sealed class Llama3ChatTemplate : IChatTemplate
 {
     public string Name => ChatTemplates.Llama3;
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IList<AITool>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var text = new StringBuilder("<|begin_of_text|>");

@@ -25,10 +25,53 @@ public sealed partial class ModelTokenizer
         "<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
     ];
 
-    /// <summary>A Jinja template producing the same text as <see cref="ChatTemplates"/>' llama3, for Hugging Face tools.</summary>
-    private const string Llama3Jinja =
-        "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{%- endfor %}"
-        + "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+    /// <summary>
+    /// The chat template written for Hugging Face tools and Distil alike: Llama 3.1's prompt format (a system block
+    /// with "Cutting Knowledge Date" and "Today Date", <c>date_string</c> defaulting to Llama 3.1's fixed date so prompts
+    /// are reproducible; tools in the system block, calls as JSON, results under the ipython role).
+    /// </summary>
+    private const string Llama31StyleJinja = """
+        {{- bos_token }}
+        {%- if not date_string is defined %}
+            {%- set date_string = "26 Jul 2024" %}
+        {%- endif %}
+        {%- if messages and messages[0]['role'] == 'system' %}
+            {%- set system_message = messages[0]['content'] | trim %}
+            {%- set messages = messages[1:] %}
+        {%- else %}
+            {%- set system_message = "" %}
+        {%- endif %}
+        {{- "<|start_header_id|>system<|end_header_id|>\n\n" }}
+        {%- if tools %}
+            {{- "Environment: ipython\n" }}
+        {%- endif %}
+        {{- "Cutting Knowledge Date: December 2023\nToday Date: " + date_string + "\n\n" }}
+        {%- if tools %}
+            {{- "You have access to the following functions. To call a function, please respond with JSON for a function call." }}
+            {{- 'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' }}
+            {{- "Do not use variables.\n\n" }}
+            {%- for t in tools %}
+                {{- t | tojson(indent=4) + "\n\n" }}
+            {%- endfor %}
+        {%- endif %}
+        {{- system_message + "<|eot_id|>" }}
+        {%- for message in messages %}
+            {%- if message.tool_calls %}
+                {{- "<|start_header_id|>assistant<|end_header_id|>\n\n" }}
+                {%- for call in message.tool_calls %}
+                    {{- '{"name": "' + call.function.name + '", "parameters": ' + call.function.arguments | tojson + "}" }}
+                {%- endfor %}
+                {{- "<|eot_id|>" }}
+            {%- elif message.role == "tool" or message.role == "ipython" %}
+                {{- "<|start_header_id|>ipython<|end_header_id|>\n\n" + message.content | string + "<|eot_id|>" }}
+            {%- else %}
+                {{- "<|start_header_id|>" + message.role + "<|end_header_id|>\n\n" + message.content | trim + "<|eot_id|>" }}
+            {%- endif %}
+        {%- endfor %}
+        {%- if add_generation_prompt %}
+            {{- "<|start_header_id|>assistant<|end_header_id|>\n\n" }}
+        {%- endif %}
+        """;
 
     /// <summary>The special tokens of the Llama-3-style tokenizer, in id order from <see cref="Llama3StyleBaseVocabularySize"/>.</summary>
     public static IReadOnlyList<string> Llama3StyleSpecialTokens { get; } = Enumerable.Range(0, Llama3StyleSpecialTokenCount)
@@ -79,8 +122,7 @@ public sealed partial class ModelTokenizer
             json.WriteEndObject();
             json.WriteString("bos_token", "<|begin_of_text|>");
             json.WriteString("eos_token", "<|eot_id|>");
-            json.WriteString("chat_template", Llama3Jinja);
-            json.WriteString("distil_chat_template", ChatTemplates.Llama3);
+            json.WriteString("chat_template", Llama31StyleJinja);
             json.WriteNumber("model_max_length", 131072);
         });
         WriteJson(Path.Combine(modelDirectory, "special_tokens_map.json"), json =>

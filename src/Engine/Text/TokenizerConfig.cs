@@ -8,7 +8,7 @@ internal sealed record TokenizerConfig(
     IReadOnlyList<ModelTokenizer.AddedToken> AddedTokens,
     string? BosToken,
     string? EosToken,
-    string? ChatTemplate,
+    IReadOnlyDictionary<string, string>? ChatTemplates,
     string? DistilChatTemplate)
 {
     public const string FileName = "tokenizer_config.json";
@@ -50,7 +50,7 @@ internal sealed record TokenizerConfig(
                 }
             }
             return new TokenizerConfig(file, added, TokenText(root, "bos_token"), TokenText(root, "eos_token"),
-                ChatTemplateText(root), StringOrNull(root, "distil_chat_template"));
+                NamedChatTemplates(file, root), StringOrNull(root, "distil_chat_template"));
         }
         catch (JsonException e)
         {
@@ -67,28 +67,32 @@ internal sealed record TokenizerConfig(
             _ => null,
         } : null;
 
-    // chat_template is a Jinja string, or a list of {name, template} where "default" is the one used for chat.
-    private static string? ChatTemplateText(JsonElement root)
+    // chat_template is a Jinja string (named "default" here), or a list of {name, template}: "default", "tool_use", ….
+    private static Dictionary<string, string>? NamedChatTemplates(string file, JsonElement root)
     {
-        if (!root.TryGetProperty("chat_template", out var value))
+        if (!root.TryGetProperty("chat_template", out var value) || value.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
         if (value.ValueKind == JsonValueKind.String)
         {
-            return value.GetString();
+            return new Dictionary<string, string>(StringComparer.Ordinal) { ["default"] = value.GetString()! };
         }
-        if (value.ValueKind == JsonValueKind.Array)
+        if (value.ValueKind != JsonValueKind.Array)
         {
-            var templates = value.EnumerateArray()
-                .Where(t => t.ValueKind == JsonValueKind.Object)
-                .Select(t => (Name: StringOrNull(t, "name"), Template: StringOrNull(t, "template")))
-                .ToList();
-            return templates.FirstOrDefault(t => t.Name == "default").Template ?? templates.FirstOrDefault().Template;
+            throw new TokenizerFormatException(file, "chat_template must be a string or a list of {\"name\", \"template\"}");
         }
-        return null;
+        var named = new Dictionary<string, string>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var entry in value.EnumerateArray())
+        {
+            named[StringOrNull(entry, "name") ?? throw new TokenizerFormatException(file, $"chat_template[{index}] has no string \"name\"")] =
+                StringOrNull(entry, "template") ?? throw new TokenizerFormatException(file, $"chat_template[{index}] has no string \"template\"");
+            index++;
+        }
+        return named;
     }
 
     private static string? StringOrNull(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Distil.Server.Api;
 
-/// <summary>The JSON API: list, inspect, submit and cancel runs; register and trigger schedules.</summary>
+/// <summary>The JSON API: list, inspect, submit and cancel runs; register, trigger and remove schedules.</summary>
 public static class RunsApi
 {
     public static void Map(IEndpointRouteBuilder app)
@@ -68,10 +68,10 @@ public static class RunsApi
         });
 
         api.MapPost("/schedules/{id}/trigger", (string id, ScheduleRegistry schedules) =>
-        {
-            schedules.Trigger(id);
-            return Json(new ScheduleResponse(id), StatusCodes.Status202Accepted);
-        });
+            schedules.Trigger(id) ? Json(new ScheduleResponse(id), StatusCodes.Status202Accepted) : NotFound($"no schedule '{id}'"));
+
+        api.MapDelete("/schedules/{id}", async (string id, ScheduleRegistry schedules, CancellationToken ct) =>
+            await schedules.RemoveAsync(id, ct) ? Json(new ScheduleResponse(id)) : NotFound($"no schedule '{id}'"));
     }
 
     internal static IResult Json(object value, int status = StatusCodes.Status200OK) =>

@@ -20,6 +20,8 @@ public sealed class ServiceClient : IDisposable
     public ServiceClient(string? server, string? token)
     {
         _http = new HttpClient { BaseAddress = new Uri(server ?? Environment.GetEnvironmentVariable(ServerVariable) ?? DefaultServer) };
+        // Marks the request as not coming from a cross-site web page (see CrossSiteGuard); needed for cancel.
+        _http.DefaultRequestHeaders.Add(Security.CrossSiteGuard.ClientHeader, "cli");
         token ??= Environment.GetEnvironmentVariable(ServiceOptions.TokenVariable);
         if (!string.IsNullOrEmpty(token))
         {
@@ -50,6 +52,9 @@ public sealed class ServiceClient : IDisposable
 
     public async Task CancelAsync(Guid id, CancellationToken cancellationToken) =>
         await SendAsync<object>(HttpMethod.Delete, $"/api/runs/{id}", null, cancellationToken);
+
+    public async Task RemoveScheduleAsync(string id, CancellationToken cancellationToken) =>
+        await SendAsync<ScheduleResponse>(HttpMethod.Delete, $"/api/schedules/{Uri.EscapeDataString(id)}", null, cancellationToken);
 
     public void Dispose() => _http.Dispose();
 

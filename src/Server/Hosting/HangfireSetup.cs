@@ -8,6 +8,9 @@ namespace Distil.Server.Hosting;
 /// <summary>Hangfire's storage and server for a serve or worker process.</summary>
 internal static class HangfireSetup
 {
+    /// <summary>Age after which a Hangfire lock row counts as abandoned: the worst-case stall after a crash.</summary>
+    public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
+
     public static void AddDistilHangfire(this IServiceCollection services, ServiceOptions options)
     {
         services.AddHangfire(config =>
@@ -26,6 +29,12 @@ internal static class HangfireSetup
                         UseSlidingInvisibilityTimeout = true,
                         InvisibilityTimeout = options.InvisibilityTimeout,
                         QueuePollInterval = options.PollInterval,
+                        // A Hangfire lock is a row in hangfire.lock, deleted by its holder. If the holder loses
+                        // its connection first (Postgres restarting, the process killed), the row stays, and
+                        // whoever needs that lock waits until the row is older than this: with the default of
+                        // 10 minutes a job was seen stalled for 10 minutes. The locks guard short sections (a
+                        // state change, a scheduler pass) that last milliseconds, so 30 s is far beyond a real hold.
+                        DistributedLockTimeout = LockTimeout,
                         PrepareSchemaIfNecessary = true,
                     });
             }

@@ -6,6 +6,7 @@ using Distil.Server.Security;
 using Distil.Server.Storage;
 using Hangfire;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -21,15 +22,21 @@ public static class ServiceHost
 {
     public static async Task RunServeAsync(ServiceOptions options, CancellationToken cancellationToken)
     {
-        BindingPolicy.Check(options.Urls, options.DashboardToken);
+        var addresses = BindingPolicy.ListenAddresses(options.Urls);
+        BindingPolicy.Check(addresses, options.DashboardToken);
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls([.. options.Urls]);
+        builder.WebHost.UseUrls([.. addresses]);
         ConfigureLogging(builder.Logging);
         AddServices(builder.Services, options);
         builder.Services.AddSingleton(new DashboardAccess(options.DashboardToken));
+        // Registering antiforgery is what turns on Hangfire's dashboard check of its token on every POST.
+        // Keys live in memory: a restart only makes open dashboard pages reload.
+        builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
+        builder.Services.AddAntiforgery();
 
         await using var app = builder.Build();
         var access = app.Services.GetRequiredService<DashboardAccess>();
+        app.UseMiddleware<CrossSiteGuard>();
         app.UseMiddleware<DashboardAccessMiddleware>();
         app.UseHangfireDashboard("/hangfire", new DashboardOptions
         {
@@ -42,7 +49,20 @@ public static class ServiceHost
         EventsEndpoint.Map(app);
 
         await PrepareAsync(app.Services, options, registerFolderSchedules: true, cancellationToken);
-        await app.RunAsync(cancellationToken);
+        await app.StartAsync(cancellationToken);
+        try
+        {
+            // What Kestrel actually bound, whatever configured it (Kestrel settings in the environment or an
+            // appsettings.json override --urls): the same rule, checked once more.
+            BindingPolicy.Check(app.Urls, options.DashboardToken);
+        }
+        catch (ServiceConfigurationException)
+        {
+            await app.StopAsync(CancellationToken.None);
+            throw;
+        }
+
+        await app.WaitForShutdownAsync(cancellationToken);
     }
 
     public static async Task RunWorkerAsync(ServiceOptions options, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using Distil.Pipeline;
 using Distil.Server.Hosting;
 using Distil.Server.Storage;
 using Hangfire;
+using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Distil.Server.Jobs;
@@ -10,7 +11,7 @@ namespace Distil.Server.Jobs;
 /// Recurring runs. The definition is stored under the schedule id, and the recurring job carries only
 /// that id, so whichever worker fires it can plan the run.
 /// </summary>
-public sealed class ScheduleRegistry(IRunStore store, IRecurringJobManager recurring, StepRegistry registry, ServiceOptions options, ILogger<ScheduleRegistry> logger)
+public sealed class ScheduleRegistry(IRunStore store, IRecurringJobManager recurring, JobStorage storage, StepRegistry registry, ServiceOptions options, ILogger<ScheduleRegistry> logger)
 {
     public async Task<string> AddOrUpdateAsync(string definitionJson, string? definitionFile, string cron, string? id, int? shardSize, CancellationToken cancellationToken)
     {
@@ -43,7 +44,31 @@ public sealed class ScheduleRegistry(IRunStore store, IRecurringJobManager recur
         }
     }
 
-    public void Trigger(string id) => recurring.Trigger(id);
+    /// <summary>Starts a run of the schedule now; false when no schedule has this id.</summary>
+    public bool Trigger(string id)
+    {
+        if (!Exists(id))
+        {
+            return false;
+        }
+
+        recurring.Trigger(id);
+        return true;
+    }
+
+    /// <summary>Removes the recurring job and its stored definition; false when no schedule has this id.</summary>
+    public async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        var existed = Exists(id);
+        recurring.RemoveIfExists(id);
+        return await store.DeleteScheduleAsync(id, cancellationToken) || existed;
+    }
+
+    private bool Exists(string id)
+    {
+        using var connection = storage.GetConnection();
+        return connection.GetRecurringJobs().Any(j => j.Id == id && !j.Removed);
+    }
 
     private void Register(string id, string cron)
     {

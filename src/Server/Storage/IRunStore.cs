@@ -59,4 +59,7 @@ public interface IRunStore
     Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken);
 
     Task<ScheduleRecord?> GetScheduleAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Forgets a schedule's stored definition; false when there was none.</summary>
+    Task<bool> DeleteScheduleAsync(string id, CancellationToken cancellationToken);
 }

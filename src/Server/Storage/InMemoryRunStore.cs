@@ -250,6 +250,14 @@ public sealed class InMemoryRunStore : IRunStore
         }
     }
 
+    public Task<bool> DeleteScheduleAsync(string id, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_schedules.Remove(id));
+        }
+    }
+
     private bool SetTerminal(Guid runId, RunState state, string? error)
     {
         lock (_gate)

@@ -308,6 +308,13 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             : null;
     }, cancellationToken);
 
+    public Task<bool> DeleteScheduleAsync(string id, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand("DELETE FROM distil.schedules WHERE id = $1");
+        command.Parameters.Add(new() { Value = id });
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }, cancellationToken);
+
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
     private Task<bool> SetTerminalAsync(Guid runId, RunState state, string? error, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>

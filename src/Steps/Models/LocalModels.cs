@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Distil.Engine;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Jinja;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
 
@@ -28,11 +30,18 @@ internal static class LocalModels
             throw definition.Error("prefix_cache_mb", $"model '{name}': \"prefix_cache_mb\" must not be negative (0 turns prefix reuse off)");
         }
 
+        var kwargs = definition.Get("chat_template_kwargs");
+        if (kwargs is { ValueKind: not JsonValueKind.Object })
+        {
+            throw definition.Error("chat_template_kwargs", $"model '{name}': \"chat_template_kwargs\" must be an object of template variables, e.g. {{\"enable_thinking\": false}}");
+        }
+
         var options = new LocalModelOptions
         {
             Device = definition.GetString("device"),
             Threads = threads,
-            ChatTemplate = definition.GetString("chat_template"),
+            ChatTemplate = definition.GetPath("chat_template") is { } file && File.Exists(file) ? file : definition.GetString("chat_template"),
+            ChatTemplateKwargs = kwargs?.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone()),
             MaxBatchSize = maxBatch,
             PrefixCacheBytes = prefixCacheMb << 20,
         };
@@ -47,6 +56,10 @@ internal static class LocalModels
         catch (ArgumentException e) when (definition.Has("chat_template"))
         {
             throw definition.Error("chat_template", $"model '{name}': {e.Message}");
+        }
+        catch (JinjaTemplateException e)
+        {
+            throw definition.Error(definition.Has("chat_template") ? "chat_template" : "path", $"model '{name}': chat template error: {e.Message}");
         }
         catch (Exception e) when (e is ModelFormatException or TokenizerFormatException or IOException)
         {

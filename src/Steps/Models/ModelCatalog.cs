@@ -16,8 +16,8 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "max_batch_size", "prefix_cache_mb", "description"];
-    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "max_retries", "timeout_s", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "prefix_cache_mb", "description"];
+    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "description"];
 
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
     {
@@ -106,6 +106,13 @@ public sealed class ModelCatalog : IModelProvider
             throw definition.Error("max_concurrency", $"model '{name}': \"max_concurrency\" must be at least 1");
         }
 
+        var initialConcurrency = definition.GetInt32("initial_concurrency", Math.Min(maxConcurrency, 4));
+        if (initialConcurrency < 1 || initialConcurrency > maxConcurrency)
+        {
+            throw definition.Error("initial_concurrency", $"model '{name}': \"initial_concurrency\" must be between 1 and max_concurrency ({maxConcurrency})");
+        }
+
+        var adaptive = definition.GetBoolean("adaptive_concurrency", true);
         var maxRetries = definition.GetInt32("max_retries", 4);
         if (maxRetries < 0)
         {
@@ -125,8 +132,9 @@ public sealed class ModelCatalog : IModelProvider
             NetworkTimeout = TimeSpan.FromSeconds(timeout),
         };
         IChatClient client = new OpenAI.Chat.ChatClient(model, new ApiKeyCredential(key), options).AsIChatClient();
-        client = new RetryingChatClient(client, maxRetries, TimeSpan.FromMilliseconds(500));
-        return new ConcurrencyLimitedChatClient(client, maxConcurrency);
+        // Retries wrap the limit, so that every attempt reports its outcome to it and a back-off holds no slot.
+        client = new ConcurrencyLimitedChatClient(client, maxConcurrency, initialConcurrency, adaptive);
+        return new RetryingChatClient(client, maxRetries, TimeSpan.FromMilliseconds(500));
     }
 
     private static void RejectUnknownKeys(string name, StepParameters definition, HashSet<string> known)

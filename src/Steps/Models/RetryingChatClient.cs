@@ -5,7 +5,7 @@ using Microsoft.Extensions.AI;
 namespace Distil.Steps;
 
 /// <summary>
-/// Retries a remote model's transient failures (HTTP 429 and 5xx, dropped connections, timeouts) with
+/// Retries a remote model's transient failures (HTTP 429 and 5xx, dropped connections, cut-off bodies, timeouts) with
 /// exponential backoff and jitter, honouring the server's Retry-After. Other failures (400, 401, a bad model
 /// name) surface at once: retrying them only wastes the quota.
 /// </summary>
@@ -37,6 +37,8 @@ public sealed class RetryingChatClient(IChatClient inner, int maxRetries, TimeSp
         HttpRequestException { StatusCode: null or HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout or >= HttpStatusCode.InternalServerError } => true,
         OperationCanceledException when !callerToken.IsCancellationRequested => true,
         IOException => true,
+        // A body cut short by a dropped connection reaches the SDK as empty or truncated JSON.
+        System.Text.Json.JsonException => true,
         _ => false,
     };
 

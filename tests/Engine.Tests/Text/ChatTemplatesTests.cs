@@ -77,22 +77,28 @@ public sealed class ChatTemplatesTests
     }
 
     [Fact]
-    public void For_model_reads_the_name_written_with_the_llama3_style_tokenizer()
+    public void For_model_without_a_jinja_template_reads_the_built_in_name_of_older_distil_folders()
     {
         using var folder = new TempModelFolder();
-        folder.Write("tokenizer_config.json", """{ "distil_chat_template": "falcon", "chat_template": "<|im_start|>" }""");
+        folder.Write("tokenizer_config.json", """{ "distil_chat_template": "falcon" }""");
         Assert.Equal("falcon", ChatTemplates.ForModel(folder.Path, null).Name);
     }
 
-    [Theory]
-    [InlineData("{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>{% endfor %}", "llama3")]
-    [InlineData("{% for m in messages %}<|im_start|>{{ m.role }}{% endfor %}", "chatml")]
-    [InlineData("{% for m in messages %}{{ 'Falcon:' }}{% endfor %}", "falcon")]
-    public void For_model_recognises_jinja_chat_templates(string jinja, string expected)
+    [Fact]
+    public void For_model_uses_the_models_own_jinja_template_before_any_built_in()
     {
         using var folder = new TempModelFolder();
-        folder.Write("tokenizer_config.json", System.Text.Json.JsonSerializer.Serialize(new { chat_template = jinja }));
-        Assert.Equal(expected, ChatTemplates.ForModel(folder.Path, null).Name);
+        folder.Write("config.json", """{ "model_type": "llama" }""");
+        folder.Write("tokenizer_config.json", System.Text.Json.JsonSerializer.Serialize(new
+        {
+            distil_chat_template = "llama3",
+            bos_token = "<s>",
+            chat_template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}",
+        }));
+        var template = ChatTemplates.ForModel(folder.Path, null);
+        Assert.IsType<JinjaChatTemplate>(template);
+        Assert.Equal("<s>[user]Hi[assistant]", template.Render([new(ChatRole.User, "Hi")], addGenerationPrompt: true));
+        Assert.Equal("<s>[user]Hi", template.Render([new(ChatRole.User, "Hi")], addGenerationPrompt: false));
     }
 
     [Theory]
@@ -117,16 +123,21 @@ public sealed class ChatTemplatesTests
     }
 
     [Fact]
-    public void Llama3_style_tokenizer_folder_selects_llama3_and_its_prompt_tokenizes_to_specials()
+    public void Llama3_style_tokenizer_folder_ships_a_llama_3_1_style_jinja_template_whose_prompt_tokenizes_to_specials()
     {
         using var folder = new TempModelFolder();
         ModelTokenizer.WriteLlama3Style(folder.Path);
         var template = ChatTemplates.ForModel(folder.Path, null);
-        Assert.Equal("llama3", template.Name);
+        Assert.IsType<JinjaChatTemplate>(template);
+        var text = template.Render([new(ChatRole.User, "Hi")], true);
+        Assert.Equal(
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            text);
         var tokenizer = ModelTokenizer.Load(folder.Path);
-        var ids = tokenizer.Encode(template.Render([new(ChatRole.User, "Hi")], true));
+        var ids = tokenizer.Encode(text);
         Assert.Equal(tokenizer.BeginOfTextId, ids[0]);
         Assert.Equal(tokenizer.TokenId("<|start_header_id|>"), ids[1]);
-        Assert.Equal(6, ids.Count(tokenizer.IsSpecial));
+        Assert.Equal(9, ids.Count(tokenizer.IsSpecial));
     }
 }

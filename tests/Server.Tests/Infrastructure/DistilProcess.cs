@@ -43,15 +43,24 @@ public sealed class DistilProcess : IAsyncDisposable
         }
     }
 
-    public static DistilProcess Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static DistilProcess Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        StartIn([], workingDirectory, environment, args);
+
+    /// <summary>Starts the CLI behind <paramref name="launcher"/> (e.g. <c>ip netns exec &lt;name&gt;</c>), which must exec it in place.</summary>
+    public static DistilProcess StartIn(IReadOnlyList<string> launcher, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var part in launcher.Skip(1).Concat(launcher.Count > 0 ? ["dotnet"] : []))
+        {
+            info.ArgumentList.Add(part);
+        }
+
         info.ArgumentList.Add(CliPath);
         foreach (var arg in args)
         {
@@ -78,9 +87,12 @@ public sealed class DistilProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a command to its end (submit, schedule, runs…) and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        RunInAsync([], workingDirectory, environment, args);
+
+    public static async Task<(int ExitCode, string Output)> RunInAsync(IReadOnlyList<string> launcher, string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        await using var process = Start(workingDirectory, environment, args);
+        await using var process = StartIn(launcher, workingDirectory, environment, args);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await process._process.WaitForExitAsync(timeout.Token);
         process._process.WaitForExit(); // drains the redirected streams
@@ -93,6 +105,19 @@ public sealed class DistilProcess : IAsyncDisposable
         await _process.WaitForExitAsync(cts.Token);
         _process.WaitForExit();
         return _process.ExitCode;
+    }
+
+    /// <summary>The exit code, or null if the process is still running after <paramref name="timeout"/>.</summary>
+    public async Task<int?> TryWaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await WaitForExitAsync(timeout);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Waits until the output contains <paramref name="text"/> (e.g. Hangfire announcing its server).</summary>

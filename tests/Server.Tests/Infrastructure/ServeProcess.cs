@@ -7,11 +7,14 @@ namespace Distil.Server.Tests.Infrastructure;
 /// <summary>A <c>distil serve</c> process on a free port, with an HTTP client for its API.</summary>
 public sealed class ServeProcess : IAsyncDisposable
 {
-    private ServeProcess(DistilProcess process, string url, string? token)
+    private ServeProcess(DistilProcess process, string url, string? token, NetworkNamespaces? network)
     {
         Process = process;
         Url = url;
-        Http = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        Network = network;
+        Http = network?.CreateClient(url) ?? new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        // A script's client, like the CLI: marks its bodiless POSTs and DELETEs as not coming from a web page.
+        Http.DefaultRequestHeaders.Add(Distil.Server.Security.CrossSiteGuard.ClientHeader, "test");
         if (token is not null)
         {
             Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -24,17 +27,21 @@ public sealed class ServeProcess : IAsyncDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>When set, serve runs in its server namespace and every client (Http, the CLI) in the client one.</summary>
+    public NetworkNamespaces? Network { get; }
+
     public static async Task<ServeProcess> StartAsync(
         TestWorkspace workspace,
         string? postgres,
         int workers = 1,
         int shardSize = 25,
-        string host = "127.0.0.1",
         string? token = null,
         double invisibilitySeconds = 3,
-        bool postgresAsArgument = false)
+        bool postgresAsArgument = false,
+        NetworkNamespaces? network = null)
     {
-        var url = $"http://{host}:{DistilProcess.FreePort()}";
+        // Loopback, or the server namespace's own address (a fresh namespace has every port free).
+        var url = network is null ? $"http://127.0.0.1:{DistilProcess.FreePort()}" : $"http://{network.ServerAddress}:5080";
         var environment = new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token };
         var args = new List<string>
         {
@@ -53,8 +60,8 @@ public sealed class ServeProcess : IAsyncDisposable
             environment["DISTIL_POSTGRES"] = postgres;
         }
 
-        var process = DistilProcess.Start(workspace.Root, environment, [.. args]);
-        var serve = new ServeProcess(process, url, token);
+        var process = DistilProcess.StartIn(network is null ? [] : NetworkNamespaces.Exec(network.Server), workspace.Root, environment, [.. args]);
+        var serve = new ServeProcess(process, url, token, network);
         try
         {
             await process.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
@@ -76,10 +83,13 @@ public sealed class ServeProcess : IAsyncDisposable
             args.AddRange(["--shard-size", size.ToString(CultureInfo.InvariantCulture)]);
         }
 
-        var (exit, output) = await DistilProcess.RunAsync(workspace.Root, new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token }, [.. args]);
+        var (exit, output) = await DistilProcess.RunInAsync(ClientLauncher, workspace.Root, new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token }, [.. args]);
         Assert.True(exit == 0, $"distil submit failed ({exit}): {output}");
         return Guid.Parse(output.Trim().Split('\n')[0].Trim());
     }
+
+    /// <summary>How CLI clients of this server are started: in the client namespace when there is one.</summary>
+    public IReadOnlyList<string> ClientLauncher => Network is null ? [] : NetworkNamespaces.Exec(Network.Client);
 
     public async Task<JsonElement> GetRunAsync(Guid id)
     {

@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Distil.Engine.Onnx;
+
+/// <summary>
+/// The process-wide ONNX Runtime environment as Distil wants it. Official ORT builds (1.29+) record telemetry
+/// by default: on Linux a device id and an event queue under ~/.cache/Microsoft/DeveloperTools/.onnxruntime,
+/// uploaded later. A data pipeline should not report on its users unasked, so it is off unless
+/// DISTIL_ORT_TELEMETRY=1 opts in.
+/// </summary>
+public static class OrtEnvironment
+{
+    public const string OptInVariable = "DISTIL_ORT_TELEMETRY";
+
+    // ORT reads these with getenv while it creates its environment, before any API call could turn telemetry
+    // off, and latches the answer; the second name is the one later releases read.
+    private static readonly string[] OrtOptOutVariables = ["ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED"];
+
+    private static readonly Lazy<bool> Prepared = new(PrepareOnce, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Whether ORT telemetry was left on (the opt-in); prepares the environment on first call.</summary>
+    public static bool Prepare() => Prepared.Value;
+
+    private static bool PrepareOnce()
+    {
+        var optIn = Environment.GetEnvironmentVariable(OptInVariable) == "1";
+        if (!optIn && !OperatingSystem.IsWindows())
+        {
+            foreach (var name in OrtOptOutVariables)
+            {
+                // Environment.SetEnvironmentVariable only changes .NET's own copy on Unix; ORT reads the C one.
+                _ = SetNativeEnvironmentVariable(name, "1", overwrite: 0);
+            }
+        }
+
+        var env = OrtEnv.Instance();
+        if (optIn)
+        {
+            env.EnableTelemetryEvents();
+        }
+        else
+        {
+            env.DisableTelemetryEvents();
+        }
+
+        return optIn;
+    }
+
+    // DllImport rather than LibraryImport: the latter needs unsafe code enabled for the whole assembly.
+    [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi)]
+    private static extern int SetNativeEnvironmentVariable(string name, string value, int overwrite);
+}

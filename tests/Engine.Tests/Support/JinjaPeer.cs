@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Distil.Engine.Tests.Support;
+
+/// <summary>
+/// Renders templates with @huggingface/jinja (tests/peers, installed by .ci/setup.sh) through node, in one process per
+/// batch. A missing node or package fails the test: the comparison is the point of it.
+/// </summary>
+internal static class JinjaPeer
+{
+    public sealed record Result(string? Output, string? Error);
+
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    public static IReadOnlyList<Result> Render(IReadOnlyList<(string Template, JsonNode Context)> cases)
+    {
+        var script = Path.Combine(RepositoryRoot, "tests", "peers", "jinja-render.mjs");
+        var package = Path.Combine(RepositoryRoot, "tests", "peers", "node_modules", "@huggingface", "jinja", "package.json");
+        Assert.True(File.Exists(package), $"@huggingface/jinja is not installed ({package}); run .ci/setup.sh (npm ci --prefix tests/peers)");
+        var input = new JsonArray(cases.Select(c => (JsonNode)new JsonObject { ["template"] = c.Template, ["context"] = c.Context.DeepClone() }).ToArray());
+        var start = new ProcessStartInfo("node", [script])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.Combine(RepositoryRoot, "tests", "peers"),
+            StandardOutputEncoding = System.Text.Encoding.UTF8,
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
+        };
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Assert.Fail($"node is required for the @huggingface/jinja conformance tests: {e.Message}");
+            throw;
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            process.StandardInput.Write(input.ToJsonString());
+            process.StandardInput.Close();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"node {script} failed: {stderr.Result}");
+            return JsonSerializer.Deserialize<List<Result>>(stdout.Result, new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+        }
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Distil.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException("Distil.sln not found above " + AppContext.BaseDirectory);
+    }
+}
