@@ -24,7 +24,9 @@ public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaW
         var isBias = isVector && name.EndsWith(".bias", StringComparison.Ordinal);
         var std = isBias ? 0.2 : isVector ? 0.1 : name switch
         {
-            LlamaWeightNames.Embedding or FalconWeightNames.Embedding => 1.0,
+            // A tied table is also the head: at unit scale the last token's own row dominates the residual stream
+            // and the model mostly echoes it, whatever the context; smaller rows let the layers' output decide.
+            LlamaWeightNames.Embedding or FalconWeightNames.Embedding => config.TieWordEmbeddings ? 0.25 : 1.0,
             LlamaWeightNames.LmHead => 2.0 / Math.Sqrt(shape[1]),
             _ => 1.0 / Math.Sqrt(shape[1]),
         };
