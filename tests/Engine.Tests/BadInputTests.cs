@@ -92,5 +92,6 @@ public sealed class BadInputTests(TinyModels models)
         File.WriteAllText(Path.Combine(temp.Sub("hf"), "config.json"), config.ToJsonString());
         var error = Assert.Throws<ModelFormatException>(() => ModelBuilder.BuildFromCheckpoint(temp.Sub("hf"), temp.Sub("out")));
         Assert.Contains("model.layers.1.", error.Message);
+        Assert.Equal(Path.Combine(temp.Sub("hf"), "model.safetensors"), error.File);
     }
 }

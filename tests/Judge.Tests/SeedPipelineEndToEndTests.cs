@@ -124,4 +124,34 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         Assert.Contains($"| rows | {rows} |", card);
         Assert.Contains("`tiny-a`", card);
     }
+
+    /// <summary>The shipped pipeline with its three models built on first use from the Falcon, Qwen2 and Qwen3
+    /// presets (each <c>"build": {"preset": …}</c>), so the seed pipeline's path accepts the new architectures.</summary>
+    [Fact]
+    public async Task Seed_pipeline_runs_on_falcon_qwen2_and_qwen3_presets_built_on_first_use()
+    {
+        var folder = Path.Combine(models.Root, "archs-" + Guid.NewGuid().ToString("N")[..6]);
+        var path = ShippedPipelineOnTinyModels(folder);
+        var definition = JsonNode.Parse(File.ReadAllText(path))!;
+        foreach (var (model, preset) in new[] { ("gen-a", "tiny-falcon"), ("gen-b", "tiny-qwen2"), ("judge", "tiny-qwen3") })
+        {
+            definition["models"]![model]!["path"] = Path.Combine(folder, "models", preset);
+            definition["models"]![model]!["build"] = new JsonObject { ["preset"] = preset, ["seed"] = 5 };
+        }
+
+        File.WriteAllText(path, definition.ToJsonString());
+        var manifest = await new PipelineRunner().RunAsync(
+            PipelineDefinition.Load(path, BuiltInSteps.CreateRegistry()),
+            new RunOptions { Range = new SourceRange(0, 3), RunsRoot = Path.Combine(folder, "runs"), OutputDirectory = Path.Combine(folder, "out"), Models = new ModelCatalog() },
+            default);
+
+        Assert.Equal(RunStatus.Succeeded, manifest.Status);
+        Assert.Equal(0, manifest.Steps.Single(s => s.Name == "judge").Errors);
+        Assert.Equal(3, manifest.Steps.Single(s => s.Name == "judge").RowsOut);
+        foreach (var (preset, architecture) in new[] { ("tiny-falcon", "FalconForCausalLM"), ("tiny-qwen2", "Qwen2ForCausalLM"), ("tiny-qwen3", "Qwen3ForCausalLM") })
+        {
+            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "models", preset, "config.json")))!;
+            Assert.Equal(architecture, config["architectures"]![0]!.GetValue<string>());
+        }
+    }
 }

@@ -22,7 +22,7 @@ internal static class ModelCommands
     private static Command Models()
     {
         var preset = new Option<string?>("--preset") { Description = $"Build from seeded random weights: {string.Join(", ", ModelPreset.Names)}" };
-        var from = new Option<string?>("--from") { Description = "Convert a Hugging Face safetensors checkpoint folder (LlamaForCausalLM)" };
+        var from = new Option<string?>("--from") { Description = "Convert a Hugging Face safetensors checkpoint folder (Llama, Qwen2/2.5, Qwen3 or Falcon)" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights (same seed, same bytes)", DefaultValueFactory = _ => 1 };
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as fp16 (checkpoint conversion; default fp32)" };

@@ -3,10 +3,22 @@ using System.Text.Json.Nodes;
 
 namespace Distil.Engine.Building;
 
-/// <summary>The fields of a Hugging Face <c>config.json</c> that a Llama-architecture decoder needs
-/// (Llama 2/3.x, Falcon3 and other LlamaForCausalLM checkpoints).</summary>
+/// <summary>The fields of a Hugging Face <c>config.json</c> that a decoder the builder writes needs: Llama-architecture
+/// checkpoints (Llama 2/3.x, Falcon3 and other LlamaForCausalLM), Qwen2/2.5, Qwen3 and Falcon.</summary>
 public sealed record LlamaConfig
 {
+    public DecoderArchitecture Architecture { get; init; } = DecoderArchitecture.Llama;
+
+    /// <summary>Biases on the q/k/v projections (Qwen2).</summary>
+    public bool QkvBias { get; init; }
+
+    /// <summary>RMSNorm over each query and key head before rope (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>Set for Falcon, whose layer shape differs from Llama's; <see cref="RmsNormEps"/> then holds its
+    /// LayerNorm epsilon.</summary>
+    public FalconLayout? Falcon { get; init; }
+
     public required int HiddenSize { get; init; }
 
     public required int IntermediateSize { get; init; }
@@ -66,10 +78,21 @@ public sealed record LlamaConfig
     public static LlamaConfig Parse(JsonObject json, string path)
     {
         var architectures = json["architectures"] as JsonArray;
-        var architecture = architectures?.Count > 0 ? architectures[0]?.GetValue<string>() : null;
-        if (architecture != "LlamaForCausalLM")
+        var className = architectures?.Count > 0 ? architectures[0]?.GetValue<string>() : null;
+        var modelType = json["model_type"] is JsonValue t && t.TryGetValue<string>(out var type) ? type : null;
+        if (DecoderArchitectures.FromConfig(className, modelType) is not { } architecture)
         {
-            throw new ModelFormatException(path, $"field 'architectures' is {(architectures is null ? "missing" : architectures.ToJsonString())}; only LlamaForCausalLM (Llama 3.x, Falcon3) is supported");
+            throw new ModelFormatException(path, $"field 'architectures' is {(architectures is null ? $"missing and model_type is '{modelType}'" : architectures.ToJsonString())}; supported: LlamaForCausalLM (Llama 3.x, Falcon3), Qwen2ForCausalLM, Qwen3ForCausalLM, FalconForCausalLM");
+        }
+
+        if (architecture == DecoderArchitecture.Falcon)
+        {
+            return FalconLayout.Parse(json, path);
+        }
+
+        if (architecture == DecoderArchitecture.Qwen2 && json["use_sliding_window"] is JsonValue sliding && sliding.TryGetValue<bool>(out var windowed) && windowed)
+        {
+            throw new ModelFormatException(path, "field 'use_sliding_window' is true; sliding-window attention is not supported");
         }
 
         foreach (var flag in new[] { "attention_bias", "mlp_bias" })
@@ -80,8 +103,8 @@ public sealed record LlamaConfig
             }
         }
 
-        var hidden = Int(json, "hidden_size", path);
-        var heads = Int(json, "num_attention_heads", path);
+        var hidden = Int(json, path, "hidden_size");
+        var heads = Int(json, path, "num_attention_heads");
         var kvHeads = OptionalInt(json, "num_key_value_heads", path) ?? heads;
         if (kvHeads <= 0 || heads % kvHeads != 0)
         {
@@ -90,13 +113,16 @@ public sealed record LlamaConfig
 
         return new LlamaConfig
         {
+            Architecture = architecture,
+            QkvBias = architecture == DecoderArchitecture.Qwen2,
+            QkNorm = architecture == DecoderArchitecture.Qwen3,
             HiddenSize = hidden,
-            IntermediateSize = Int(json, "intermediate_size", path),
-            NumLayers = Int(json, "num_hidden_layers", path),
+            IntermediateSize = Int(json, path, "intermediate_size"),
+            NumLayers = Int(json, path, "num_hidden_layers"),
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = OptionalInt(json, "head_dim", path) ?? hidden / heads,
-            VocabSize = Int(json, "vocab_size", path),
+            VocabSize = Int(json, path, "vocab_size"),
             MaxPositionEmbeddings = OptionalInt(json, "max_position_embeddings", path) ?? 8192,
             RmsNormEps = OptionalDouble(json, "rms_norm_eps", path) ?? 1e-6,
             RopeTheta = OptionalDouble(json, "rope_theta", path) ?? 10000,
@@ -110,10 +136,26 @@ public sealed record LlamaConfig
 
     public JsonObject ToJson()
     {
+        var json = Falcon?.ToJson(this) ?? LlamaShapedJson();
+        if (BosTokenId is { } bos)
+        {
+            json["bos_token_id"] = bos;
+        }
+
+        if (EosTokenIds.Count > 0)
+        {
+            json["eos_token_id"] = EosTokenIds.Count == 1 ? EosTokenIds[0] : new JsonArray(EosTokenIds.Select(id => (JsonNode?)id).ToArray());
+        }
+
+        return json;
+    }
+
+    private JsonObject LlamaShapedJson()
+    {
         var json = new JsonObject
         {
-            ["architectures"] = new JsonArray("LlamaForCausalLM"),
-            ["model_type"] = "llama",
+            ["architectures"] = new JsonArray(Architecture.ClassName()),
+            ["model_type"] = Architecture.ModelType(),
             ["hidden_size"] = HiddenSize,
             ["intermediate_size"] = IntermediateSize,
             ["num_hidden_layers"] = NumLayers,
@@ -141,14 +183,9 @@ public sealed record LlamaConfig
             };
         }
 
-        if (BosTokenId is { } bos)
+        if (Architecture == DecoderArchitecture.Qwen2)
         {
-            json["bos_token_id"] = bos;
-        }
-
-        if (EosTokenIds.Count > 0)
-        {
-            json["eos_token_id"] = EosTokenIds.Count == 1 ? EosTokenIds[0] : new JsonArray(EosTokenIds.Select(id => (JsonNode?)id).ToArray());
+            json["use_sliding_window"] = false;
         }
 
         return json;
@@ -202,10 +239,21 @@ public sealed record LlamaConfig
             OptionalInt(scaling, "original_max_position_embeddings", path, "rope_scaling.") ?? 8192);
     }
 
-    private static int Int(JsonObject json, string field, string path) =>
-        OptionalInt(json, field, path) is { } value && value > 0 ? value : throw new ModelFormatException(path, $"field '{field}' is missing or not a positive integer");
+    /// <summary>A required positive integer, under its name or older aliases (Falcon's n_head, n_layer, …).</summary>
+    internal static int Int(JsonObject json, string path, string field, params string[] aliases)
+    {
+        foreach (var name in aliases.Prepend(field))
+        {
+            if (OptionalInt(json, name, path) is { } value)
+            {
+                return value > 0 ? value : throw new ModelFormatException(path, $"field '{name}' must be a positive integer");
+            }
+        }
 
-    private static int? OptionalInt(JsonObject json, string field, string path, string prefix = "")
+        throw new ModelFormatException(path, $"field '{field}' is missing or not a positive integer");
+    }
+
+    internal static int? OptionalInt(JsonObject json, string field, string path, string prefix = "")
     {
         if (json[field] is not { } node)
         {
@@ -215,7 +263,7 @@ public sealed record LlamaConfig
         return node is JsonValue v && v.TryGetValue<int>(out var value) ? value : throw new ModelFormatException(path, $"field '{prefix}{field}' must be an integer");
     }
 
-    private static double? OptionalDouble(JsonObject json, string field, string path, string prefix = "")
+    internal static double? OptionalDouble(JsonObject json, string field, string path, string prefix = "")
     {
         if (json[field] is not { } node)
         {

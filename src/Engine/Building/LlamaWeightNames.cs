@@ -1,6 +1,6 @@
 namespace Distil.Engine.Building;
 
-/// <summary>Hugging Face parameter names of a Llama decoder.</summary>
+/// <summary>Hugging Face parameter names of a Llama-shaped decoder (Llama, Qwen2, Qwen3).</summary>
 public static class LlamaWeightNames
 {
     public const string Embedding = "model.embed_tokens.weight";
@@ -9,8 +9,13 @@ public static class LlamaWeightNames
 
     public static string Layer(int layer, string part) => $"model.layers.{layer}.{part}.weight";
 
-    /// <summary>Every parameter with its HF shape.</summary>
-    public static IEnumerable<(string Name, long[] Shape)> All(LlamaConfig c)
+    public static string LayerBias(int layer, string part) => $"model.layers.{layer}.{part}.bias";
+
+    /// <summary>Every parameter with its HF shape (Falcon's own names for a Falcon config).</summary>
+    public static IEnumerable<(string Name, long[] Shape)> All(LlamaConfig c) =>
+        c.Architecture == DecoderArchitecture.Falcon ? FalconWeightNames.All(c) : LlamaShaped(c);
+
+    private static IEnumerable<(string Name, long[] Shape)> LlamaShaped(LlamaConfig c)
     {
         yield return (Embedding, [c.VocabSize, c.HiddenSize]);
         for (var i = 0; i < c.NumLayers; i++)
@@ -19,6 +24,19 @@ public static class LlamaWeightNames
             yield return (Layer(i, "self_attn.q_proj"), [c.NumHeads * c.HeadDim, c.HiddenSize]);
             yield return (Layer(i, "self_attn.k_proj"), [c.NumKvHeads * c.HeadDim, c.HiddenSize]);
             yield return (Layer(i, "self_attn.v_proj"), [c.NumKvHeads * c.HeadDim, c.HiddenSize]);
+            if (c.QkvBias)
+            {
+                yield return (LayerBias(i, "self_attn.q_proj"), [c.NumHeads * c.HeadDim]);
+                yield return (LayerBias(i, "self_attn.k_proj"), [c.NumKvHeads * c.HeadDim]);
+                yield return (LayerBias(i, "self_attn.v_proj"), [c.NumKvHeads * c.HeadDim]);
+            }
+
+            if (c.QkNorm)
+            {
+                yield return (Layer(i, "self_attn.q_norm"), [c.HeadDim]);
+                yield return (Layer(i, "self_attn.k_norm"), [c.HeadDim]);
+            }
+
             yield return (Layer(i, "self_attn.o_proj"), [c.HiddenSize, c.NumHeads * c.HeadDim]);
             yield return (Layer(i, "post_attention_layernorm"), [c.HiddenSize]);
             yield return (Layer(i, "mlp.gate_proj"), [c.IntermediateSize, c.HiddenSize]);

@@ -68,12 +68,12 @@ public static class ModelBuilder
         }
 
         progress?.Report("building graph");
-        var graph = LlamaGraphBuilder.Build(config, weights, dtype);
+        var graph = config.Architecture == DecoderArchitecture.Falcon ? FalconGraphBuilder.Build(config, weights, dtype) : LlamaGraphBuilder.Build(config, weights, dtype);
         var bytes = graph.Initializers.Sum(i => i.ByteLength);
         var external = externalData ?? bytes > InlineLimitBytes;
         progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(external ? " (external data)" : "")}");
         var modelPath = Path.Combine(outputFolder, "onnx", "model.onnx");
-        OnnxModelWriter.Write(graph, modelPath, LlamaGraphBuilder.Opset, external ? "model.onnx_data" : null);
+        OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, external ? "model.onnx_data" : null);
         if (!external && File.Exists(modelPath + "_data"))
         {
             File.Delete(modelPath + "_data");

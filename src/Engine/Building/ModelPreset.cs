@@ -3,10 +3,13 @@ namespace Distil.Engine.Building;
 /// <summary>Named shapes for models built from seeded random weights.</summary>
 public static class ModelPreset
 {
-    public static IReadOnlyList<string> Names { get; } = ["tiny", "8b-shape"];
+    public static IReadOnlyList<string> Names { get; } = ["tiny", "8b-shape", "tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
 
-    /// <summary>The config and storage type of a preset; tiny is fp32 and small enough for tests on two cores,
-    /// 8b-shape has Llama 3.1 8B's dimensions (fp16, external data) for GPU benchmarks only.</summary>
+    /// <summary>The config and storage type of a preset; the tiny ones are fp32 and small enough for tests on two
+    /// cores (tiny: Llama 3.1-shaped; tiny-falcon: Falcon-7B-shaped, multi-query, one LayerNorm, parallel attention;
+    /// tiny-falcon-40b-style: the new decoder architecture with ln_attn/ln_mlp and grouped KV; tiny-qwen2: q/k/v
+    /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden), 8b-shape has Llama 3.1 8B's
+    /// dimensions (fp16, external data) for GPU benchmarks only.</summary>
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
     public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
 
@@ -26,6 +29,41 @@ public static class ModelPreset
             RmsNormEps = 1e-5,
             RopeTheta = 500000,
             RopeScaling = new RopeScaling(8, 1, 4, 8192),
+            TieWordEmbeddings = false,
+        }, false),
+        "tiny-falcon" or "tiny-falcon-40b-style" => (new LlamaConfig
+        {
+            Architecture = DecoderArchitecture.Falcon,
+            Falcon = name == "tiny-falcon"
+                ? new FalconLayout(NewDecoderArchitecture: false, ParallelAttention: true, MultiQuery: true, Bias: false, TwoLayerNorms: false)
+                : new FalconLayout(NewDecoderArchitecture: true, ParallelAttention: true, MultiQuery: false, Bias: false, TwoLayerNorms: true),
+            HiddenSize = 64,
+            IntermediateSize = 256,
+            NumLayers = 2,
+            NumHeads = 4,
+            NumKvHeads = name == "tiny-falcon" ? 1 : 2,
+            HeadDim = 16,
+            VocabSize = vocabularySize,
+            MaxPositionEmbeddings = 2048,
+            RmsNormEps = 1e-5,
+            RopeTheta = 10000,
+            TieWordEmbeddings = true,
+        }, false),
+        "tiny-qwen2" or "tiny-qwen3" => (new LlamaConfig
+        {
+            Architecture = name == "tiny-qwen2" ? DecoderArchitecture.Qwen2 : DecoderArchitecture.Qwen3,
+            QkvBias = name == "tiny-qwen2",
+            QkNorm = name == "tiny-qwen3",
+            HiddenSize = 64,
+            IntermediateSize = 192,
+            NumLayers = 2,
+            NumHeads = 4,
+            NumKvHeads = 2,
+            HeadDim = name == "tiny-qwen2" ? 16 : 32,
+            VocabSize = vocabularySize,
+            MaxPositionEmbeddings = 4096,
+            RmsNormEps = 1e-6,
+            RopeTheta = 1000000,
             TieWordEmbeddings = false,
         }, false),
         "8b-shape" => (new LlamaConfig

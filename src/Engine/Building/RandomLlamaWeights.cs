@@ -1,14 +1,17 @@
 namespace Distil.Engine.Building;
 
 /// <summary>
-/// Seeded random weights: each tensor is a pure function of (seed, name), generated in parallel chunks with
-/// their own SplitMix64 streams, so the same seed gives the same bytes on any machine and core count.
+/// Seeded random weights for any decoder the builder writes: each tensor is a pure function of (seed, name),
+/// generated in parallel chunks whose SplitMix64 streams start at a hash of (seed, name, chunk index), so the same
+/// seed gives the same bytes on any machine and core count and no chunk replays another's numbers.
 /// Scales are chosen so that a random model's next token depends on its context (not one token forever).
 /// </summary>
 public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaWeights
 {
     private const int ChunkSize = 1 << 16;
     private readonly Dictionary<string, long[]> _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
+
+    public string Source => $"seeded random weights (seed {seed})";
 
     public bool Contains(string name) => _shapes.ContainsKey(name);
 
@@ -17,19 +20,24 @@ public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaW
         shape = _shapes.TryGetValue(name, out var s) ? s : throw new KeyNotFoundException(name);
         var count = shape.Aggregate(1L, (a, d) => a * d);
         var data = new float[count];
-        var isNorm = shape.Length == 1;
-        var std = isNorm ? 0.1 : name switch
+        var isVector = shape.Length == 1;
+        var isBias = isVector && name.EndsWith(".bias", StringComparison.Ordinal);
+        var std = isBias ? 0.2 : isVector ? 0.1 : name switch
         {
-            LlamaWeightNames.Embedding => 1.0,
+            // A tied table is also the head: at unit scale the last token's own row dominates the residual stream
+            // and the model mostly echoes it, whatever the context; smaller rows let the layers' output decide.
+            LlamaWeightNames.Embedding or FalconWeightNames.Embedding => config.TieWordEmbeddings ? 0.25 : 1.0,
             LlamaWeightNames.LmHead => 2.0 / Math.Sqrt(shape[1]),
             _ => 1.0 / Math.Sqrt(shape[1]),
         };
-        var center = isNorm ? 1.0 : 0.0;
-        var nameSeed = seed ^ Fnv(name);
+        var center = isVector && !isBias ? 1.0 : 0.0;
+        var nameSeed = Mix(Mix(seed) ^ Fnv(name));
         var chunks = (int)((count + ChunkSize - 1) / ChunkSize);
         Parallel.For(0, chunks, chunk =>
         {
-            var state = nameSeed + (ulong)chunk * 0x9E3779B97F4A7C15UL;
+            // Seeding chunk c at a hash, not at nameSeed + c·γ: consecutive SplitMix64 seeds give streams that are
+            // the same sequence shifted by one, so whole rows of one chunk used to reappear in the next.
+            var state = Mix(nameSeed ^ Mix((ulong)chunk + 1));
             var end = Math.Min(count, (long)(chunk + 1) * ChunkSize);
             for (var i = (long)chunk * ChunkSize; i < end; i++)
             {
@@ -41,9 +49,11 @@ public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaW
         return data;
     }
 
-    private static ulong Next(ref ulong state)
+    private static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
+
+    /// <summary>SplitMix64's output function: a bijective 64-bit mixer.</summary>
+    private static ulong Mix(ulong z)
     {
-        var z = state += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);

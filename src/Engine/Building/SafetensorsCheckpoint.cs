@@ -12,15 +12,18 @@ public sealed class SafetensorsCheckpoint : ILlamaWeights
 {
     private readonly Dictionary<string, TensorEntry> _tensors = new(StringComparer.Ordinal);
 
-    private SafetensorsCheckpoint()
+    private SafetensorsCheckpoint(string source)
     {
+        Source = source;
     }
+
+    /// <summary>model.safetensors.index.json when the checkpoint is sharded, else its one safetensors file.</summary>
+    public string Source { get; }
 
     public IReadOnlyCollection<string> Names => _tensors.Keys;
 
     public static SafetensorsCheckpoint Open(string folder)
     {
-        var checkpoint = new SafetensorsCheckpoint();
         var index = Path.Combine(folder, "model.safetensors.index.json");
         IEnumerable<string> files;
         if (File.Exists(index))
@@ -40,6 +43,7 @@ public sealed class SafetensorsCheckpoint : ILlamaWeights
             files = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.safetensors").Order(StringComparer.Ordinal).ToList() : [];
         }
 
+        var checkpoint = new SafetensorsCheckpoint(File.Exists(index) ? index : files.FirstOrDefault() ?? Path.Combine(folder, "model.safetensors"));
         foreach (var file in files)
         {
             checkpoint.ReadHeader(file);
@@ -59,7 +63,7 @@ public sealed class SafetensorsCheckpoint : ILlamaWeights
     {
         if (!_tensors.TryGetValue(name, out var entry))
         {
-            throw new ModelFormatException(name, "tensor not found in the checkpoint");
+            throw new ModelFormatException(Source, $"tensor '{name}' not found in the checkpoint");
         }
 
         shape = entry.Shape;

@@ -1,0 +1,222 @@
+using Distil.Engine.Onnx;
+
+namespace Distil.Engine.Building;
+
+/// <summary>
+/// The parts every decoder graph the builder writes shares: the Optimum text-generation-with-past interface
+/// (inputs <c>input_ids</c>, <c>attention_mask</c>, <c>position_ids</c>, <c>past_key_values.{i}.key|value</c>;
+/// outputs <c>logits</c> (fp32) and <c>present.{i}.key|value</c>, [batch, kv_heads, seq, head_dim]), the causal
+/// padding mask, rotary tables, cached attention, norms and the lm_head. Projection weights are stored transposed
+/// for MatMul; the lm_head (tied or not) is applied with Gemm transB so the [vocab, hidden] matrix is never copied.
+/// </summary>
+internal sealed class DecoderGraph
+{
+    public const int Opset = 17;
+
+    private readonly LlamaConfig _c;
+    private readonly ILlamaWeights _weights;
+    private readonly Dictionary<string, long[]> _shapes;
+
+    public DecoderGraph(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype)
+    {
+        _c = config;
+        _weights = weights;
+        _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
+        DataType = dtype;
+        G = new GraphBuilder(config.Architecture.ModelType());
+        AddInputs();
+        Allowed = AttentionMask();
+        (Cos, Sin) = RotaryTables();
+    }
+
+    public GraphBuilder G { get; }
+
+    public OnnxDataType DataType { get; }
+
+    /// <summary>[batch, 1, seq, total] booleans: key j is visible to query i when it is not padding and
+    /// j ≤ past + i (causal), where past = total − seq.</summary>
+    public string Allowed { get; }
+
+    /// <summary>cos/sin of position × inverse frequency, [batch, 1, seq, head_dim] (the two halves repeat, as in
+    /// Hugging Face's rotate_half convention).</summary>
+    public string Cos { get; }
+
+    public string Sin { get; }
+
+    public string Embed(string tableName) => G.Op("Gather", [Weight(tableName, transpose: false), "input_ids"], new OnnxAttribute("axis", Int: 0));
+
+    /// <summary>Names the logits output: hidden [b, s, h] times the [vocab, hidden] head, in fp32.</summary>
+    public OnnxGraph Finish(string hidden, string headName)
+    {
+        var head = Weight(headName, transpose: false);
+        var flat = G.Op("Reshape", hidden, G.Int64s(-1, _c.HiddenSize));
+        var logits = G.Op("Gemm", [flat, head], new OnnxAttribute("transB", Int: 1));
+        var batchAndSeq = G.Op("Shape", ["input_ids"]);
+        logits = G.Op("Reshape", logits, G.Op("Concat", [batchAndSeq, G.Int64s(_c.VocabSize)], new OnnxAttribute("axis", Int: 0)));
+        if (DataType != OnnxDataType.Float)
+        {
+            logits = G.Op("Cast", [logits], new OnnxAttribute("to", Int: (long)OnnxDataType.Float));
+        }
+
+        G.Identity(logits, "logits");
+        G.Graph.Outputs.Add(new OnnxValueInfo("logits", OnnxDataType.Float, ["batch_size", "sequence_length", (long)_c.VocabSize]));
+        return G.Graph;
+    }
+
+    /// <summary>x W (+ b) with W registered transposed to [in, out].</summary>
+    public string Linear(string x, string weightName, string? biasName = null)
+    {
+        var y = G.Op("MatMul", x, Weight(weightName));
+        return biasName is null ? y : G.Op("Add", y, Weight(biasName, transpose: false));
+    }
+
+    /// <summary>[b, s, heads·d] → [b, heads, s, d].</summary>
+    public string Heads(string x, int heads) =>
+        G.Op("Transpose", [G.Op("Reshape", x, G.Int64s(0, 0, heads, _c.HeadDim))], new OnnxAttribute("perm", Ints: [0, 2, 1, 3]));
+
+    public string Rotate(string x)
+    {
+        var half = _c.HeadDim / 2;
+        var axis = G.Int64s(3);
+        var first = G.Op("Slice", x, G.Int64s(0), G.Int64s(half), axis);
+        var second = G.Op("Slice", x, G.Int64s(half), G.Int64s(_c.HeadDim), axis);
+        var rotated = G.Op("Concat", [G.Op("Neg", second), first], new OnnxAttribute("axis", Int: 3));
+        return G.Op("Add", G.Op("Mul", x, Cos), G.Op("Mul", rotated, Sin));
+    }
+
+    /// <summary>Appends this step's k and v ([b, kv_heads, s, d], rotated) to the layer's cache, emits the present
+    /// outputs and returns softmax(q kᵀ/√d) v as [b, s, heads·d].</summary>
+    public string Attend(int layer, string q, string k, string v)
+    {
+        var presentKey = $"present.{layer}.key";
+        var presentValue = $"present.{layer}.value";
+        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_key_{layer}", [$"past_key_values.{layer}.key", k], [presentKey], [new OnnxAttribute("axis", Int: 2)]));
+        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_value_{layer}", [$"past_key_values.{layer}.value", v], [presentValue], [new OnnxAttribute("axis", Int: 2)]));
+        foreach (var name in new[] { presentKey, presentValue })
+        {
+            G.Graph.Outputs.Add(new OnnxValueInfo(name, DataType, ["batch_size", (long)_c.NumKvHeads, "total_sequence_length", (long)_c.HeadDim]));
+        }
+
+        var keys = RepeatKv(presentKey);
+        var values = RepeatKv(presentValue);
+        var scaledQ = G.Op("Mul", q, G.Scalar((float)(1 / Math.Sqrt(_c.HeadDim)), DataType));
+        var scores = G.Op("MatMul", scaledQ, G.Op("Transpose", [keys], new OnnxAttribute("perm", Ints: [0, 1, 3, 2])));
+        var floor = G.Scalar(DataType == OnnxDataType.Float16 ? -65504f : float.MinValue, DataType);
+        var probs = G.Op("Softmax", [G.Op("Where", Allowed, scores, floor)], new OnnxAttribute("axis", Int: -1));
+        var context = G.Op("Transpose", [G.Op("MatMul", probs, values)], new OnnxAttribute("perm", Ints: [0, 2, 1, 3]));
+        return G.Op("Reshape", context, G.Int64s(0, 0, _c.NumHeads * _c.HeadDim));
+    }
+
+    /// <summary>Normalizes over the last axis in fp32 whatever the model type, then scales by the weight (as Hugging
+    /// Face does); works on [b, s, hidden] and on per-head [b, heads, s, d] alike.</summary>
+    public string RmsNorm(string x, string weightName)
+    {
+        var xf = DataType == OnnxDataType.Float ? x : G.Op("Cast", [x], new OnnxAttribute("to", Int: (long)OnnxDataType.Float));
+        var variance = G.Op("ReduceMean", [G.Op("Mul", xf, xf)], new OnnxAttribute("axes", Ints: [-1]), new OnnxAttribute("keepdims", Int: 1));
+        var inverse = G.Op("Reciprocal", G.Op("Sqrt", G.Op("Add", variance, G.Scalar((float)_c.RmsNormEps, OnnxDataType.Float))));
+        return G.Op("Mul", ToModelType(G.Op("Mul", xf, inverse)), Weight(weightName, transpose: false));
+    }
+
+    /// <summary>LayerNorm with weight and bias over the last axis (opset 17's LayerNormalization).</summary>
+    public string LayerNorm(string x, string weightName, string biasName) =>
+        G.Op("LayerNormalization", [x, Weight(weightName, transpose: false), Weight(biasName, transpose: false)], new OnnxAttribute("axis", Int: -1), new OnnxAttribute("epsilon", Float: (float)_c.RmsNormEps));
+
+    public string ToModelType(string x) =>
+        DataType == OnnxDataType.Float ? x : G.Op("Cast", [x], new OnnxAttribute("to", Int: (long)DataType));
+
+    /// <summary>Registers a weight whose bytes are read from the checkpoint only when the file is written;
+    /// projections are transposed to [in, out].</summary>
+    public string Weight(string name, bool transpose = true)
+    {
+        if (G.Graph.Initializers.Any(i => i.Name == name))
+        {
+            return name;
+        }
+
+        if (!_weights.Contains(name))
+        {
+            throw new ModelFormatException(_weights.Source, $"tensor '{name}' is missing; config.json ({_c.Architecture.ClassName()}) implies it, shape [{string.Join(", ", _shapes[name])}]");
+        }
+
+        var expected = _shapes[name];
+        var dims = transpose ? [expected[1], expected[0]] : expected;
+        G.Initializer(new OnnxInitializer(name, DataType, dims, stream =>
+        {
+            var data = _weights.Read(name, out var shape);
+            if (!shape.SequenceEqual(expected))
+            {
+                throw new ModelFormatException(_weights.Source, $"tensor '{name}' has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expected)}]");
+            }
+
+            GraphBuilder.WriteValues(stream, transpose ? Transpose(data, (int)expected[0], (int)expected[1]) : data, DataType);
+        }));
+        return name;
+    }
+
+    private void AddInputs()
+    {
+        var graph = G.Graph;
+        graph.Inputs.Add(new OnnxValueInfo("input_ids", OnnxDataType.Int64, ["batch_size", "sequence_length"]));
+        graph.Inputs.Add(new OnnxValueInfo("attention_mask", OnnxDataType.Int64, ["batch_size", "total_sequence_length"]));
+        graph.Inputs.Add(new OnnxValueInfo("position_ids", OnnxDataType.Int64, ["batch_size", "sequence_length"]));
+        for (var i = 0; i < _c.NumLayers; i++)
+        {
+            foreach (var kind in new[] { "key", "value" })
+            {
+                graph.Inputs.Add(new OnnxValueInfo($"past_key_values.{i}.{kind}", DataType, ["batch_size", (long)_c.NumKvHeads, "past_sequence_length", (long)_c.HeadDim]));
+            }
+        }
+    }
+
+    private string AttentionMask()
+    {
+        var seq = G.Op("Shape", ["input_ids"], new OnnxAttribute("start", Int: 1), new OnnxAttribute("end", Int: 2));
+        var total = G.Op("Shape", ["attention_mask"], new OnnxAttribute("start", Int: 1), new OnnxAttribute("end", Int: 2));
+        var past = G.Op("Sub", total, seq);
+        var zero = G.Int64Scalar(0);
+        var one = G.Int64Scalar(1);
+        var totalScalar = G.Op("Squeeze", total, G.Int64s(0));
+        var pastScalar = G.Op("Squeeze", past, G.Int64s(0));
+        var keys = G.Op("Unsqueeze", G.Op("Range", zero, totalScalar, one), G.Int64s(0));
+        var queries = G.Op("Unsqueeze", G.Op("Range", pastScalar, totalScalar, one), G.Int64s(1));
+        var causal = G.Op("LessOrEqual", keys, queries);
+        var notPadding = G.Op("Unsqueeze", G.Op("Cast", ["attention_mask"], new OnnxAttribute("to", Int: (long)OnnxDataType.Bool)), G.Int64s(1, 2));
+        return G.Op("And", causal, notPadding);
+    }
+
+    private (string Cos, string Sin) RotaryTables()
+    {
+        var inverse = RopeScaling.InverseFrequencies(_c.HeadDim, _c.RopeTheta, _c.RopeScaling);
+        var frequencies = G.Floats("rope_inv_freq", inverse, [inverse.Length]);
+        var positions = G.Op("Unsqueeze", G.Op("Cast", ["position_ids"], new OnnxAttribute("to", Int: (long)OnnxDataType.Float)), G.Int64s(2));
+        var angles = G.Op("Mul", positions, frequencies);
+        var full = G.Op("Unsqueeze", G.Op("Concat", [angles, angles], new OnnxAttribute("axis", Int: -1)), G.Int64s(1));
+        return (ToModelType(G.Op("Cos", full)), ToModelType(G.Op("Sin", full)));
+    }
+
+    /// <summary>Grouped-query attention: each kv head serves heads/kv_heads consecutive query heads.</summary>
+    private string RepeatKv(string kv)
+    {
+        var groups = _c.NumHeads / _c.NumKvHeads;
+        if (groups == 1)
+        {
+            return kv;
+        }
+
+        var expanded = G.Op("Expand", G.Op("Unsqueeze", kv, G.Int64s(2)), G.Int64s(1, 1, groups, 1, 1));
+        return G.Op("Reshape", expanded, G.Int64s(0, _c.NumHeads, -1, _c.HeadDim));
+    }
+
+    private static float[] Transpose(float[] data, int rows, int cols)
+    {
+        var result = new float[data.Length];
+        Parallel.For(0, rows, r =>
+        {
+            for (var c = 0; c < cols; c++)
+            {
+                result[(long)c * rows + r] = data[(long)r * cols + c];
+            }
+        });
+        return result;
+    }
+}
