@@ -11,6 +11,6 @@ internal static class QuantizedVariant
     public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false)
     {
         var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float), dequantized);
-        OnnxModelWriter.Write(graph, modelPath, LlamaGraphBuilder.Opset, externalDataFile: null);
+        OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, externalDataFile: null);
     }
 }
