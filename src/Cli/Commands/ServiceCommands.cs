@@ -79,16 +79,10 @@ internal static class ServiceCommands
         var command = new Command("schedule", "Register a recurring run on a Distil server (or remove one with --remove)") { pipeline, cron, id, remove, server, shardSize };
         command.SetAction((result, ct) => Guard(async () =>
         {
-            if (CronSchedule.Problem(result.GetValue(cron)!) is { } badCron)
-            {
-                throw new ServiceConfigurationException($"--cron {PipelineDefinitionException.Quote(result.GetValue(cron))} is not a cron expression ({badCron}); use 5 fields (e.g. \"0 3 * * *\") or 6 with seconds first");
-            }
-
-            PipelineDefinition.Load(result.GetValue(pipeline)!.FullName, Distil.Steps.BuiltInSteps.CreateRegistry());
-            using var client = new ServiceClient(result.GetValue(server), null);
             if (result.GetValue(remove) is { } removed)
             {
-                await client.RemoveScheduleAsync(removed, ct);
+                using var remover = new ServiceClient(result.GetValue(server), null);
+                await remover.RemoveScheduleAsync(removed, ct);
                 Console.WriteLine($"removed {removed}");
                 return;
             }
@@ -98,6 +92,14 @@ internal static class ServiceCommands
                 throw new ServiceConfigurationException("schedule needs a pipeline and --cron (or --remove <id>)");
             }
 
+            if (CronSchedule.Problem(expression) is { } badCron)
+            {
+                throw new ServiceConfigurationException($"--cron {PipelineDefinitionException.Quote(expression)} is not a cron expression ({badCron}); use 5 fields (e.g. \"0 3 * * *\") or 6 with seconds first");
+            }
+
+            // The same validation the server runs, here, so a bad definition exits 2 with no server involved.
+            PipelineDefinition.Load(file.FullName, Distil.Steps.BuiltInSteps.CreateRegistry());
+            using var client = new ServiceClient(result.GetValue(server), null);
             var scheduled = await client.ScheduleAsync(file.FullName, expression, result.GetValue(id), result.GetValue(shardSize), ct);
             Console.WriteLine(scheduled.Id);
         }));
