@@ -60,17 +60,24 @@ internal static class PipelineCommands
         return command;
     }
 
-    private static async Task<int> RunAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
-    {
-        var runner = new PipelineRunner();
-        var interactive = output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        try
+    private static Task<int> RunAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        ReportFailuresAsync("run", error, cancellationToken, async () =>
         {
+            var runner = new PipelineRunner();
+            var interactive = output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             var manifest = interactive
                 ? await PipelineProgress.ShowAsync(definition, progress => runner.RunAsync(definition, options with { Progress = progress }, cancellationToken))
                 : await runner.RunAsync(definition, options with { Progress = new PlainProgress(output) }, cancellationToken);
             PrintSummary(manifest, output);
             return ExitCodes.Ok;
+        });
+
+    /// <summary>A run's (or a plan's) failures as exit codes: interrupted 130, invalid input 2, anything else 1.</summary>
+    private static async Task<int> ReportFailuresAsync(string what, TextWriter error, CancellationToken cancellationToken, Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -84,33 +91,20 @@ internal static class PipelineCommands
         }
         catch (Exception e)
         {
-            error.WriteLine($"run failed: {e.Message}");
+            error.WriteLine($"{what} failed: {e.Message}");
             return ExitCodes.RunFailed;
         }
     }
 
-    private static async Task<int> PlanAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken)
-    {
-        RunManifest plan;
-        try
+    private static Task<int> PlanAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
+        ReportFailuresAsync("plan", error, cancellationToken, async () =>
         {
-            plan = await new PipelineRunner().RunAsync(definition, options, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return ExitCodes.Interrupted;
-        }
-        catch (PipelineDefinitionException e)
-        {
-            error.WriteLine($"invalid input: {e.Message}");
-            return ExitCodes.InvalidInput;
-        }
-        catch (Exception e)
-        {
-            error.WriteLine($"plan failed: {e.Message}");
-            return ExitCodes.RunFailed;
-        }
+            PrintPlan(await new PipelineRunner().RunAsync(definition, options, cancellationToken), output);
+            return ExitCodes.Ok;
+        });
 
+    private static void PrintPlan(RunManifest plan, TextWriter output)
+    {
         output.WriteLine($"plan for {plan.Pipeline} (run {plan.Fingerprint}); nothing was run");
         foreach (var step in plan.Steps)
         {
@@ -124,8 +118,6 @@ internal static class PipelineCommands
         {
             output.WriteLine($"  model {model.Name}: sha256 {model.Digest[..16]} ({model.Description})");
         }
-
-        return ExitCodes.Ok;
     }
 
     private static void PrintSummary(RunManifest manifest, TextWriter output)
