@@ -3,12 +3,13 @@ namespace Distil.Engine.Building;
 /// <summary>Named shapes for models built from seeded random weights.</summary>
 public static class ModelPreset
 {
-    public static IReadOnlyList<string> Names { get; } = ["tiny", "8b-shape", "tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
+    public static IReadOnlyList<string> Names { get; } = ["tiny", "small", "8b-shape", "tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
 
     /// <summary>The config and storage type of a preset; the tiny ones are fp32 and small enough for tests on two
     /// cores (tiny: Llama 3.1-shaped; tiny-falcon: Falcon-7B-shaped, multi-query, one LayerNorm, parallel attention;
     /// tiny-falcon-40b-style: the new decoder architecture with ln_attn/ln_mlp and grouped KV; tiny-qwen2: q/k/v
-    /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden), 8b-shape has Llama 3.1 8B's
+    /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden); small has SmolLM2-135M's layer shapes (for
+/// benchmarks on CPU, where tiny is all LM head and per-step overhead); 8b-shape has Llama 3.1 8B's
     /// dimensions (fp16, external data) for GPU benchmarks only.</summary>
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
     public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
@@ -65,6 +66,22 @@ public static class ModelPreset
             RmsNormEps = 1e-6,
             RopeTheta = 1000000,
             TieWordEmbeddings = false,
+        }, false),
+        // SmolLM2-135M's layers (hidden 576, 30 layers, 9 heads / 3 KV heads, tied head) around the preset
+        // tokenizer's vocabulary (100,512 ids rather than 49,152: +29.6M embedding parameters).
+        "small" => (new LlamaConfig
+        {
+            HiddenSize = 576,
+            IntermediateSize = 1536,
+            NumLayers = 30,
+            NumHeads = 9,
+            NumKvHeads = 3,
+            HeadDim = 64,
+            VocabSize = vocabularySize,
+            MaxPositionEmbeddings = 8192,
+            RmsNormEps = 1e-5,
+            RopeTheta = 100000,
+            TieWordEmbeddings = true,
         }, false),
         "8b-shape" => (new LlamaConfig
         {
