@@ -8,7 +8,8 @@ namespace Distil.Server.Jobs;
 /// <summary>
 /// Writes a run's final dataset: for each file the shards produced, the shards' files concatenated in
 /// shard order (Parquet row groups copied as they are, nothing decoded or held in memory; JSONL line by
-/// line; any other file, such as a dataset card, is taken from the first shard). The result appears
+/// line; any other file is taken from the first shard; <see cref="RunJobs"/> then rewrites
+/// dataset cards from the merged rows). The result appears
 /// at <c>outputs/&lt;pipeline&gt;/&lt;run&gt;/</c> by rename, so a crash never leaves half a dataset there.
 /// </summary>
 public sealed class DatasetMerger(IRunStore store, ServiceOptions options)

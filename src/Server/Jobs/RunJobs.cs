@@ -1,6 +1,7 @@
 using Distil.Pipeline;
 using Distil.Server.Hosting;
 using Distil.Server.Storage;
+using Distil.Steps;
 using Hangfire;
 using Hangfire.Server;
 using Microsoft.Extensions.Logging;
@@ -124,6 +125,7 @@ public sealed class RunJobs(
         try
         {
             var merged = await merger.MergeAsync(run.Run, cancellationToken);
+            await RecountCardsAsync(run.Run, merged.Directory, cancellationToken);
             var summary = await DatasetSummary.ComputeAsync(merged.Files, cancellationToken);
             await store.FinishRunAsync(runId, merged.Directory, summary, cancellationToken);
             logger.LogInformation("Run {Run} merged into {Output}", runId, merged.Directory);
@@ -141,6 +143,33 @@ public sealed class RunJobs(
             ?? throw new InvalidOperationException($"schedule '{scheduleId}' is not in the run store");
         var runId = await submission.SubmitAsync(schedule.DefinitionJson, schedule.DefinitionFile, schedule.ShardSize, $"schedule:{scheduleId}", cancellationToken);
         logger.LogInformation("Schedule {Schedule} started run {Run}", scheduleId, runId);
+    }
+
+    /// <summary>
+    /// The merge took each dataset card from shard 0, which counted only its own rows: rewrite every card from the
+    /// merged dataset with the card step itself, so that it states what a single-process run of the same data would.
+    /// </summary>
+    private async Task RecountCardsAsync(RunRecord run, string output, CancellationToken cancellationToken)
+    {
+        var definition = await LoadDefinitionAsync(run.Id, cancellationToken);
+        var cards = definition?.Steps.Select(s => s.Step).OfType<DatasetCardStep>().ToList() ?? [];
+        if (cards.Count == 0)
+        {
+            return;
+        }
+
+        var catalog = new ModelCatalog();
+        var identities = new List<ModelIdentity>();
+        foreach (var (name, parameters) in definition!.Models)
+        {
+            identities.Add(await catalog.IdentifyAsync(name, parameters, cancellationToken));
+        }
+
+        var elapsed = DateTimeOffset.UtcNow - (run.StartedAt ?? run.CreatedAt);
+        foreach (var card in cards)
+        {
+            await card.RecountAsync(new SinkContext(output, output) { Models = identities }, elapsed, cancellationToken);
+        }
     }
 
     private async Task EnqueueMergeIfDoneAsync(Guid runId, CancellationToken cancellationToken)

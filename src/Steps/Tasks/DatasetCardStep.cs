@@ -34,6 +34,7 @@ public sealed class DatasetCardStep : ISinkStep
     private long _rows;
     private long _inputTokens;
     private long _outputTokens;
+    private TimeSpan? _elapsed;
 
     public DatasetCardStep(StepParameters parameters)
     {
@@ -131,7 +132,7 @@ public sealed class DatasetCardStep : ISinkStep
             JudgeModels = _judges.ToList(),
             InputTokens = _inputTokens,
             OutputTokens = _outputTokens,
-            Elapsed = _clock.Elapsed,
+            Elapsed = _elapsed ?? _clock.Elapsed,
             PipelineDefinition = _definition,
             ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
         };
@@ -142,6 +143,48 @@ public sealed class DatasetCardStep : ISinkStep
         File.Move(temp, path, overwrite: true);
         return [path];
     }
+
+    /// <summary>
+    /// Writes the card for the dataset already in <paramref name="sink"/>'s output folder, counting the rows of
+    /// its <c>data_files</c> Parquet files through the same tally as a run. The service's merge uses it: each shard's
+    /// card saw only that shard's rows, and the merged card must state the whole dataset. <paramref name="elapsed"/>
+    /// is the run's time (a shard's clock is not).
+    /// </summary>
+    public async ValueTask<IReadOnlyList<string>> RecountAsync(SinkContext sink, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        _outputDirectory = sink.OutputDirectory;
+        _models = sink.Models;
+        _elapsed = elapsed;
+        const int BatchSize = 1024;
+        foreach (var file in DataFilePaths(sink.OutputDirectory))
+        {
+            var layout = await ParquetRows.ReadLayoutAsync(file, null, Name, cancellationToken).ConfigureAwait(false);
+            var batch = new List<Row>(BatchSize);
+            await foreach (var row in ParquetRows.ReadAsync(file, layout, 0, 0, cancellationToken).ConfigureAwait(false))
+            {
+                batch.Add(row);
+                if (batch.Count == BatchSize)
+                {
+                    await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    batch.Clear();
+                }
+            }
+
+            await WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The Parquet files the <c>data_files</c> patterns (a wildcard in the file name only) match, each once, in order.</summary>
+    private IEnumerable<string> DataFilePaths(string directory) => _dataFiles
+        .SelectMany<string, string>(pattern =>
+        {
+            var folder = Path.Combine(directory, Path.GetDirectoryName(pattern) ?? "");
+            return Directory.Exists(folder) ? Directory.GetFiles(folder, Path.GetFileName(pattern)).Order(StringComparer.Ordinal) : [];
+        })
+        .Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
+        .Distinct(StringComparer.Ordinal);
 
     private static string? PipelineName(string? definition)
     {
