@@ -118,11 +118,22 @@ public class SeedPipelineEndToEndTests(TinyModels models)
 
         Assert.Equal(pairs.RowsOut, rows);
 
+        // Each pair's token counts are the generators' own counts (at most max_new_tokens = 6), read back untyped.
+        Assert.Equal(typeof(long), Nullable.GetUnderlyingType(((DataField)fields["chosen_tokens"]).ClrType) ?? ((DataField)fields["chosen_tokens"]).ClrType);
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            await using var again = File.OpenRead(parquet);
+            var untyped = await Parquet.Serialization.ParquetSerializer.DeserializeUntypedAsync(again, new ParquetOptions(), g);
+            Assert.All(untyped.Data, row => Assert.InRange(Assert.IsType<long>(row["chosen_tokens"]), 0, 6));
+            Assert.All(untyped.Data, row => Assert.InRange(Assert.IsType<long>(row["rejected_tokens"]), 0, 6));
+        }
+
         var card = await File.ReadAllTextAsync(Path.Combine(output, "README.md"));
         Assert.StartsWith("---\npretty_name: ultrafeedback-dpo\n", card);
         Assert.Contains("    - data.parquet\n", card);
         Assert.Contains($"| rows | {rows} |", card);
         Assert.Contains("`tiny-a`", card);
+        Assert.Contains($"| pairs with token counts | {rows} |", card);
     }
 
     /// <summary>The shipped pipeline with its three models built on first use from the Falcon, Qwen2 and Qwen3

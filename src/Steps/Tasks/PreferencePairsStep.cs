@@ -18,7 +18,7 @@ public sealed class PreferencePairsStep : IBatchStep
 {
     public static readonly StepType Type = new(
         "preference_pairs",
-        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt"],
+        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio"],
         p => new PreferencePairsStep(p),
         "picks chosen/rejected responses from the ratings and writes TRL DPO columns");
 
@@ -29,6 +29,7 @@ public sealed class PreferencePairsStep : IBatchStep
     private readonly DpoFormat _format;
     private readonly IReadOnlyList<string> _ratingColumns;
     private readonly string? _systemPrompt;
+    private readonly double? _maxLengthRatio;
 
     public PreferencePairsStep(StepParameters parameters)
     {
@@ -66,6 +67,13 @@ public sealed class PreferencePairsStep : IBatchStep
             throw parameters.Error("system_prompt", "format 'standard' writes the prompt as one string, which has no place for a system prompt (it would be dropped); use format 'conversational'");
         }
 
+        if (parameters.Has("max_length_ratio"))
+        {
+            var ratio = parameters.GetDouble("max_length_ratio", 0);
+            _maxLengthRatio = ratio >= 1 && double.IsFinite(ratio) ? ratio
+                : throw parameters.Error("max_length_ratio", "'max_length_ratio' must be a number of at least 1 (the longer response's tokens over the shorter's)");
+        }
+
         InputColumns = ["instruction", "generations", .. _ratingColumns];
     }
 
@@ -74,7 +82,7 @@ public sealed class PreferencePairsStep : IBatchStep
     public IReadOnlyList<string> InputColumns { get; }
 
     public IReadOnlyList<string> OutputColumns { get; } =
-        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model"];
+        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model", "chosen_tokens", "rejected_tokens"];
 
     /// <summary>Cheap and deterministic: recomputed on resume rather than cached.</summary>
     public bool CachesBatches => false;
@@ -106,6 +114,22 @@ public sealed class PreferencePairsStep : IBatchStep
                 continue;
             }
 
+            var lengths = ReadTokenCounts(input, generations.Count);
+            if (_maxLengthRatio is { } maxRatio)
+            {
+                if (lengths is null || lengths[pair.Chosen] is not { } c || lengths[pair.Rejected] is not { } r)
+                {
+                    context.CountDropped(LengthBias.MissingTokenCounts);
+                    continue;
+                }
+
+                if (LengthBias.Ratio(c, r) > maxRatio)
+                {
+                    context.CountDropped(LengthBias.AboveMaxRatio);
+                    continue;
+                }
+            }
+
             DpoExample example;
             try
             {
@@ -127,6 +151,8 @@ public sealed class PreferencePairsStep : IBatchStep
             row["rejected_model"] = models is not null && models.Count == generations.Count ? models[pair.Rejected] as string : null;
             row["ratings"] = _ratingColumns is ["ratings"] ? input["ratings"] : scores.Select(s => (object?)s).ToList();
             row["judge_model"] = input["judge_model"] as string;
+            row["chosen_tokens"] = lengths?[pair.Chosen];
+            row["rejected_tokens"] = lengths?[pair.Rejected];
             output.Add(row);
         }
 
@@ -179,6 +205,16 @@ public sealed class PreferencePairsStep : IBatchStep
 
         return messages;
     }
+
+    /// <summary>
+    /// Each response's output tokens as text_generation recorded them (<see cref="TokenColumns.PerResponse"/>,
+    /// gathered by combine_columns); null when the column is absent or does not line up with the responses.
+    /// Nothing is estimated from the text: a count the model did not report stays null.
+    /// </summary>
+    private static long?[]? ReadTokenCounts(Row input, int responses) =>
+        input[TokenColumns.PerResponse] is IReadOnlyList<object?> counts && counts.Count == responses
+            ? counts.Select(c => c as long?).ToArray()
+            : null;
 
     /// <summary>A rating list as numbers; anything that is not a number becomes a missing rating.</summary>
     private static IReadOnlyList<double?> ReadRatings(object? value) => value is IReadOnlyList<object?> list
