@@ -129,6 +129,9 @@ public class PreferencePairsStepTests
     [InlineData("\"format\": \"chatml\"", "$.steps[0].format")]
     [InlineData("\"max_length_ratio\": 0.5", "$.steps[0].max_length_ratio")]
     [InlineData("\"max_length_ratio\": \"twice\"", "$.steps[0].max_length_ratio")]
+    [InlineData("\"outputs\": [\"dpo\", \"orpo\"]", "$.steps[0].outputs")]
+    [InlineData("\"outputs\": [\"dpo\", \"kto\"]", "$.steps[0].outputs")]
+    [InlineData("\"outputs\": [\"sft\"]", "$.steps[0].outputs")]
     public void Bad_parameters_are_located_errors(string extra, string path)
     {
         var e = Assert.Throws<PipelineDefinitionException>(() => Steps.Create($"{{\"name\": \"pairs\", \"type\": \"preference_pairs\", {extra}}}"));
@@ -174,5 +177,21 @@ public class PreferencePairsStepTests
         Assert.Equal([0L], rows.Select(r => r.Id));
         Assert.Equal(2, context.Dropped[LengthBias.AboveMaxRatio]);
         Assert.Equal(2, context.Dropped[LengthBias.MissingTokenCounts]);
+    }
+
+    [Fact]
+    public async Task Sft_output_adds_messages_of_the_sent_prompt_and_the_chosen_answer()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"outputs\": [\"dpo\", \"sft\"]}");
+        Assert.Contains("messages", step.OutputColumns);
+        var sent = Sent(("system", "Answer in French."), ("user", "question 0"));
+        var input = Rated(0, Steps.List(2L, 5L), "meh", "great");
+        input["generation_prompts"] = Steps.List(sent, sent);
+
+        var row = Assert.Single(await step.ProcessAsync([input], NoModels, default));
+
+        Assert.Equal(RowJson.ToJson(Sent(("system", "Answer in French."), ("user", "question 0"), ("assistant", "great"))), RowJson.ToJson(row["messages"]));
+        Assert.Equal(RowJson.ToJson(sent), RowJson.ToJson(row["prompt"]));
+        Assert.DoesNotContain("messages", ((IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\"}")).OutputColumns);
     }
 }

@@ -18,7 +18,7 @@ public sealed class PreferencePairsStep : IBatchStep
 {
     public static readonly StepType Type = new(
         "preference_pairs",
-        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio"],
+        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio", "outputs"],
         p => new PreferencePairsStep(p),
         "picks chosen/rejected responses from the ratings and writes TRL DPO columns");
 
@@ -30,6 +30,7 @@ public sealed class PreferencePairsStep : IBatchStep
     private readonly IReadOnlyList<string> _ratingColumns;
     private readonly string? _systemPrompt;
     private readonly double? _maxLengthRatio;
+    private readonly bool _sft;
 
     public PreferencePairsStep(StepParameters parameters)
     {
@@ -74,6 +75,23 @@ public sealed class PreferencePairsStep : IBatchStep
                 : throw parameters.Error("max_length_ratio", "'max_length_ratio' must be a number of at least 1 (the longer response's tokens over the shorter's)");
         }
 
+        var outputs = parameters.GetStringList("outputs") ?? ["dpo"];
+        foreach (var output in outputs)
+        {
+            if (output is not ("dpo" or "sft"))
+            {
+                throw parameters.Error("outputs", output == "kto"
+                    ? "'kto' is not available yet: KTO wants two rows per pair (chosen labelled true, rejected false) and this step writes one; TRL's KTOTrainer also accepts the dpo columns"
+                    : $"unknown output '{output}'; choose from dpo, sft");
+            }
+        }
+
+        if (!outputs.Contains("dpo"))
+        {
+            throw parameters.Error("outputs", "'outputs' must include 'dpo': the pair columns are what the other layouts are derived from");
+        }
+
+        _sft = outputs.Contains("sft");
         InputColumns = ["instruction", "generations", .. _ratingColumns];
     }
 
@@ -81,8 +99,13 @@ public sealed class PreferencePairsStep : IBatchStep
 
     public IReadOnlyList<string> InputColumns { get; }
 
-    public IReadOnlyList<string> OutputColumns { get; } =
+    public IReadOnlyList<string> OutputColumns => _sft ? [.. DpoColumns, SftColumn] : DpoColumns;
+
+    private static readonly string[] DpoColumns =
         ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model", "chosen_tokens", "rejected_tokens"];
+
+    /// <summary>With <c>outputs: [..., "sft"]</c>: TRL's conversational SFT column, the prompt plus the chosen answer.</summary>
+    public const string SftColumn = "messages";
 
     /// <summary>Cheap and deterministic: recomputed on resume rather than cached.</summary>
     public bool CachesBatches => false;
@@ -131,9 +154,11 @@ public sealed class PreferencePairsStep : IBatchStep
             }
 
             DpoExample example;
+            List<(string Role, string Content)> promptMessages;
             try
             {
-                example = DpoExample.FromMessages(PromptOf(input, instruction), (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
+                promptMessages = PromptOf(input, instruction);
+                example = DpoExample.FromMessages(promptMessages, (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
             }
             catch (InvalidDataException e) when (!e.Message.StartsWith(Name, StringComparison.Ordinal))
             {
@@ -153,6 +178,10 @@ public sealed class PreferencePairsStep : IBatchStep
             row["judge_model"] = input["judge_model"] as string;
             row["chosen_tokens"] = lengths?[pair.Chosen];
             row["rejected_tokens"] = lengths?[pair.Rejected];
+            if (_sft)
+            {
+                row[SftColumn] = DpoExample.SftMessages(promptMessages, (string)generations[pair.Chosen]!);
+            }
             output.Add(row);
         }
 
