@@ -7,7 +7,8 @@ namespace Distil.Steps;
 /// <c>preference_pairs</c>: turns each rated row into one DPO example (TRL columns <c>prompt</c>, <c>chosen</c>,
 /// <c>rejected</c>; conversational message lists by default, plain strings with <c>format: standard</c>) plus
 /// <c>prompt_id</c>, <c>chosen_rating</c>, <c>rejected_rating</c>, <c>chosen_model</c>, <c>rejected_model</c>,
-/// <c>ratings</c> and <c>judge_model</c>. Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
+/// <c>ratings</c>, <c>judge_model</c>, and <c>chosen_tokens</c>/<c>rejected_tokens</c> (the generators' reported
+/// output tokens, null when not recorded). Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
 /// Ties, pairs closer than <c>min_margin</c>, rows with missing ratings and rows that failed upstream are
 /// dropped and counted by reason; none of them fails the batch.
 /// The prompt is what the generators were sent: <c>generation_prompts</c> (each generator's
