@@ -34,6 +34,9 @@ public sealed class DatasetCard
 
     public TimeSpan Elapsed { get; init; }
 
+    /// <summary>Length against preference over the pairs with token counts; no section when none had counts.</summary>
+    public LengthBias? LengthBias { get; init; }
+
     public string? PipelineDefinition { get; init; }
 
     /// <summary>Each model of the run and the SHA-256 of what determines its outputs (weights, tokenizer, template, endpoint).</summary>
@@ -98,6 +101,18 @@ public sealed class DatasetCard
             md.Append('\n');
         }
 
+        if (LengthBias is { Pairs: > 0 } bias)
+        {
+            md.Append("## Length bias\n\nOutput tokens of the chosen and rejected responses, as the generating models reported them. ")
+              .Append("The correlation is Pearson's r between rating and token count over both responses of every pair (")
+              .Append(bias.Responses.ToString("N0", CultureInfo.InvariantCulture)).Append(" responses); a strongly positive r suggests the judge rewards length.\n\n")
+              .Append("| | |\n|---|---|\n")
+              .Append("| pairs with token counts | ").Append(bias.Pairs.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
+              .Append("| chosen longer | ").Append(Share(bias.ChosenLonger, bias.Pairs)).Append(" |\n")
+              .Append("| same length | ").Append(Share(bias.SameLength, bias.Pairs)).Append(" |\n")
+              .Append("| rating–length correlation (r) | ").Append(bias.Correlation is { } r ? r.ToString("0.000", CultureInfo.InvariantCulture) : "– (no spread)").Append(" |\n\n");
+        }
+
         if (ModelIdentities.Count > 0)
         {
             md.Append("## Model identities\n\nThe digest of what determines each model's outputs (weights, ONNX graph, config, tokenizer, chat template; endpoint and model name for served models).\n\n| model | sha256 | covers |\n|---|---|---|\n");
@@ -117,6 +132,9 @@ public sealed class DatasetCard
 
         return md.ToString();
     }
+
+    private static string Share(long part, long whole) =>
+        ((double)part / whole).ToString("0.0%", CultureInfo.InvariantCulture) + " (" + part.ToString("N0", CultureInfo.InvariantCulture) + ")";
 
     /// <summary>A YAML scalar, quoted whenever plain style could be misread.</summary>
     private static string Yaml(string value)

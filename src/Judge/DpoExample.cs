@@ -55,6 +55,13 @@ public sealed record DpoExample(object Prompt, object Chosen, object Rejected, s
             promptId);
     }
 
+    /// <summary>
+    /// TRL's conversational SFT column (<c>messages</c>): the prompt the models were sent followed by the chosen
+    /// answer, so supervised fine-tuning sees exactly the exchange the DPO example prefers.
+    /// </summary>
+    public static IReadOnlyList<object?> SftMessages(IReadOnlyList<(string Role, string Content)> promptMessages, string chosen) =>
+        [.. promptMessages.Select(m => (object?)Message(m.Role, m.Content)), Message("assistant", chosen)];
+
     /// <summary>Lower-case hex SHA-256 of the prompt text (UTF-8), as Hugging Face preference datasets use.</summary>
     public static string PromptIdOf(string prompt) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));
 

@@ -69,4 +69,42 @@ public class DatasetCardTests
         Assert.Contains("pretty_name: \"run: #1 \\\"best\\\"\"\n", text);
         Assert.Contains("    - data/*.parquet\n", text);
     }
+
+    [Fact]
+    public void Length_bias_counts_longer_chosen_and_correlates_rating_with_length()
+    {
+        var bias = new LengthBias();
+        bias.AddPair(5, 100, 1, 20);
+        bias.AddPair(4, 30, 2, 60);
+        bias.AddPair(3, 50, 2, 50);
+
+        // Pearson r of the six (rating, tokens) points (5,100) (1,20) (4,30) (2,60) (3,50) (2,50), as Python's
+        // statistics.correlation gives it.
+        const double expected = 0.6419370652752362;
+        Assert.Equal((3L, 1L, 1L, 6L), (bias.Pairs, bias.ChosenLonger, bias.SameLength, bias.Responses));
+        Assert.Equal(expected, bias.Correlation!.Value, 12);
+
+        var text = new DatasetCard { PrettyName = "p", DataFiles = ["data.parquet"], LengthBias = bias }.Render();
+        Assert.Contains("## Length bias", text);
+        Assert.Contains("| pairs with token counts | 3 |", text);
+        Assert.Contains("| chosen longer | 33.3% (1) |", text);
+        Assert.Contains("| rating–length correlation (r) | 0.642 |", text);
+    }
+
+    [Fact]
+    public void Length_bias_without_spread_has_no_correlation_and_no_pairs_no_section()
+    {
+        var flat = new LengthBias();
+        flat.AddPair(4, 10, 4, 10);
+        Assert.Null(flat.Correlation);
+        Assert.Contains("| rating–length correlation (r) | – (no spread) |", new DatasetCard { PrettyName = "p", DataFiles = ["d"], LengthBias = flat }.Render());
+        Assert.DoesNotContain("Length bias", new DatasetCard { PrettyName = "p", DataFiles = ["d"], LengthBias = new LengthBias() }.Render());
+    }
+
+    [Theory]
+    [InlineData(10, 20, 2.0)]
+    [InlineData(30, 10, 3.0)]
+    [InlineData(0, 0, 1.0)]
+    [InlineData(0, 5, double.PositiveInfinity)]
+    public void Length_ratio_is_longer_over_shorter(long a, long b, double ratio) => Assert.Equal(ratio, LengthBias.Ratio(a, b));
 }

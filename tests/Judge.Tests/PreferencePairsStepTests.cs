@@ -127,9 +127,71 @@ public class PreferencePairsStepTests
     [InlineData("\"strategy\": \"best_vs_median\"", "$.steps[0].strategy")]
     [InlineData("\"min_margin\": -1", "$.steps[0].min_margin")]
     [InlineData("\"format\": \"chatml\"", "$.steps[0].format")]
+    [InlineData("\"max_length_ratio\": 0.5", "$.steps[0].max_length_ratio")]
+    [InlineData("\"max_length_ratio\": \"twice\"", "$.steps[0].max_length_ratio")]
+    [InlineData("\"outputs\": [\"dpo\", \"orpo\"]", "$.steps[0].outputs")]
+    [InlineData("\"outputs\": [\"dpo\", \"kto\"]", "$.steps[0].outputs")]
+    [InlineData("\"outputs\": [\"sft\"]", "$.steps[0].outputs")]
     public void Bad_parameters_are_located_errors(string extra, string path)
     {
         var e = Assert.Throws<PipelineDefinitionException>(() => Steps.Create($"{{\"name\": \"pairs\", \"type\": \"preference_pairs\", {extra}}}"));
         Assert.Equal(path, e.JsonPath);
+    }
+
+    [Fact]
+    public async Task Token_counts_of_the_pair_come_from_the_generators_and_are_never_guessed()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\"}");
+        var counted = Rated(0, Steps.List(2L, 5L, 3L), "meh", "great", "ok");
+        counted["generation_tokens"] = Steps.List(7L, 40L, 12L);
+        var uncounted = Rated(1, Steps.List(2L, 5L), "meh", "great");
+        var partly = Rated(2, Steps.List(5L, 1L), "great", "meh");
+        partly["generation_tokens"] = Steps.List(9L, null);
+
+        var rows = await step.ProcessAsync([counted, uncounted, partly], NoModels, default);
+
+        Assert.Equal((40L, 7L), ((long)rows[0]["chosen_tokens"]!, (long)rows[0]["rejected_tokens"]!));
+        Assert.Null(rows[1]["chosen_tokens"]);
+        Assert.Null(rows[1]["rejected_tokens"]);
+        Assert.Equal(9L, rows[2]["chosen_tokens"]);
+        Assert.Null(rows[2]["rejected_tokens"]);
+    }
+
+    [Fact]
+    public async Task Max_length_ratio_drops_lopsided_pairs_and_pairs_it_cannot_check()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"max_length_ratio\": 2}");
+        Row WithTokens(long id, params object?[] tokens)
+        {
+            var row = Rated(id, Steps.List(1L, 5L), "short", "long");
+            row["generation_tokens"] = tokens;
+            return row;
+        }
+
+        var context = new RecordingStepContext(new Dictionary<string, IChatClient>());
+        var rows = await step.ProcessAsync(
+            [WithTokens(0, 10L, 20L), WithTokens(1, 10L, 21L), WithTokens(2, 0L, 3L), Rated(3, Steps.List(1L, 5L), "a", "b"), WithTokens(4, 10L)],
+            context,
+            default);
+
+        Assert.Equal([0L], rows.Select(r => r.Id));
+        Assert.Equal(2, context.Dropped[LengthBias.AboveMaxRatio]);
+        Assert.Equal(2, context.Dropped[LengthBias.MissingTokenCounts]);
+    }
+
+    [Fact]
+    public async Task Sft_output_adds_messages_of_the_sent_prompt_and_the_chosen_answer()
+    {
+        var step = (IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\", \"outputs\": [\"dpo\", \"sft\"]}");
+        Assert.Contains("messages", step.OutputColumns);
+        var sent = Sent(("system", "Answer in French."), ("user", "question 0"));
+        var input = Rated(0, Steps.List(2L, 5L), "meh", "great");
+        input["generation_prompts"] = Steps.List(sent, sent);
+
+        var row = Assert.Single(await step.ProcessAsync([input], NoModels, default));
+
+        Assert.Equal(RowJson.ToJson(Sent(("system", "Answer in French."), ("user", "question 0"), ("assistant", "great"))), RowJson.ToJson(row["messages"]));
+        Assert.Equal(RowJson.ToJson(sent), RowJson.ToJson(row["prompt"]));
+        Assert.DoesNotContain("messages", ((IBatchStep)Steps.Create("{\"name\": \"pairs\", \"type\": \"preference_pairs\"}")).OutputColumns);
     }
 }

@@ -25,7 +25,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
     }
 
     /// <summary>The shipped pipeline, with its models pointed at the test's tiny models and short generations.</summary>
-    private string ShippedPipelineOnTinyModels(string folder)
+    private string ShippedPipelineOnTinyModels(string folder, bool sft = false)
     {
         var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
@@ -37,6 +37,16 @@ public class SeedPipelineEndToEndTests(TinyModels models)
             if (step!["type"]!.GetValue<string>() == "text_generation")
             {
                 step["generation"]!["max_new_tokens"] = 6;
+            }
+
+            if (sft && step["type"]!.GetValue<string>() == "preference_pairs")
+            {
+                step["outputs"] = new JsonArray("dpo", "sft");
+            }
+
+            if (sft && step["type"]!.GetValue<string>() == "write_parquet")
+            {
+                step["columns"]!.AsArray().Add("messages");
             }
 
             if (step["type"]!.GetValue<string>() == "load_jsonl")
@@ -67,7 +77,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
     public async Task Seed_pipeline_writes_a_dpo_parquet_with_nested_message_lists_and_a_card()
     {
         var folder = Path.Combine(models.Root, "e2e-" + Guid.NewGuid().ToString("N")[..6]);
-        var definition = PipelineDefinition.Load(ShippedPipelineOnTinyModels(folder), BuiltInSteps.CreateRegistry());
+        var definition = PipelineDefinition.Load(ShippedPipelineOnTinyModels(folder, sft: true), BuiltInSteps.CreateRegistry());
         var output = Path.Combine(folder, "out");
 
         var manifest = await new PipelineRunner().RunAsync(
@@ -118,11 +128,32 @@ public class SeedPipelineEndToEndTests(TinyModels models)
 
         Assert.Equal(pairs.RowsOut, rows);
 
+        // Read back untyped: each pair's token counts are the generators' own counts (at most max_new_tokens = 6), and
+        // the sft layout is the prompt the models were sent (one user turn here) followed by the chosen answer.
+        Assert.Equal(typeof(long), Nullable.GetUnderlyingType(((DataField)fields["chosen_tokens"]).ClrType) ?? ((DataField)fields["chosen_tokens"]).ClrType);
+        var sft = Assert.IsType<StructField>(Assert.IsType<ListField>(fields["messages"]).Item);
+        Assert.Equal(["content", "role"], sft.Fields.Select(f => f.Name).Order());
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            await using var again = File.OpenRead(parquet);
+            var untyped = await Parquet.Serialization.ParquetSerializer.DeserializeUntypedAsync(again, new ParquetOptions(), g);
+            Assert.All(untyped.Data, row =>
+            {
+                Assert.InRange(Assert.IsType<long>(row["chosen_tokens"]), 0, 6);
+                Assert.InRange(Assert.IsType<long>(row["rejected_tokens"]), 0, 6);
+                var messages = ((System.Collections.IEnumerable)row["messages"]).Cast<IDictionary<string, object>>().ToList();
+                Assert.Equal(["user", "assistant"], messages.Select(m => m["role"]?.ToString()));
+                var chosen = ((System.Collections.IEnumerable)row["chosen"]).Cast<IDictionary<string, object>>().Single();
+                Assert.Equal(chosen["content"]?.ToString(), messages[1]["content"]?.ToString());
+            });
+        }
+
         var card = await File.ReadAllTextAsync(Path.Combine(output, "README.md"));
         Assert.StartsWith("---\npretty_name: ultrafeedback-dpo\n", card);
         Assert.Contains("    - data.parquet\n", card);
         Assert.Contains($"| rows | {rows} |", card);
         Assert.Contains("`tiny-a`", card);
+        Assert.Contains($"| pairs with token counts | {rows} |", card);
     }
 
     /// <summary>The shipped pipeline with its three models built on first use from the Falcon, Qwen2 and Qwen3

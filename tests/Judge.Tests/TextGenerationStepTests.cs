@@ -24,7 +24,7 @@ public class TextGenerationStepTests
         Assert.Equal("model-a", row["model_name"]);
         Assert.Equal(10L, row["gen_a_input_tokens"]);
         Assert.Equal(3L, row["gen_a_output_tokens"]);
-        Assert.Equal(["generation", "model_name", "prompt_messages", "gen_a_input_tokens", "gen_a_output_tokens"], step.OutputColumns);
+        Assert.Equal(["generation", "model_name", "prompt_messages", "gen_a_input_tokens", "gen_a_output_tokens", "generation_tokens"], step.OutputColumns);
         Assert.Equal((10, 3), (context.InputTokens, context.OutputTokens));
     }
 

@@ -28,6 +28,7 @@ public sealed class DatasetCardStep : ISinkStep
     private readonly Dictionary<double, long> _histogram = [];
     private readonly Dictionary<string, (long Chosen, long Rejected)> _wins = new(StringComparer.Ordinal);
     private readonly SortedSet<string> _judges = new(StringComparer.Ordinal);
+    private readonly LengthBias _lengthBias = new();
     private readonly Stopwatch _clock = new();
     private string? _outputDirectory;
     private IReadOnlyList<ModelIdentity> _models = [];
@@ -94,6 +95,12 @@ public sealed class DatasetCardStep : ISinkStep
                 _wins[rejected] = (c, r + 1);
             }
 
+            if (row["chosen_tokens"] is long chosenTokens && row["rejected_tokens"] is long rejectedTokens
+                && Number(row["chosen_rating"]) is { } chosenRating && Number(row["rejected_rating"]) is { } rejectedRating)
+            {
+                _lengthBias.AddPair(chosenRating, chosenTokens, rejectedRating, rejectedTokens);
+            }
+
             if (row.GetString("judge_model") is { } judge)
             {
                 _judges.Add(judge);
@@ -132,6 +139,7 @@ public sealed class DatasetCardStep : ISinkStep
             JudgeModels = _judges.ToList(),
             InputTokens = _inputTokens,
             OutputTokens = _outputTokens,
+            LengthBias = _lengthBias,
             Elapsed = _elapsed ?? _clock.Elapsed,
             PipelineDefinition = _definition,
             ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
@@ -185,6 +193,8 @@ public sealed class DatasetCardStep : ISinkStep
         })
         .Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
         .Distinct(StringComparer.Ordinal);
+
+    private static double? Number(object? value) => value switch { long l => l, double d => d, _ => null };
 
     private static string? PipelineName(string? definition)
     {

@@ -7,7 +7,8 @@ namespace Distil.Steps;
 /// <c>preference_pairs</c>: turns each rated row into one DPO example (TRL columns <c>prompt</c>, <c>chosen</c>,
 /// <c>rejected</c>; conversational message lists by default, plain strings with <c>format: standard</c>) plus
 /// <c>prompt_id</c>, <c>chosen_rating</c>, <c>rejected_rating</c>, <c>chosen_model</c>, <c>rejected_model</c>,
-/// <c>ratings</c> and <c>judge_model</c>. Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
+/// <c>ratings</c>, <c>judge_model</c>, and <c>chosen_tokens</c>/<c>rejected_tokens</c> (the generators' reported
+/// output tokens, null when not recorded). Ratings of several aspects (<c>ratings: [col, ...]</c>) are averaged.
 /// Ties, pairs closer than <c>min_margin</c>, rows with missing ratings and rows that failed upstream are
 /// dropped and counted by reason; none of them fails the batch.
 /// The prompt is what the generators were sent: <c>generation_prompts</c> (each generator's
@@ -18,7 +19,7 @@ public sealed class PreferencePairsStep : IBatchStep
 {
     public static readonly StepType Type = new(
         "preference_pairs",
-        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt"],
+        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio", "outputs"],
         p => new PreferencePairsStep(p),
         "picks chosen/rejected responses from the ratings and writes TRL DPO columns");
 
@@ -29,6 +30,8 @@ public sealed class PreferencePairsStep : IBatchStep
     private readonly DpoFormat _format;
     private readonly IReadOnlyList<string> _ratingColumns;
     private readonly string? _systemPrompt;
+    private readonly double? _maxLengthRatio;
+    private readonly bool _sft;
 
     public PreferencePairsStep(StepParameters parameters)
     {
@@ -66,6 +69,30 @@ public sealed class PreferencePairsStep : IBatchStep
             throw parameters.Error("system_prompt", "format 'standard' writes the prompt as one string, which has no place for a system prompt (it would be dropped); use format 'conversational'");
         }
 
+        if (parameters.Has("max_length_ratio"))
+        {
+            var ratio = parameters.GetDouble("max_length_ratio", 0);
+            _maxLengthRatio = ratio >= 1 && double.IsFinite(ratio) ? ratio
+                : throw parameters.Error("max_length_ratio", "'max_length_ratio' must be a number of at least 1 (the longer response's tokens over the shorter's)");
+        }
+
+        var outputs = parameters.GetStringList("outputs") ?? ["dpo"];
+        foreach (var output in outputs)
+        {
+            if (output is not ("dpo" or "sft"))
+            {
+                throw parameters.Error("outputs", output == "kto"
+                    ? "'kto' is not available yet: KTO wants two rows per pair (chosen labelled true, rejected false) and this step writes one; TRL's KTOTrainer also accepts the dpo columns"
+                    : $"unknown output '{output}'; choose from dpo, sft");
+            }
+        }
+
+        if (!outputs.Contains("dpo"))
+        {
+            throw parameters.Error("outputs", "'outputs' must include 'dpo': the pair columns are what the other layouts are derived from");
+        }
+
+        _sft = outputs.Contains("sft");
         InputColumns = ["instruction", "generations", .. _ratingColumns];
     }
 
@@ -73,8 +100,13 @@ public sealed class PreferencePairsStep : IBatchStep
 
     public IReadOnlyList<string> InputColumns { get; }
 
-    public IReadOnlyList<string> OutputColumns { get; } =
-        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model"];
+    public IReadOnlyList<string> OutputColumns => _sft ? [.. DpoColumns, SftColumn] : DpoColumns;
+
+    private static readonly string[] DpoColumns =
+        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model", "chosen_tokens", "rejected_tokens"];
+
+    /// <summary>With <c>outputs: [..., "sft"]</c>: TRL's conversational SFT column, the prompt plus the chosen answer.</summary>
+    public const string SftColumn = "messages";
 
     /// <summary>Cheap and deterministic: recomputed on resume rather than cached.</summary>
     public bool CachesBatches => false;
@@ -106,10 +138,28 @@ public sealed class PreferencePairsStep : IBatchStep
                 continue;
             }
 
+            var lengths = ReadTokenCounts(input, generations.Count);
+            if (_maxLengthRatio is { } maxRatio)
+            {
+                if (lengths is null || lengths[pair.Chosen] is not { } c || lengths[pair.Rejected] is not { } r)
+                {
+                    context.CountDropped(LengthBias.MissingTokenCounts);
+                    continue;
+                }
+
+                if (LengthBias.Ratio(c, r) > maxRatio)
+                {
+                    context.CountDropped(LengthBias.AboveMaxRatio);
+                    continue;
+                }
+            }
+
             DpoExample example;
+            List<(string Role, string Content)> promptMessages;
             try
             {
-                example = DpoExample.FromMessages(PromptOf(input, instruction), (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
+                promptMessages = PromptOf(input, instruction);
+                example = DpoExample.FromMessages(promptMessages, (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
             }
             catch (InvalidDataException e) when (!e.Message.StartsWith(Name, StringComparison.Ordinal))
             {
@@ -127,6 +177,12 @@ public sealed class PreferencePairsStep : IBatchStep
             row["rejected_model"] = models is not null && models.Count == generations.Count ? models[pair.Rejected] as string : null;
             row["ratings"] = _ratingColumns is ["ratings"] ? input["ratings"] : scores.Select(s => (object?)s).ToList();
             row["judge_model"] = input["judge_model"] as string;
+            row["chosen_tokens"] = lengths?[pair.Chosen];
+            row["rejected_tokens"] = lengths?[pair.Rejected];
+            if (_sft)
+            {
+                row[SftColumn] = DpoExample.SftMessages(promptMessages, (string)generations[pair.Chosen]!);
+            }
             output.Add(row);
         }
 
@@ -179,6 +235,16 @@ public sealed class PreferencePairsStep : IBatchStep
 
         return messages;
     }
+
+    /// <summary>
+    /// Each response's output tokens as text_generation recorded them (<see cref="TokenColumns.PerResponse"/>,
+    /// gathered by combine_columns); null when the column is absent or does not line up with the responses.
+    /// Nothing is estimated from the text: a count the model did not report stays null.
+    /// </summary>
+    private static long?[]? ReadTokenCounts(Row input, int responses) =>
+        input[TokenColumns.PerResponse] is IReadOnlyList<object?> counts && counts.Count == responses
+            ? counts.Select(c => c as long?).ToArray()
+            : null;
 
     /// <summary>A rating list as numbers; anything that is not a number becomes a missing rating.</summary>
     private static IReadOnlyList<double?> ReadRatings(object? value) => value is IReadOnlyList<object?> list

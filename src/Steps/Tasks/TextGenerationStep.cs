@@ -65,8 +65,8 @@ public sealed class TextGenerationStep : IBatchStep
         _generation = GenerationSettings.From(parameters);
         InputColumns = _systemPromptColumn is null ? _template.Columns : [.. _template.Columns, _systemPromptColumn];
         OutputColumns = _numGenerations == 1
-            ? ["generation", "model_name", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name)]
-            : ["generations", "model_names", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name)];
+            ? ["generation", "model_name", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse]
+            : ["generations", "model_names", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse];
     }
 
     public string Name { get; }
@@ -120,6 +120,7 @@ public sealed class TextGenerationStep : IBatchStep
         var failures = new Dictionary<int, string>();
         var inputTokens = new Dictionary<int, long>();
         var outputTokens = new Dictionary<int, long>();
+        var responseTokens = new Dictionary<int, long?[]>();
         for (var r = 0; r < results.Count; r++)
         {
             var (i, k) = owners[r];
@@ -131,6 +132,7 @@ public sealed class TextGenerationStep : IBatchStep
             }
 
             (texts.TryGetValue(i, out var list) ? list : texts[i] = new string[_numGenerations])[k] = result.Response.Text;
+            (responseTokens.TryGetValue(i, out var counts) ? counts : responseTokens[i] = new long?[_numGenerations])[k] = result.Response.Usage?.OutputTokenCount;
             var (input, generated) = TokenUsage.Of(result.Response);
             inputTokens[i] = inputTokens.GetValueOrDefault(i) + input;
             outputTokens[i] = outputTokens.GetValueOrDefault(i) + generated;
@@ -149,15 +151,18 @@ public sealed class TextGenerationStep : IBatchStep
             }
 
             var generated = texts[i];
+            var lengths = responseTokens[i];
             if (_numGenerations == 1)
             {
                 row["generation"] = generated[0];
                 row["model_name"] = modelName;
+                row[TokenColumns.PerResponse] = lengths[0];
             }
             else
             {
                 row["generations"] = generated.Cast<object?>().ToList();
                 row["model_names"] = Enumerable.Repeat<object?>(modelName, _numGenerations).ToList();
+                row[TokenColumns.PerResponse] = lengths.Select(n => (object?)n).ToList();
             }
         }
 
