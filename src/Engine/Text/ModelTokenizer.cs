@@ -197,9 +197,15 @@ public sealed partial class ModelTokenizer
         return Assemble(modelDirectory, file, pipeline, bytes, config.AddedTokens, config, exactDecode: null, leadingSpacesRemoved: 0);
     }
 
-    // A SentencePiece model protobuf (Llama 2, Mistral 7B v0.1), read by Microsoft.ML.Tokenizers' LlamaTokenizer.
+    // A SentencePiece model protobuf (Llama 2, Mistral 7B v0.1): BPE-type models as Hugging Face converts them,
+    // other types (unigram) by Microsoft.ML.Tokenizers' LlamaTokenizer.
     private static ModelTokenizer LoadSentencePiece(string modelDirectory, string file)
     {
+        // A BPE-type model goes through Distil's own BPE as Hugging Face converts it, so score ties break alike.
+        if (SentencePieceModelFile.ToTokenizerJson(file, TokenizerConfig.Read(modelDirectory)) is { } json)
+        {
+            return LoadTokenizerJson(modelDirectory, file, TokenizerJsonFile.Parse(file, json));
+        }
         SentencePieceTokenizer tokenizer;
         try
         {
@@ -236,9 +242,11 @@ public sealed partial class ModelTokenizer
         return Assemble(modelDirectory, file, pipeline, bytes, added, config, exactDecode: null, leadingSpacesRemoved: tokenizer.AddDummyPrefix ? 1 : 0);
     }
 
-    private static ModelTokenizer LoadTokenizerJson(string modelDirectory, string file)
+    private static ModelTokenizer LoadTokenizerJson(string modelDirectory, string file) =>
+        LoadTokenizerJson(modelDirectory, file, TokenizerJsonFile.Read(file));
+
+    private static ModelTokenizer LoadTokenizerJson(string modelDirectory, string file, TokenizerJsonFile parsed)
     {
-        var parsed = TokenizerJsonFile.Read(file);
         var config = TokenizerConfig.Read(modelDirectory);
         var added = parsed.AddedTokens.Concat(config.AddedTokens.Where(t => parsed.AddedTokens.All(p => p.Id != t.Id))).ToList();
         var vocabulary = parsed.Model.IdToToken;

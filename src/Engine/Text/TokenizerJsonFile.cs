@@ -16,11 +16,14 @@ internal sealed record TokenizerJsonFile(
     IReadOnlyList<int> SpecialPrefix,
     IReadOnlyList<int> SpecialSuffix)
 {
-    public static TokenizerJsonFile Read(string file)
+    public static TokenizerJsonFile Read(string file) => Parse(file, File.ReadAllBytes(file));
+
+    /// <summary>Reads tokenizer.json content; <paramref name="file"/> names it in complaints.</summary>
+    public static TokenizerJsonFile Parse(string file, byte[] json)
     {
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(file));
+            using var document = JsonDocument.Parse(json);
             var root = new JsonComponent(file, "$", document.RootElement);
             if (root.Element.ValueKind != JsonValueKind.Object || !root.Has("model") || root.Element.GetProperty("model").ValueKind != JsonValueKind.Object)
             {
