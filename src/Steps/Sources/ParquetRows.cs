@@ -6,8 +6,11 @@ using Parquet.Serialization;
 
 namespace Distil.Steps;
 
-/// <summary>A Parquet file's row groups (their row counts) and the columns a loader takes from it.</summary>
-internal sealed record ParquetLayout(IReadOnlyList<long> GroupRows, IReadOnlyList<string> Columns)
+/// <summary>
+/// A Parquet file's row groups (their row counts), the columns a loader takes from it, and which of those are
+/// lists (whose empty values need a second look at the row group, see <c>EmptyListsAsync</c>).
+/// </summary>
+internal sealed record ParquetLayout(IReadOnlyList<long> GroupRows, IReadOnlyList<string> Columns, IReadOnlyList<string> ListColumns)
 {
     public long Rows => GroupRows.Sum();
 }
@@ -30,9 +33,11 @@ internal static class ParquetRows
             throw new PipelineDefinitionException($"column(s) {string.Join(", ", missing)} listed in 'columns' of step '{stepName}' are not in the file (it has: {string.Join(", ", names)})", path);
         }
 
+        var columns = names.Where(c => wanted is null || wanted.Contains(c)).ToList();
         return new ParquetLayout(
             reader.Metadata!.RowGroups.Select(g => g.NumRows).ToList(),
-            names.Where(c => wanted is null || wanted.Contains(c)).ToList());
+            columns,
+            reader.Schema.Fields.OfType<ListField>().Select(l => l.Name).Where(columns.Contains).ToList());
     }
 
     /// <summary>The names of the file's top-level columns, from its footer.</summary>
@@ -66,7 +71,9 @@ internal static class ParquetRows
             }
 
             var data = await ReadGroupAsync(path, group, s => ParquetSerializer.DeserializeUntypedAsync(s, new ParquetOptions(), group, cancellationToken), cancellationToken);
-            var emptyLists = await EmptyListsAsync(path, group, layout.Columns, cancellationToken);
+            var emptyLists = layout.ListColumns.Count == 0
+                ? []
+                : await EmptyListsAsync(path, group, layout.ListColumns, cancellationToken);
             for (var i = 0; i < data.Data.Count; i++)
             {
                 // The untyped reader leaves null values out; every row carries every column.
@@ -90,15 +97,11 @@ internal static class ParquetRows
     /// reader returns both as null; the definition level of each row's first entry tells them apart: below the
     /// list node's level the list is null, at it the list is present with no element, above it it has elements.
     /// </summary>
-    private static async Task<Dictionary<string, bool[]>> EmptyListsAsync(string path, int group, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, bool[]>> EmptyListsAsync(string path, int group, IReadOnlyList<string> listColumns, CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, bool[]>(StringComparer.Ordinal);
         await using var reader = await OpenAsync(path, cancellationToken);
-        var lists = reader.Schema.Fields.OfType<ListField>().Where(l => columns.Contains(l.Name)).ToList();
-        if (lists.Count == 0)
-        {
-            return result;
-        }
+        var lists = reader.Schema.Fields.OfType<ListField>().Where(l => listColumns.Contains(l.Name)).ToList();
 
         using var rowGroup = reader.OpenRowGroupReader(group);
         foreach (var list in lists)
