@@ -103,19 +103,9 @@ internal sealed class HubSource : ISourceStep
                     continue;
                 }
 
-                await foreach (var row in ParquetRows.ReadAsync(local, layout, start, range.Offset, cancellationToken))
+                // One cursor across the files: the range's offset and limit count rows of the whole split.
+                await foreach (var row in cursor.AdmitAsync(ParquetRows.ReadAsync(local, layout, start, range.Offset, cancellationToken), cancellationToken))
                 {
-                    var position = cursor.Admit(row.Id);
-                    if (position == RangePosition.Before)
-                    {
-                        continue;
-                    }
-
-                    if (position == RangePosition.After)
-                    {
-                        yield break;
-                    }
-
                     yield return row;
                 }
             }

@@ -42,20 +42,9 @@ internal sealed class ParquetSource : ISourceStep, ICountableSource
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var layout = await ParquetRows.ReadLayoutAsync(_path, _columns, Name, cancellationToken);
-        var cursor = new RangeCursor(range);
-        await foreach (var row in ParquetRows.ReadAsync(_path, layout, 0, range.Offset, cancellationToken))
+        var rows = ParquetRows.ReadAsync(_path, layout, 0, range.Offset, cancellationToken);
+        await foreach (var row in new RangeCursor(range).AdmitAsync(rows, cancellationToken))
         {
-            var position = cursor.Admit(row.Id);
-            if (position == RangePosition.Before)
-            {
-                continue;
-            }
-
-            if (position == RangePosition.After)
-            {
-                yield break;
-            }
-
             yield return row;
         }
     }
