@@ -14,7 +14,7 @@ namespace Distil.Steps;
 /// With <c>test_size</c> the pairs are split train/test by prompt (<see cref="PromptGroupSplit"/>): the split needs
 /// every prompt's pair count first, so the pairs are spooled to a file in the run folder and written out at the end.
 /// </summary>
-internal sealed class FormatOutputsSink : ISinkStep, IAsyncDisposable
+internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IAsyncDisposable
 {
     public static readonly StepType Type = new(
         "format_outputs",
@@ -81,15 +81,27 @@ internal sealed class FormatOutputsSink : ISinkStep, IAsyncDisposable
 
         if (parameters.GetBoolean("card", true))
         {
-            _card = new DatasetCardStep(parameters, _configs.Select(c => new ConfigFiles(
+            var files = _configs.Select(c => new ConfigFiles(
                 TrainerRows.NameOf(c),
-                Splits.Select(s => new ConfigSplit(s, [ConfigLayout.GlobOf(TrainerRows.NameOf(c), s)])).ToList())).ToList());
+                Splits.Select(s => new ConfigSplit(s, [ConfigLayout.GlobOf(TrainerRows.NameOf(c), s)])).ToList())).ToList();
+
+            // A merged service run recounts the card from one row per pair: the dpo files (all the card's columns) or sft/reward.
+            var pairConfig = _configs.Where(c => c != TrainerConfig.Kto).OrderBy(c => c).Select(TrainerRows.NameOf).FirstOrDefault();
+            _card = new DatasetCardStep(parameters, files, pairConfig is null ? null : Splits.Select(s => ConfigLayout.GlobOf(pairConfig, s) + ".parquet").ToList());
         }
 
         InputColumns = _scores ? ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating"] : ["prompt", "chosen", "rejected", "prompt_id"];
     }
 
     public string Name { get; }
+
+    public DatasetCardStep? Card => _card;
+
+    public (string Parameter, string Reason)? NeedsWholeRun => _testSize is not null
+        ? ("test_size", "the test split is chosen from every prompt's pair count, and a shard sees only its own prompts (a prompt in two shards could land in both splits)")
+        : _card is not null && _configs.All(c => c == TrainerConfig.Kto)
+            ? ("configs", "the merged card counts pairs from a configuration with one row per pair (dpo, sft or reward); add one, or set \"card\": false")
+            : null;
 
     public IReadOnlyList<string> InputColumns { get; }
 
