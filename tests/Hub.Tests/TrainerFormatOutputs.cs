@@ -189,6 +189,14 @@ public sealed class TrainerFormatOutputs : IDisposable
         }
 
         Assert.DoesNotContain("config_name: default", card);
+
+        // --to-dir writes the same files, and accepts its own earlier export as the target.
+        var target = Path.Combine(_root, "export");
+        await HubPublisher.PublishAsync(run, hub.Options() with { Repo = null, ToDirectory = target }, CancellationToken.None);
+        await HubPublisher.PublishAsync(run, hub.Options() with { Repo = null, ToDirectory = target }, CancellationToken.None);
+        var exported = Directory.EnumerateFiles(target, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(target, f).Replace('\\', '/'), File.ReadAllBytes);
+        Assert.Equal(repo.Files.Keys.Order(StringComparer.Ordinal), exported.Keys.Order(StringComparer.Ordinal));
+        Assert.All(expected, f => Assert.Equal(repo.Files[f], exported[f]));
     }
 
     [Fact]
