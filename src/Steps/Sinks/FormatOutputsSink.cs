@@ -33,7 +33,6 @@ internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IAsyncDispos
     private readonly DatasetCardStep? _card;
     private readonly Dictionary<(TrainerConfig Config, string Split), ParquetRowWriter> _writers = [];
     private IReadOnlyList<string> _dpoColumns = DpoExample.Columns;
-    private string? _spoolPath;
     private FileStream? _spool;
 
     public FormatOutputsSink(StepParameters parameters)
@@ -133,8 +132,13 @@ internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IAsyncDispos
 
         if (_split is not null)
         {
-            _spoolPath = Path.Combine(sink.RunDirectory, $"{Name}.spool-{Guid.NewGuid():N}.jsonl");
-            _spool = new FileStream(_spoolPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
+            // The spool has no name while it is used (unlinked once open; delete-on-close on Windows), so a killed run leaves nothing behind.
+            var spool = Path.Combine(sink.RunDirectory, $"{Name}.spool-{Guid.NewGuid():N}.jsonl");
+            _spool = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, OperatingSystem.IsWindows() ? FileOptions.DeleteOnClose : FileOptions.None);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.Delete(spool);
+            }
         }
 
         if (_card is not null)
