@@ -6,6 +6,7 @@ var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordinal
     ["pipeline"] = PipelineBench.RunAsync,
     ["engine"] = EngineBench.RunAsync,
     ["judge"] = JudgeBench.RunAsync,
+    ["invariance"] = InvarianceBench.RunAsync,
 };
 
 var which = args.Length > 0 ? args[0] : "all";

@@ -37,7 +37,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         _stopIds = StopIds(folder, model.Config, tokenizer);
         _scheduler = new GenerationScheduler(model, new SchedulerOptions
         {
-            MaxBatchSize = model.Layout.LengthsFromMask ? 1 : options.MaxBatchSize,
+            MaxBatchSize = options.MaxBatchSize,
             Continuous = options.ContinuousBatching,
             PrefixCacheBytes = options.PrefixCacheBytes,
         });
