@@ -29,6 +29,12 @@ public sealed record RunOptions
     /// </summary>
     public bool CacheBatches { get; init; } = true;
 
+    /// <summary>
+    /// Stop the run (cleanly: finished batches kept, status cancelled, reason budget) once its models' tokens have
+    /// cost this many US dollars, counting batches read back from the cache; overrides the definition's <c>budget_usd</c>.
+    /// </summary>
+    public decimal? BudgetUsd { get; init; }
+
     /// <summary>Opens the definition's models; required when it defines any.</summary>
     public IModelProvider? Models { get; init; }
 

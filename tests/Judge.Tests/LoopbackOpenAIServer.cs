@@ -26,8 +26,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     private int _maxInFlight;
     private int _rejected;
     private int _rateLimited;
-    private long _deliveredInputTokens;
-    private long _deliveredOutputTokens;
+    private readonly ConcurrentDictionary<string, (long Input, long Output)> _usage = new(StringComparer.Ordinal);
     private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private readonly ConcurrentDictionary<long, (int Requests, long Tokens)> _windows = new();
     private readonly ConcurrentQueue<(TimeSpan At, long Tokens)> _arrivals = new();
@@ -98,7 +97,10 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     public IReadOnlyList<(TimeSpan At, long Tokens)> Arrivals => _arrivals.OrderBy(a => a.At).ToList();
 
     /// <summary>Usage reported in answers that were delivered whole.</summary>
-    public (long Input, long Output) DeliveredUsage => (Interlocked.Read(ref _deliveredInputTokens), Interlocked.Read(ref _deliveredOutputTokens));
+    public (long Input, long Output) DeliveredUsage => (_usage.Values.Sum(u => u.Input), _usage.Values.Sum(u => u.Output));
+
+    /// <summary>Usage reported in answers delivered whole, per served model name.</summary>
+    public IReadOnlyDictionary<string, (long Input, long Output)> UsageByModel => _usage;
 
     /// <summary>The answer to a prompt (null: "&lt;model&gt; says hi"); its output tokens are counted as four characters each.</summary>
     public Func<string, string?>? Answer { get; init; }
@@ -194,8 +196,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
                 choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
                 usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens },
             }));
-            Interlocked.Add(ref _deliveredInputTokens, promptTokens);
-            Interlocked.Add(ref _deliveredOutputTokens, completionTokens);
+            _usage.AddOrUpdate(model!, (promptTokens, completionTokens), (_, u) => (u.Input + promptTokens, u.Output + completionTokens));
             _delivered.AddOrUpdate(prompt, 1, (_, n) => n + 1);
         }
         finally

@@ -128,7 +128,14 @@ internal static class PipelineCommands
             var dropped = step.Dropped.Count == 0 ? string.Empty : $", dropped {string.Join(", ", step.Dropped.Select(d => $"{d.Key} {d.Value}"))}";
             var cached = step.CacheKey is null ? string.Empty : $", {step.CachedBatches} batches from cache, {step.ComputedBatches} computed";
             var tokens = step.InputTokens + step.OutputTokens == 0 ? string.Empty : $", tokens {step.InputTokens} in / {step.OutputTokens} out";
-            output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
+            var cost = step.CostUsd is { } usd ? $", ${Dollars(usd)} ({step.Model})" : string.Empty;
+            output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}{cost}");
+        }
+
+        if (manifest.CostUsd is { } total)
+        {
+            var budget = manifest.BudgetUsd is { } limit ? $" of a ${Dollars(limit)} budget" : string.Empty;
+            output.WriteLine($"  cost ${Dollars(total)}{budget}, every row answered counted (dropped ones too)");
         }
 
         foreach (var file in manifest.OutputFiles)
@@ -138,6 +145,8 @@ internal static class PipelineCommands
 
         output.WriteLine($"  run directory {manifest.RunDirectory}");
     }
+
+    private static string Dollars(decimal usd) => usd.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 
     private static Command Validate()
     {

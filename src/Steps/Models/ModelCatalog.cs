@@ -16,8 +16,8 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "description"];
-    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "requests_per_minute", "tokens_per_minute", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "price", "description"];
+    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "requests_per_minute", "tokens_per_minute", "price", "description"];
 
     /// <summary>
     /// Checks one <c>models</c> entry without opening anything (registered as the definition's model validator, so
@@ -40,6 +40,7 @@ public sealed class ModelCatalog : IModelProvider
         }
 
         problems.Check(() => definition.GetString("description"));
+        ModelPrice.Read(name, definition, problems);
     }
 
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
