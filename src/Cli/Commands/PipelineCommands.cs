@@ -20,9 +20,10 @@ internal static class PipelineCommands
         var runs = new Option<DirectoryInfo?>("--runs") { Description = "Root of the run directories (default ./runs)." };
         var hubEndpoint = new Option<string?>("--hub-endpoint") { Description = "Hub that load_hub reads from (overrides the step's endpoint and HF_ENDPOINT), e.g. a mirror or a local Hub." };
         var hubCache = new Option<DirectoryInfo?>("--hub-cache") { Description = "Download cache of load_hub (default ~/.cache/distil/hub; a step's cache_dir wins)." };
+        var budget = new Option<decimal?>("--budget-usd") { Description = "Stop cleanly once the models' tokens have cost this many US dollars (at their \"price\"); overrides the definition's budget_usd. Exit code 3; a rerun with a higher budget resumes." };
         var command = new Command("run", "Run a pipeline; a rerun of the same definition on the same data resumes where it stopped.")
         {
-            pipeline, limit, output, fresh, runs, plan, hubEndpoint, hubCache,
+            pipeline, limit, output, fresh, runs, plan, hubEndpoint, hubCache, budget,
         };
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -31,6 +32,12 @@ internal static class PipelineCommands
             if (result.GetValue(limit) is < 0)
             {
                 error.WriteLine("--limit must not be negative");
+                return ExitCodes.InvalidInput;
+            }
+
+            if (result.GetValue(budget) is <= 0)
+            {
+                error.WriteLine("--budget-usd must be a positive number of US dollars");
                 return ExitCodes.InvalidInput;
             }
 
@@ -53,6 +60,7 @@ internal static class PipelineCommands
                 OutputDirectory = result.GetValue(output)?.FullName,
                 Fresh = result.GetValue(fresh),
                 Plan = result.GetValue(plan),
+                BudgetUsd = result.GetValue(budget),
                 Models = new ModelCatalog(),
             };
             return options.Plan ? await PlanAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken) : await RunAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken);
@@ -88,6 +96,11 @@ internal static class PipelineCommands
         {
             error.WriteLine($"invalid input: {e.Message}");
             return ExitCodes.InvalidInput;
+        }
+        catch (BudgetReachedException e)
+        {
+            error.WriteLine($"stopped: {e.Message}");
+            return ExitCodes.BudgetReached;
         }
         catch (Exception e)
         {
