@@ -260,7 +260,8 @@ public sealed class PipelineRunner
         }
     }
 
-    private static async Task<long?> CountRowsAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
+    /// <summary>The rows a run over <paramref name="range"/> will read, when the source can count them cheaply (JSONL lines, Parquet metadata).</summary>
+    public static async Task<long?> CountRowsAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
     {
         if (definition.Steps.First(s => s.Step is ISourceStep).Step is not ICountableSource countable
             || await countable.CountAsync(cancellationToken) is not { } count)
