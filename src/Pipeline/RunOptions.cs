@@ -64,4 +64,10 @@ public sealed record StepProgress(string Step, long RowsDone, long? RowsTotal, l
 
     /// <summary>True in the last report of the step.</summary>
     public bool Completed { get; init; }
+
+    /// <summary>The model the step calls (null for steps that call none).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>That model's live figures (served models; shared by every step that calls it).</summary>
+    public ModelActivity? ModelActivity { get; init; }
 }

@@ -25,6 +25,10 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
     /// <summary>Every step's metrics so far (for sinks that report on the whole run, such as the dataset card).</summary>
     public Func<IReadOnlyList<StepMetrics>>? Metrics { get; set; }
 
+    /// <summary>The live figures of the model <paramref name="step"/> calls, when its client keeps them (served models).</summary>
+    public ModelActivity? ActivityOf(StepDefinition step) =>
+        step.Model is { } model && models.TryGetValue(model, out var client) ? client.GetService<IModelActivity>()?.Activity() : null;
+
     public ModelPrice? PriceOf(StepDefinition step) => step.Model is { } model ? Prices.GetValueOrDefault(model) : null;
 
     public string CacheDirectory(string stepName) => BatchCache.DirectoryFor(Options.RunsRoot, Pipeline, stepName);

@@ -143,6 +143,8 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         {
             Errors = Totals.Errors,
             Completed = completed,
+            Model = Definition.Model,
+            ModelActivity = Run.ActivityOf(Definition),
         });
     }
 
