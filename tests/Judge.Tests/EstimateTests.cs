@@ -17,7 +17,7 @@ public class EstimateTests(TinyModels models, Xunit.Abstractions.ITestOutputHelp
     {
         var folder = Path.Combine(models.Root, "estimate-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(folder);
-        var prompts = File.ReadLines(SeedPipelineEndToEndTests.RepositoryFile("pipelines/data/prompts-mini.jsonl")).Take(20);
+        var prompts = File.ReadLines(SeedPipelineEndToEndTests.RepositoryFile("pipelines/data/prompts-mini.jsonl")).Take(16);
         File.WriteAllLines(Path.Combine(folder, "prompts.jsonl"), prompts);
         var path = Path.Combine(folder, "tiny.json");
         File.WriteAllText(path, $$"""
@@ -29,10 +29,10 @@ public class EstimateTests(TinyModels models, Xunit.Abstractions.ITestOutputHelp
               },
               "steps": [
                 { "name": "load", "type": "load_jsonl", "path": "prompts.jsonl" },
-                { "name": "gen_a", "type": "text_generation", "after": ["load"], "model": "gen-a", "input_batch_size": 5, "generation": { "max_new_tokens": 6, "temperature": 0.7, "seed": 1 } },
-                { "name": "gen_b", "type": "text_generation", "after": ["load"], "model": "gen-b", "input_batch_size": 5, "generation": { "max_new_tokens": 6, "temperature": 0.7, "seed": 2 } },
+                { "name": "gen_a", "type": "text_generation", "after": ["load"], "model": "gen-a", "input_batch_size": 4, "generation": { "max_new_tokens": 6, "temperature": 0.7, "seed": 1 } },
+                { "name": "gen_b", "type": "text_generation", "after": ["load"], "model": "gen-b", "input_batch_size": 4, "generation": { "max_new_tokens": 6, "temperature": 0.7, "seed": 2 } },
                 { "name": "combine", "type": "combine_columns", "after": ["gen_a", "gen_b"], "columns": ["generation", "model_name"], "output_columns": ["generations", "model_names"] },
-                { "name": "judge", "type": "ultrafeedback", "after": ["combine"], "model": "gen-a", "aspect": "overall-rating", "input_batch_size": 5, "rationale_max_length": 16, "generation": { "temperature": 0.7, "seed": 3 } },
+                { "name": "judge", "type": "ultrafeedback", "after": ["combine"], "model": "gen-a", "aspect": "overall-rating", "input_batch_size": 4, "rationale_max_length": 16, "generation": { "temperature": 0.7, "seed": 3 } },
                 { "name": "write", "type": "write_parquet", "after": ["judge"], "path": "data.parquet", "columns": ["instruction", "generations", "ratings"] }
               ]
             }
@@ -40,21 +40,21 @@ public class EstimateTests(TinyModels models, Xunit.Abstractions.ITestOutputHelp
         var definition = PipelineDefinition.Load(path, BuiltInSteps.CreateRegistry());
         var scratch = Path.Combine(folder, "scratch");
 
-        var estimate = await RunEstimate.MeasureAsync(definition, new RunOptions { Models = new ModelCatalog() }, 5, scratch, default);
+        var estimate = await RunEstimate.MeasureAsync(definition, new RunOptions { Models = new ModelCatalog() }, 4, scratch, default);
         var real = await new PipelineRunner().RunAsync(
             PipelineDefinition.Load(path, BuiltInSteps.CreateRegistry()), // sinks hold their run's state: one definition, one run
             new RunOptions { RunsRoot = Path.Combine(folder, "runs"), OutputDirectory = Path.Combine(folder, "out"), Models = new ModelCatalog() },
             default);
 
-        Assert.Equal(20, estimate.InputRows);
-        Assert.Equal(5, estimate.SampleRows);
+        Assert.Equal(16, estimate.InputRows);
+        Assert.Equal(4, estimate.SampleRows);
         var realInput = real.Steps.Sum(s => s.InputTokens);
         var realOutput = real.Steps.Sum(s => s.OutputTokens);
         log.WriteLine($"projected {estimate.ProjectedInputTokens} in / {estimate.ProjectedOutputTokens} out; real {realInput} in / {realOutput} out");
         Assert.InRange(estimate.ProjectedInputTokens, realInput * 0.8, realInput * 1.2);
         Assert.InRange(estimate.ProjectedOutputTokens, realOutput * 0.8, realOutput * 1.2);
         var gen = estimate.Steps.Single(s => s.Name == "gen_a");
-        Assert.Equal(gen.SampleInputTokens * 4, gen.ProjectedInputTokens); // 20 rows from a sample of 5
+        Assert.Equal(gen.SampleInputTokens * 4, gen.ProjectedInputTokens); // 16 rows from a sample of 4
         Assert.NotNull(estimate.ProjectedCostUsd);
         Assert.Null(estimate.Steps.Single(s => s.Name == "gen_b").ProjectedCostUsd); // no price, no money
         Assert.Equal(0, real.Steps.Sum(s => s.CachedBatches)); // the sample's batches were not left where the run looks
