@@ -11,6 +11,9 @@ internal static class ExitCodes
     /// <summary>The definition, an argument or the input data is invalid; the message names the file, line and JSON path.</summary>
     public const int InvalidInput = 2;
 
+    /// <summary>The run reached its budget_usd: finished batches kept, manifest cancelled (reason budget); a rerun with a higher budget resumes.</summary>
+    public const int BudgetReached = 3;
+
     /// <summary>Interrupted (Ctrl+C): 128 + SIGINT.</summary>
     public const int Interrupted = 130;
 }

@@ -50,6 +50,9 @@ public sealed class DatasetCard
 
     public DateTimeOffset CreatedAt { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>What each step's model calls cost (steps whose model has a price), over every row the run answered.</summary>
+    public IReadOnlyList<(string Step, string Model, long InputTokens, long OutputTokens, decimal Usd)> Spend { get; init; } = [];
+
     public string Render()
     {
         var md = new StringBuilder();
@@ -126,6 +129,21 @@ public sealed class DatasetCard
               .Append("| rating–length correlation (r) | ").Append(bias.Correlation is { } r ? r.ToString("0.000", CultureInfo.InvariantCulture) : "– (no spread)").Append(" |\n\n");
         }
 
+        if (Spend.Count > 0)
+        {
+            var total = Spend.Sum(s => s.Usd);
+            md.Append("## Cost\n\nWhat the model calls cost at the prices in the pipeline definition, over every row answered: ")
+              .Append("rows dropped later (ties, filters, errors) included.\n\n| step | model | input tokens | output tokens | USD |\n|---|---|---|---|---|\n");
+            foreach (var (step, model, input, output, usd) in Spend)
+            {
+                md.Append("| ").Append(step).Append(" | `").Append(model).Append("` | ").Append(input.ToString("N0", CultureInfo.InvariantCulture))
+                  .Append(" | ").Append(output.ToString("N0", CultureInfo.InvariantCulture)).Append(" | ").Append(Usd(usd)).Append(" |\n");
+            }
+
+            md.Append("| total | | | | ").Append(Usd(total)).Append(" |\n\n")
+              .Append("Per kept pair: ").Append(Rows > 0 ? Usd(total / Rows) : "–").Append(" USD.\n\n");
+        }
+
         if (ModelIdentities.Count > 0)
         {
             md.Append("## Model identities\n\nThe digest of what determines each model's outputs (weights, ONNX graph, config, tokenizer, chat template; endpoint and model name for served models).\n\n| model | sha256 | covers |\n|---|---|---|\n");
@@ -189,6 +207,9 @@ public sealed class DatasetCard
 
         return python.Append("```\n\n").ToString();
     }
+
+    /// <summary>Dollars to the micro-dollar: a per-pair cost is often a fraction of a cent.</summary>
+    private static string Usd(decimal usd) => usd.ToString("0.######", CultureInfo.InvariantCulture);
 
     private static string Share(long part, long whole) =>
         ((double)part / whole).ToString("0.0%", CultureInfo.InvariantCulture) + " (" + part.ToString("N0", CultureInfo.InvariantCulture) + ")";

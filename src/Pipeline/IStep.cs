@@ -89,4 +89,7 @@ public sealed record SinkContext(string OutputDirectory, string RunDirectory)
 
     /// <summary>The run's models and their identities (for the dataset card).</summary>
     public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
+
+    /// <summary>Every step's metrics so far (tokens, cost); when a sink completes, those of the steps before it are final.</summary>
+    public Func<IReadOnlyList<StepMetrics>>? RunMetrics { get; init; }
 }

@@ -10,7 +10,7 @@ namespace Distil.Pipeline;
 /// </summary>
 public sealed class PipelineDefinition
 {
-    private static readonly HashSet<string> TopLevelKeys = new(StringComparer.Ordinal) { "name", "description", "models", "devices", "steps", "schedule" };
+    private static readonly HashSet<string> TopLevelKeys = new(StringComparer.Ordinal) { "name", "description", "models", "devices", "steps", "schedule", "budget_usd" };
 
     private PipelineDefinition(string name, string? file, string json, IReadOnlyDictionary<string, StepParameters> models, string? schedule, IReadOnlyList<StepDefinition> steps)
     {
@@ -29,6 +29,15 @@ public sealed class PipelineDefinition
 
     /// <summary>The raw text, as written (part of the run fingerprint).</summary>
     public string Json { get; }
+
+    /// <summary>
+    /// What the run fingerprint covers: the text, but without <c>budget_usd</c>, so that raising the budget of a run
+    /// stopped by it resumes the same run (the budget limits the run; it does not change its rows).
+    /// </summary>
+    public string FingerprintText { get; private init; } = "";
+
+    /// <summary>The top-level <c>budget_usd</c>: stop the run once its models have cost this many US dollars (null: no limit).</summary>
+    public decimal? BudgetUsd { get; private init; }
 
     public IReadOnlyDictionary<string, StepParameters> Models { get; }
 
@@ -122,10 +131,50 @@ public sealed class PipelineDefinition
         var name = problems.Check(() => ReadName(top), "?");
         var models = ReadModels(top, file, lines, registry, problems);
         var schedule = problems.Check<string?>(() => ReadSchedule(top, file, lines), null);
+        var budget = ReadBudget(top, problems);
         var steps = ReadSteps(top, root, file, lines, registry, models, problems);
         problems.ThrowIfAny();
         var ordered = PipelineGraph.Validate(steps, top);
-        return new PipelineDefinition(name, file, json, models, schedule, ordered) { Devices = ReadDevices(top, file, lines) };
+        return new PipelineDefinition(name, file, json, models, schedule, ordered)
+        {
+            Devices = ReadDevices(top, file, lines),
+            BudgetUsd = budget,
+            FingerprintText = budget is null ? json : WithoutBudget(root),
+        };
+    }
+
+    private static decimal? ReadBudget(StepParameters top, DefinitionProblems problems)
+    {
+        if (top.Get("budget_usd") is not { } value)
+        {
+            return null;
+        }
+
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out var budget) && budget > 0)
+        {
+            return budget;
+        }
+
+        problems.Add(top.Error("budget_usd", $"'budget_usd' must be a positive number of US dollars, not {value.GetRawText()}"));
+        return null;
+    }
+
+    /// <summary>The definition re-serialized without <c>budget_usd</c> (property order kept).</summary>
+    private static string WithoutBudget(JsonElement root)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject().Where(p => p.Name != "budget_usd"))
+            {
+                property.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     /// <summary>Step (and so sink) names become file and folder names under the run folder: no separators, no '..'.</summary>

@@ -12,7 +12,8 @@ namespace Distil.Pipeline;
 /// <remarks>
 /// On success the manifest is returned. On failure or cancellation the manifest is still written (status
 /// failed / cancelled, finished batches kept) and the exception is rethrown: the step's own exception on
-/// failure, <see cref="OperationCanceledException"/> on cancellation.
+/// failure, <see cref="OperationCanceledException"/> on cancellation, <see cref="BudgetReachedException"/> when the
+/// money spent reached the budget (status cancelled, reason budget; a rerun with a higher budget resumes).
 /// </remarks>
 public sealed class PipelineRunner
 {
@@ -42,6 +43,7 @@ public sealed class PipelineRunner
             RunDirectory = runDirectory,
             Range = options.Range,
             StartedAt = started,
+            BudgetUsd = options.BudgetUsd ?? definition.BudgetUsd,
         };
         manifest.Write(runDirectory);
 
@@ -51,6 +53,8 @@ public sealed class PipelineRunner
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var models = new Dictionary<string, IChatClient>(StringComparer.Ordinal);
         List<StepNode> nodes = [];
+        // Reached from a step's thread while it reports tokens: the cancellation callbacks must not run there.
+        var spend = new RunSpend(manifest.BudgetUsd, () => _ = stop.CancelAsync());
         var publication = OutputPublication.Begin(outputDirectory, runDirectory);
         try
         {
@@ -63,9 +67,13 @@ public sealed class PipelineRunner
                 Pipeline = definition.Name,
                 StepKeys = KeysOf(definition, identities),
                 ModelIdentities = identities,
+                Prices = PricesOf(definition),
+                Spend = spend,
             };
             run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
             nodes = BuildNetwork(definition, run, stop.Token);
+            var network = nodes;
+            run.Metrics = () => network.Select(n => n.Metrics()).ToList();
             foreach (var sink in nodes.OfType<SinkNode>())
             {
                 await sink.OpenAsync(cancellationToken);
@@ -78,16 +86,20 @@ public sealed class PipelineRunner
             }
             catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
             {
-                throw RootCause(tasks, cancellationToken);
+                throw spend.BudgetReached && !cancellationToken.IsCancellationRequested
+                    ? new BudgetReachedException(manifest.BudgetUsd!.Value, spend.Total)
+                    : RootCause(tasks, cancellationToken);
             }
 
             var sinks = nodes.OfType<SinkNode>().ToList();
             publication.Publish(sinks.SelectMany(s => s.OwnedFiles.Prepend(Path.GetFileName(s.ErrorsPath))));
+            var steps = nodes.Select(n => n.Metrics()).ToList();
             manifest = manifest with
             {
                 Status = RunStatus.Succeeded,
                 FinishedAt = DateTimeOffset.UtcNow,
-                Steps = nodes.Select(n => n.Metrics()).ToList(),
+                Steps = steps,
+                CostUsd = CostOf(steps),
                 OutputFiles = sinks.SelectMany(s => s.OutputFiles).Select(publication.FinalPathOf).ToList(),
             };
             manifest.Write(runDirectory);
@@ -96,13 +108,17 @@ public sealed class PipelineRunner
         catch (Exception e)
         {
             publication.Abandon();
-            var cancelled = e is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            var budget = e is BudgetReachedException;
+            var cancelled = budget || (e is OperationCanceledException && cancellationToken.IsCancellationRequested);
+            var steps = nodes.Select(n => n.Metrics()).ToList();
             manifest = manifest with
             {
                 Status = cancelled ? RunStatus.Cancelled : RunStatus.Failed,
+                Reason = budget ? RunStatus.BudgetReason : null,
                 Error = cancelled ? null : e.Message,
                 FinishedAt = DateTimeOffset.UtcNow,
-                Steps = nodes.Select(n => n.Metrics()).ToList(),
+                Steps = steps,
+                CostUsd = CostOf(steps),
             };
             manifest.Write(runDirectory);
             throw;
@@ -160,6 +176,26 @@ public sealed class PipelineRunner
             Source = source,
         };
     }
+
+    /// <summary>The <c>price</c> of every model that has one.</summary>
+    private static Dictionary<string, ModelPrice> PricesOf(PipelineDefinition definition)
+    {
+        var problems = new DefinitionProblems();
+        var prices = new Dictionary<string, ModelPrice>(StringComparer.Ordinal);
+        foreach (var (name, parameters) in definition.Models)
+        {
+            if (ModelPrice.Read(name, parameters, problems) is { } price)
+            {
+                prices[name] = price;
+            }
+        }
+
+        problems.ThrowIfAny();
+        return prices;
+    }
+
+    private static decimal? CostOf(IReadOnlyList<StepMetrics> steps) =>
+        steps.Any(s => s.CostUsd is not null) ? steps.Sum(s => s.CostUsd ?? 0) : null;
 
     private static async Task<IReadOnlyList<ModelIdentity>> IdentifyModelsAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
     {
@@ -224,7 +260,8 @@ public sealed class PipelineRunner
         }
     }
 
-    private static async Task<long?> CountRowsAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
+    /// <summary>The rows a run over <paramref name="range"/> will read, when the source can count them cheaply (JSONL lines, Parquet metadata).</summary>
+    public static async Task<long?> CountRowsAsync(PipelineDefinition definition, SourceRange range, CancellationToken cancellationToken)
     {
         if (definition.Steps.First(s => s.Step is ISourceStep).Step is not ICountableSource countable
             || await countable.CountAsync(cancellationToken) is not { } count)

@@ -25,6 +25,18 @@ public sealed record RunManifest
     /// <summary>Why the run failed (null otherwise).</summary>
     public string? Error { get; init; }
 
+    /// <summary>Why a cancelled run stopped: <see cref="RunStatus.BudgetReason"/> when it reached <see cref="BudgetUsd"/>; null otherwise.</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>The run's spending limit in US dollars (null: none).</summary>
+    public decimal? BudgetUsd { get; init; }
+
+    /// <summary>
+    /// What the finished batches cost, in US dollars, summed over the steps whose model has a <c>price</c> (null when
+    /// none has): every row the models answered counts, rows dropped later (ties, filters, errors) included.
+    /// </summary>
+    public decimal? CostUsd { get; init; }
+
     public SourceRange Range { get; init; }
 
     public DateTimeOffset StartedAt { get; init; }
@@ -64,6 +76,9 @@ public static class RunStatus
 
     /// <summary>What <c>distil run --plan</c> reports: nothing ran.</summary>
     public const string Planned = "planned";
+
+    /// <summary>The <see cref="RunManifest.Reason"/> of a run stopped by its <c>budget_usd</c>.</summary>
+    public const string BudgetReason = "budget";
 }
 
 /// <summary>One step's counts in a run.</summary>
@@ -84,6 +99,12 @@ public sealed record StepMetrics
     public long InputTokens { get; init; }
 
     public long OutputTokens { get; init; }
+
+    /// <summary>The model the step calls (null for steps that call none).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>What the step's tokens cost at its model's <c>price</c>, in US dollars (null without a price).</summary>
+    public decimal? CostUsd { get; init; }
 
     /// <summary>Batches read back from the step cache instead of computed (in a plan: reusable).</summary>
     public long CachedBatches { get; init; }

@@ -29,6 +29,12 @@ public sealed record RunOptions
     /// </summary>
     public bool CacheBatches { get; init; } = true;
 
+    /// <summary>
+    /// Stop the run (cleanly: finished batches kept, status cancelled, reason budget) once its models' tokens have
+    /// cost this many US dollars, counting batches read back from the cache; overrides the definition's <c>budget_usd</c>.
+    /// </summary>
+    public decimal? BudgetUsd { get; init; }
+
     /// <summary>Opens the definition's models; required when it defines any.</summary>
     public IModelProvider? Models { get; init; }
 
@@ -58,4 +64,10 @@ public sealed record StepProgress(string Step, long RowsDone, long? RowsTotal, l
 
     /// <summary>True in the last report of the step.</summary>
     public bool Completed { get; init; }
+
+    /// <summary>The model the step calls (null for steps that call none).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>That model's live figures (served models; shared by every step that calls it).</summary>
+    public ModelActivity? ModelActivity { get; init; }
 }

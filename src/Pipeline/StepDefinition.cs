@@ -18,6 +18,9 @@ public sealed class StepDefinition
 
     public IStep Step { get; }
 
+    /// <summary>The model the step calls (its <c>model</c> parameter), or null for steps that call none.</summary>
+    public string? Model => Type.Parameters.Contains("model") ? Parameters.GetString("model") : null;
+
     /// <summary>Predecessors, explicit or implied (the previous step in the list).</summary>
     public IReadOnlyList<string> After { get; internal set; } = [];
 

@@ -10,7 +10,11 @@ namespace Distil.Judge.Tests;
 /// run here). Its faults are chosen per test: the first N requests fail with a status; a capacity beyond which
 /// requests get 429 (as a rate-limited API answers); latency that grows with the requests in flight (as a
 /// self-hosted server queues); dropped connections on every k-th request. It counts what it delivered per
-/// prompt, so tests can check that no request was lost or answered twice.
+/// prompt, so tests can check that no request was lost or answered twice. With a rate window set it limits
+/// requests and tokens per fixed window as OpenAI does (429 past the limit) and describes the window in
+/// <c>x-ratelimit-*</c> headers on every answer; it records when each request arrived and what it counted, so tests
+/// check caps on the server's own clock. Usage is a 4-characters-per-token count of the prompt and a fixed three
+/// output tokens; the totals of delivered answers are what a cost report must add up to.
 /// </summary>
 internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 {
@@ -21,6 +25,14 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     private int _inFlight;
     private int _maxInFlight;
     private int _rejected;
+    private int _rateLimited;
+    private readonly ConcurrentDictionary<string, (long Input, long Output)> _usage = new(StringComparer.Ordinal);
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly ConcurrentDictionary<long, (int Requests, long Tokens)> _windows = new();
+    private readonly ConcurrentQueue<(TimeSpan At, long Tokens)> _arrivals = new();
+
+    /// <summary>Output tokens of every answer ("&lt;model&gt; says hi").</summary>
+    public const int CompletionTokens = 3;
 
     public LoopbackOpenAIServer()
     {
@@ -64,6 +76,34 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     /// <summary>Every k-th request has its connection dropped without an answer (0: never).</summary>
     public int DropEvery { get; init; }
+
+    /// <summary>Length of the server's rate-limit windows (zero: no rate limits, no headers).</summary>
+    public TimeSpan RateWindow { get; init; }
+
+    /// <summary>Requests accepted per window (0: unlimited).</summary>
+    public int RequestsPerWindow { get; init; }
+
+    /// <summary>Tokens (prompt plus max_tokens, or the output when none is set) accepted per window (0: unlimited).</summary>
+    public long TokensPerWindow { get; init; }
+
+    /// <summary>Requests refused because their window was used up.</summary>
+    public int RateLimited => Volatile.Read(ref _rateLimited);
+
+    /// <summary>The most requests and tokens any one window accepted.</summary>
+    public (int Requests, long Tokens) BusiestWindow =>
+        _windows.IsEmpty ? (0, 0) : (_windows.Values.Max(w => w.Requests), _windows.Values.Max(w => w.Tokens));
+
+    /// <summary>When each request arrived (server clock) and the tokens it counts against a limit, in arrival order.</summary>
+    public IReadOnlyList<(TimeSpan At, long Tokens)> Arrivals => _arrivals.OrderBy(a => a.At).ToList();
+
+    /// <summary>Usage reported in answers that were delivered whole.</summary>
+    public (long Input, long Output) DeliveredUsage => (_usage.Values.Sum(u => u.Input), _usage.Values.Sum(u => u.Output));
+
+    /// <summary>Usage reported in answers delivered whole, per served model name.</summary>
+    public IReadOnlyDictionary<string, (long Input, long Output)> UsageByModel => _usage;
+
+    /// <summary>The answer to a prompt (null: "&lt;model&gt; says hi"); its output tokens are counted as four characters each.</summary>
+    public Func<string, string?>? Answer { get; init; }
 
     public int Requests => Volatile.Read(ref _requests);
 
@@ -109,6 +149,19 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
             LastAuthorization = context.Request.Headers["Authorization"];
             using var body = new StreamReader(context.Request.InputStream);
             var request = JsonDocument.Parse(await body.ReadToEndAsync()).RootElement;
+            var promptTokens = PromptTokens(request);
+            var countedTokens = promptTokens + (request.TryGetProperty("max_tokens", out var max) || request.TryGetProperty("max_completion_tokens", out max) ? max.GetInt64() : CompletionTokens);
+            var arrival = _clock.Elapsed;
+            _arrivals.Enqueue((arrival, countedTokens));
+            if (RateWindow > TimeSpan.Zero && !Admit(arrival, countedTokens))
+            {
+                Interlocked.Increment(ref _rateLimited);
+                context.Response.StatusCode = 429;
+                AddRateLimitHeaders(context);
+                await Write(context, "{\"error\": {\"message\": \"rate limit reached\", \"type\": \"requests\"}}");
+                return;
+            }
+
             await Task.Delay(BaseLatency + (LatencyPerInFlight * inFlight));
             if (number <= FailFirst || (Capacity > 0 && inFlight > Capacity))
             {
@@ -131,20 +184,78 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
             var model = request.GetProperty("model").GetString();
             var prompt = request.GetProperty("messages").EnumerateArray().Last().GetProperty("content").ToString();
+            var content = Answer?.Invoke(prompt) ?? $"{model} says hi";
+            var completionTokens = Answer is null ? CompletionTokens : (content.Length + 3) / 4;
+            AddRateLimitHeaders(context);
             await Write(context, JsonSerializer.Serialize(new
             {
                 id = "chatcmpl-" + number,
                 @object = "chat.completion",
                 created = 1,
                 model,
-                choices = new[] { new { index = 0, message = new { role = "assistant", content = $"{model} says hi" }, finish_reason = "stop" } },
-                usage = new { prompt_tokens = 5, completion_tokens = 3, total_tokens = 8 },
+                choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
+                usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens },
             }));
+            _usage.AddOrUpdate(model!, (promptTokens, completionTokens), (_, u) => (u.Input + promptTokens, u.Output + completionTokens));
             _delivered.AddOrUpdate(prompt, 1, (_, n) => n + 1);
         }
         finally
         {
             Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>Prompt tokens as this server counts them: four characters of message text per token, rounded up.</summary>
+    private static long PromptTokens(JsonElement request)
+    {
+        long characters = 0;
+        foreach (var message in request.GetProperty("messages").EnumerateArray())
+        {
+            characters += message.GetProperty("content").ValueKind == JsonValueKind.String ? message.GetProperty("content").GetString()!.Length : 0;
+        }
+
+        return (characters + 3) / 4;
+    }
+
+    private long WindowOf(TimeSpan at) => at.Ticks / RateWindow.Ticks;
+
+    /// <summary>Counts the request in its window unless the window is used up.</summary>
+    private bool Admit(TimeSpan arrival, long tokens)
+    {
+        var admitted = false;
+        _windows.AddOrUpdate(
+            WindowOf(arrival),
+            _ => { admitted = true; return (1, tokens); },
+            (_, w) =>
+            {
+                admitted = (RequestsPerWindow == 0 || w.Requests < RequestsPerWindow) && (TokensPerWindow == 0 || w.Tokens < TokensPerWindow);
+                return admitted ? (w.Requests + 1, w.Tokens + tokens) : w;
+            });
+        return admitted;
+    }
+
+    private void AddRateLimitHeaders(HttpListenerContext context)
+    {
+        if (RateWindow <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var now = _clock.Elapsed;
+        var window = _windows.GetValueOrDefault(WindowOf(now));
+        var reset = $"{(int)Math.Ceiling((((WindowOf(now) + 1) * RateWindow.Ticks) - now.Ticks) / (double)TimeSpan.TicksPerMillisecond)}ms";
+        if (RequestsPerWindow > 0)
+        {
+            context.Response.AddHeader("x-ratelimit-limit-requests", RequestsPerWindow.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            context.Response.AddHeader("x-ratelimit-remaining-requests", Math.Max(0, RequestsPerWindow - window.Requests).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            context.Response.AddHeader("x-ratelimit-reset-requests", reset);
+        }
+
+        if (TokensPerWindow > 0)
+        {
+            context.Response.AddHeader("x-ratelimit-limit-tokens", TokensPerWindow.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            context.Response.AddHeader("x-ratelimit-remaining-tokens", Math.Max(0, TokensPerWindow - window.Tokens).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            context.Response.AddHeader("x-ratelimit-reset-tokens", reset);
         }
     }
 

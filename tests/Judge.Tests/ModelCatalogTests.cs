@@ -87,7 +87,7 @@ public class ModelCatalogTests(TinyModels models)
 
             Assert.All(results, r => Assert.Null(r.Error));
             Assert.All(results, r => Assert.Equal("served-model says hi", r.Response!.Text));
-            Assert.Equal(5, results[0].Response!.Usage!.InputTokenCount);
+            Assert.Equal(1, results[0].Response!.Usage!.InputTokenCount); // "q0": the server counts 4 characters a token, rounded up
             Assert.Equal(8, server.Requests); // 6 answered + 2 overloaded, retried
             Assert.InRange(server.MaxInFlight, 1, 2);
             Assert.Equal("Bearer sk-secret-value", server.LastAuthorization);

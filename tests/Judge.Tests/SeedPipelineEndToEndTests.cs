@@ -10,7 +10,7 @@ namespace Distil.Judge.Tests;
 [Collection(TinyModelCollection.Name)]
 public class SeedPipelineEndToEndTests(TinyModels models)
 {
-    private static string RepositoryFile(string relative)
+    internal static string RepositoryFile(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

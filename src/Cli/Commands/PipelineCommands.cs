@@ -5,10 +5,10 @@ using Spectre.Console;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>The commands run, validate and steps.</summary>
+/// <summary>The commands run, validate, steps and estimate.</summary>
 internal static class PipelineCommands
 {
-    public static IEnumerable<Command> Create() => [Run(), Validate(), Steps()];
+    public static IEnumerable<Command> Create() => [Run(), Validate(), Steps(), Estimate()];
 
     private static Command Run()
     {
@@ -20,9 +20,10 @@ internal static class PipelineCommands
         var runs = new Option<DirectoryInfo?>("--runs") { Description = "Root of the run directories (default ./runs)." };
         var hubEndpoint = new Option<string?>("--hub-endpoint") { Description = "Hub that load_hub reads from (overrides the step's endpoint and HF_ENDPOINT), e.g. a mirror or a local Hub." };
         var hubCache = new Option<DirectoryInfo?>("--hub-cache") { Description = "Download cache of load_hub (default ~/.cache/distil/hub; a step's cache_dir wins)." };
+        var budget = new Option<decimal?>("--budget-usd") { Description = "Stop cleanly once the models' tokens have cost this many US dollars (at their \"price\"); overrides the definition's budget_usd. Exit code 3; a rerun with a higher budget resumes." };
         var command = new Command("run", "Run a pipeline; a rerun of the same definition on the same data resumes where it stopped.")
         {
-            pipeline, limit, output, fresh, runs, plan, hubEndpoint, hubCache,
+            pipeline, limit, output, fresh, runs, plan, hubEndpoint, hubCache, budget,
         };
         command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
         {
@@ -31,6 +32,12 @@ internal static class PipelineCommands
             if (result.GetValue(limit) is < 0)
             {
                 error.WriteLine("--limit must not be negative");
+                return ExitCodes.InvalidInput;
+            }
+
+            if (result.GetValue(budget) is <= 0)
+            {
+                error.WriteLine("--budget-usd must be a positive number of US dollars");
                 return ExitCodes.InvalidInput;
             }
 
@@ -53,6 +60,7 @@ internal static class PipelineCommands
                 OutputDirectory = result.GetValue(output)?.FullName,
                 Fresh = result.GetValue(fresh),
                 Plan = result.GetValue(plan),
+                BudgetUsd = result.GetValue(budget),
                 Models = new ModelCatalog(),
             };
             return options.Plan ? await PlanAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken) : await RunAsync(definition, options, result.InvocationConfiguration.Output, error, cancellationToken);
@@ -88,6 +96,11 @@ internal static class PipelineCommands
         {
             error.WriteLine($"invalid input: {e.Message}");
             return ExitCodes.InvalidInput;
+        }
+        catch (BudgetReachedException e)
+        {
+            error.WriteLine($"stopped: {e.Message}");
+            return ExitCodes.BudgetReached;
         }
         catch (Exception e)
         {
@@ -128,7 +141,14 @@ internal static class PipelineCommands
             var dropped = step.Dropped.Count == 0 ? string.Empty : $", dropped {string.Join(", ", step.Dropped.Select(d => $"{d.Key} {d.Value}"))}";
             var cached = step.CacheKey is null ? string.Empty : $", {step.CachedBatches} batches from cache, {step.ComputedBatches} computed";
             var tokens = step.InputTokens + step.OutputTokens == 0 ? string.Empty : $", tokens {step.InputTokens} in / {step.OutputTokens} out";
-            output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}");
+            var cost = step.CostUsd is { } usd ? $", ${Dollars(usd)} ({step.Model})" : string.Empty;
+            output.WriteLine($"  {step.Name}: {step.RowsIn} in, {step.RowsOut} out, {step.Errors} errors{dropped}{cached}{tokens}{cost}");
+        }
+
+        if (manifest.CostUsd is { } total)
+        {
+            var budget = manifest.BudgetUsd is { } limit ? $" of a ${Dollars(limit)} budget" : string.Empty;
+            output.WriteLine($"  cost ${Dollars(total)}{budget}, every row answered counted (dropped ones too)");
         }
 
         foreach (var file in manifest.OutputFiles)
@@ -137,6 +157,83 @@ internal static class PipelineCommands
         }
 
         output.WriteLine($"  run directory {manifest.RunDirectory}");
+    }
+
+    private static string Dollars(decimal usd) => usd.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static Command Estimate()
+    {
+        var pipeline = new Argument<FileInfo>("pipeline") { Description = "The pipeline definition (JSON)." };
+        var sample = new Option<long>("--sample") { Description = "Rows to run for real, from the start of the input (default 50).", DefaultValueFactory = _ => 50 };
+        var json = new Option<bool>("--json") { Description = "Print the estimate as JSON." };
+        var command = new Command("estimate", "Run the first rows in a scratch folder and project tokens, money and time for the whole input.") { pipeline, sample, json };
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var error = result.InvocationConfiguration.Error;
+            var output = result.InvocationConfiguration.Output;
+            if (result.GetValue(sample) < 1)
+            {
+                error.WriteLine("--sample must be at least 1");
+                return ExitCodes.InvalidInput;
+            }
+
+            PipelineDefinition definition;
+            try
+            {
+                definition = PipelineDefinition.Load(result.GetValue(pipeline)!.FullName, BuiltInSteps.CreateRegistry());
+            }
+            catch (PipelineDefinitionException e)
+            {
+                error.WriteLine($"invalid pipeline: {e.Message}");
+                return ExitCodes.InvalidInput;
+            }
+
+            // Not the run folder: a sample's batches must never be taken for the run's own.
+            var scratch = Path.Combine(Path.GetTempPath(), $"distil-estimate-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            try
+            {
+                return await ReportFailuresAsync("estimate", error, cancellationToken, async () =>
+                {
+                    var estimate = await RunEstimate.MeasureAsync(definition, new RunOptions { Models = new ModelCatalog() }, result.GetValue(sample), scratch, cancellationToken);
+                    if (result.GetValue(json))
+                    {
+                        output.WriteLine(System.Text.Json.JsonSerializer.Serialize(estimate, new System.Text.Json.JsonSerializerOptions(SnakeCaseJson.Options) { WriteIndented = true }));
+                    }
+                    else
+                    {
+                        PrintEstimate(definition.Name, estimate, output);
+                    }
+
+                    return ExitCodes.Ok;
+                });
+            }
+            finally
+            {
+                if (Directory.Exists(scratch))
+                {
+                    Directory.Delete(scratch, recursive: true);
+                }
+            }
+        });
+        return command;
+    }
+
+    private static void PrintEstimate(string pipeline, RunEstimate estimate, TextWriter output)
+    {
+        var of = estimate.InputRows is { } rows ? $"of {rows:N0} input rows" : "the input cannot be counted, so nothing is projected";
+        output.WriteLine($"estimate for {pipeline}: a sample of {estimate.SampleRows:N0} rows ({of}) ran in {estimate.SampleElapsed.TotalSeconds:F1}s");
+        foreach (var step in estimate.Steps)
+        {
+            var projected = step.ProjectedInputTokens is { } i ? $" → projected {i:N0} in / {step.ProjectedOutputTokens:N0} out" : string.Empty;
+            var cost = step.ProjectedCostUsd is { } usd ? $", ${Dollars(decimal.Round(usd, 6))}" : string.Empty;
+            output.WriteLine($"  {step.Name}{(step.Model is null ? string.Empty : $" ({step.Model})")}: sample {step.SampleInputTokens:N0} in / {step.SampleOutputTokens:N0} out{projected}{cost}");
+        }
+
+        if (estimate.InputRows is not null)
+        {
+            var money = estimate.ProjectedCostUsd is { } total ? $", ${Dollars(decimal.Round(total, 6))}" : " (no model has a price)";
+            output.WriteLine($"  whole input: {estimate.ProjectedInputTokens:N0} input / {estimate.ProjectedOutputTokens:N0} output tokens{money}, about {estimate.ProjectedElapsed:hh\\:mm\\:ss}");
+        }
     }
 
     private static Command Validate()

@@ -6,7 +6,8 @@ using Spectre.Console.Rendering;
 
 namespace Distil.Cli.Commands;
 
-/// <summary>Live progress of a run in a terminal: one bar per step with rows, rows/s and time left.</summary>
+/// <summary>Live progress of a run in a terminal: one bar per step with rows, rows/s and time left, and for steps
+/// calling a served model, that model's concurrency, tokens/s and error rate.</summary>
 internal static class PipelineProgress
 {
     public static async Task<RunManifest> ShowAsync(PipelineDefinition definition, Func<IProgress<StepProgress>, Task<RunManifest>> run)
@@ -18,7 +19,8 @@ internal static class PipelineProgress
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new RowsColumn(), new RowsPerSecondColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var tasks = definition.Steps.ToDictionary(s => s.Name, s => context.AddTask(s.Name, autoStart: true, maxValue: 1));
+                var tasks = definition.Steps.ToDictionary(s => s.Name, s => context.AddTask(Markup.Escape(s.Name), autoStart: true, maxValue: 1));
+                var models = new ModelActivityText();
                 foreach (var task in tasks.Values)
                 {
                     task.IsIndeterminate = true;
@@ -27,6 +29,11 @@ internal static class PipelineProgress
                 var progress = new SynchronousProgress(update =>
                 {
                     var task = tasks[update.Step];
+                    if (models.For(update) is { Length: > 0 } model)
+                    {
+                        task.Description = $"{Markup.Escape(update.Step)} [grey]{Markup.Escape(model)}[/]";
+                    }
+
                     if (update.RowsTotal is { } total && total > 0)
                     {
                         task.IsIndeterminate = false;
@@ -79,6 +86,7 @@ internal sealed class PlainProgress(TextWriter output) : IProgress<StepProgress>
 {
     private readonly ConcurrentDictionary<string, (long Ticks, long Rows)> _last = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ModelActivityText _models = new();
 
     public void Report(StepProgress value)
     {
@@ -95,9 +103,10 @@ internal sealed class PlainProgress(TextWriter output) : IProgress<StepProgress>
         var total = value.RowsTotal is { } t ? $"/{t}" : string.Empty;
         var eta = value.RowsTotal is { } all && rate > 0 && !value.Completed ? $", ~{TimeSpan.FromSeconds((all - value.RowsDone) / rate):hh\\:mm\\:ss} left" : string.Empty;
         var errors = value.Errors > 0 ? $", {value.Errors} errors" : string.Empty;
+        var model = _models.For(value) is { Length: > 0 } text ? $"; {text}" : string.Empty;
         lock (output)
         {
-            output.WriteLine($"[{value.Step}] {(value.Completed ? "done " : string.Empty)}{value.RowsDone}{total} rows, {rate:F0} rows/s{errors}{eta}");
+            output.WriteLine($"[{value.Step}] {(value.Completed ? "done " : string.Empty)}{value.RowsDone}{total} rows, {rate:F0} rows/s{errors}{eta}{model}");
         }
     }
 }

@@ -95,7 +95,7 @@ internal sealed class BatchNode : StepNode
         var cancellationToken = Run.CancellationToken;
         if (_cache is null)
         {
-            var plain = Run.CreateContext(Definition.Name);
+            var plain = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
             var result = await ProcessFreshAsync(batch.Rows, plain, cancellationToken);
             Totals.Add(plain.Counts());
             CountIn(batch.Rows.Length);
@@ -113,6 +113,11 @@ internal sealed class BatchNode : StepNode
         if (!Run.Options.Fresh && await _cache.TryReadAsync(key, batch.Rows, cancellationToken) is { } cached)
         {
             Totals.Add(cached.Counts);
+            if (Run.PriceOf(Definition) is { } price)
+            {
+                Run.Spend.Add(price.Cost(cached.Counts.InputTokens, cached.Counts.OutputTokens)); // a resumed run's budget covers what its cache cost
+            }
+
             CountIn(batch.Rows.Length, cached: true);
             return cached.Rows;
         }
@@ -123,7 +128,7 @@ internal sealed class BatchNode : StepNode
             return PlanPending.Mark(batch.Rows);
         }
 
-        var context = Run.CreateContext(Definition.Name);
+        var context = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
         var output = await ProcessFreshAsync(batch.Rows, context, cancellationToken);
         var counts = context.Counts();
         await _cache.WriteAsync(key, batch.Rows, output, counts, cancellationToken);

@@ -16,6 +16,21 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
     /// <summary>The identity of every model of the definition (manifest, dataset card).</summary>
     public IReadOnlyList<ModelIdentity> ModelIdentities { get; init; } = [];
 
+    /// <summary>The <c>price</c> of each model that has one.</summary>
+    public IReadOnlyDictionary<string, ModelPrice> Prices { get; init; } = new Dictionary<string, ModelPrice>();
+
+    /// <summary>Money spent so far, checked against the budget as tokens are reported.</summary>
+    public RunSpend Spend { get; init; } = new(null, () => { });
+
+    /// <summary>Every step's metrics so far (for sinks that report on the whole run, such as the dataset card).</summary>
+    public Func<IReadOnlyList<StepMetrics>>? Metrics { get; set; }
+
+    /// <summary>The live figures of the model <paramref name="step"/> calls, when its client keeps them (served models).</summary>
+    public ModelActivity? ActivityOf(StepDefinition step) =>
+        step.Model is { } model && models.TryGetValue(model, out var client) ? client.GetService<IModelActivity>()?.Activity() : null;
+
+    public ModelPrice? PriceOf(StepDefinition step) => step.Model is { } model ? Prices.GetValueOrDefault(model) : null;
+
     public string CacheDirectory(string stepName) => BatchCache.DirectoryFor(Options.RunsRoot, Pipeline, stepName);
 
     private readonly ILoggerFactory _loggers = options.LoggerFactory ?? NullLoggerFactory.Instance;
@@ -33,6 +48,7 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
     /// <summary>Cancelled when the user cancels or any step fails.</summary>
     public CancellationToken CancellationToken { get; init; }
 
-    public StepContext CreateContext(string stepName) =>
-        new(stepName, _loggers.CreateLogger($"Distil.Step.{stepName}"), RunDirectory, models);
+    /// <summary>A context whose token reports are also charged, live, to the run's spend at <paramref name="price"/>.</summary>
+    public StepContext CreateContext(string stepName, ModelPrice? price = null) =>
+        new(stepName, _loggers.CreateLogger($"Distil.Step.{stepName}"), RunDirectory, models, price is null ? null : (input, output) => Spend.Add(price.Cost(input, output)));
 }

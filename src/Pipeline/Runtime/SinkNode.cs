@@ -47,6 +47,7 @@ internal sealed class SinkNode : StepNode
         {
             Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
             Models = Run.ModelIdentities,
+            RunMetrics = Run.Metrics,
         };
         return _sink.OpenAsync(context, Totals, cancellationToken);
     }

@@ -8,7 +8,8 @@ namespace Distil.Pipeline.Runtime;
 /// The runtime's <see cref="IStepContext"/>: counts errors, drops and tokens. One instance per batch (so a
 /// batch's counts can be cached with it) or per step for sources, fan-ins and sinks.
 /// </summary>
-internal sealed class StepContext(string stepName, ILogger logger, string runDirectory, IReadOnlyDictionary<string, IChatClient> models) : IStepContext
+/// <param name="charge">Called with the tokens a step reports as it reports them (not with counts added from batches).</param>
+internal sealed class StepContext(string stepName, ILogger logger, string runDirectory, IReadOnlyDictionary<string, IChatClient> models, Action<long, long>? charge = null) : IStepContext
 {
     // Created on first use: a context is made per batch, and most batches drop nothing.
     private ConcurrentDictionary<string, long>? _dropped;
@@ -55,6 +56,12 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
 
     public void AddTokens(long inputTokens, long outputTokens)
     {
+        CountTokens(inputTokens, outputTokens);
+        charge?.Invoke(inputTokens, outputTokens);
+    }
+
+    private void CountTokens(long inputTokens, long outputTokens)
+    {
         Interlocked.Add(ref _inputTokens, inputTokens);
         Interlocked.Add(ref _outputTokens, outputTokens);
     }
@@ -63,7 +70,7 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
     public void Add(BatchCounts counts)
     {
         Interlocked.Add(ref _errors, counts.Errors);
-        AddTokens(counts.InputTokens, counts.OutputTokens);
+        CountTokens(counts.InputTokens, counts.OutputTokens); // charged when they were reported (or, from the cache, by the caller)
         foreach (var (reason, count) in counts.Dropped)
         {
             CountDropped(reason, count);

@@ -143,6 +143,8 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         {
             Errors = Totals.Errors,
             Completed = completed,
+            Model = Definition.Model,
+            ModelActivity = Run.ActivityOf(Definition),
         });
     }
 
@@ -155,6 +157,8 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         Dropped = new Dictionary<string, long>(Totals.Dropped, StringComparer.Ordinal),
         InputTokens = Totals.InputTokens,
         OutputTokens = Totals.OutputTokens,
+        Model = Definition.Model,
+        CostUsd = Run.PriceOf(Definition)?.Cost(Totals.InputTokens, Totals.OutputTokens),
         CachedBatches = Interlocked.Read(ref _cachedBatches),
         ComputedBatches = Interlocked.Read(ref _computedBatches),
         CacheKey = Run.StepKeys.GetValueOrDefault(Definition.Name),

@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
+using Distil.Pipeline;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Steps;
@@ -17,7 +18,7 @@ namespace Distil.Steps;
 /// Retries belong outside this client: each attempt takes a slot and reports its outcome, and a back-off does
 /// not hold a slot while it waits.
 /// </remarks>
-public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
+public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient, IModelActivity
 {
     /// <summary>Latency (per output token when the usage is known) this many times the best seen means queueing.</summary>
     public const double LatencyTolerance = 2.0;
@@ -35,6 +36,9 @@ public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
     private double _bestLatency = double.MaxValue;
     private double _smoothedLatency;
     private long _overloads;
+    private long _succeeded;
+    private long _failed;
+    private long _outputTokens;
 
     private readonly bool _adaptive;
 
@@ -71,6 +75,15 @@ public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
 
     private int Slots => Math.Max(1, (int)_limit);
 
+    /// <summary>Every attempt passes here (retries wrap this client), so its counts are per attempt.</summary>
+    public ModelActivity Activity()
+    {
+        lock (_gate)
+        {
+            return new ModelActivity(Slots, _inFlight, Interlocked.Read(ref _succeeded), Interlocked.Read(ref _failed), Interlocked.Read(ref _outputTokens));
+        }
+    }
+
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var epoch = await AcquireAsync(cancellationToken).ConfigureAwait(false);
@@ -78,6 +91,7 @@ public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
         try
         {
             var response = await base.GetResponseAsync(messages, options, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _outputTokens, response.Usage?.OutputTokenCount ?? 0);
             Release(epoch, Outcome.Success, PerTokenLatency(clock.Elapsed, response.Usage?.OutputTokenCount));
             return response;
         }
@@ -116,6 +130,11 @@ public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
                 }
 
                 updates++;
+                foreach (var usage in update.Contents.OfType<UsageContent>())
+                {
+                    Interlocked.Add(ref _outputTokens, usage.Details.OutputTokenCount ?? 0);
+                }
+
                 yield return update;
             }
 
@@ -193,6 +212,11 @@ public sealed class ConcurrencyLimitedChatClient : DelegatingChatClient
         lock (_gate)
         {
             _inFlight--;
+            if (startedIn >= 0)
+            {
+                _ = outcome == Outcome.Success ? Interlocked.Increment(ref _succeeded) : Interlocked.Increment(ref _failed);
+            }
+
             // A burst of failures from requests that all started under the old limit is one signal, not many:
             // only a request started since the last decrease may decrease again.
             var current = _adaptive && startedIn == _epoch;

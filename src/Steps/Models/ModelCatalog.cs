@@ -16,8 +16,8 @@ namespace Distil.Steps;
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
-    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "description"];
-    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "description"];
+    private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "price", "description"];
+    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "requests_per_minute", "tokens_per_minute", "price", "description"];
 
     /// <summary>
     /// Checks one <c>models</c> entry without opening anything (registered as the definition's model validator, so
@@ -40,6 +40,7 @@ public sealed class ModelCatalog : IModelProvider
         }
 
         problems.Check(() => definition.GetString("description"));
+        ModelPrice.Read(name, definition, problems);
     }
 
     public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
@@ -198,7 +199,7 @@ public sealed class ModelCatalog : IModelProvider
         return (preset!, seed);
     }
 
-    private sealed record RemoteSettings(string Model, Uri Endpoint, string Key, int MaxConcurrency, int InitialConcurrency, bool AdaptiveConcurrency, int MaxRetries, double TimeoutSeconds);
+    private sealed record RemoteSettings(string Model, Uri Endpoint, string Key, int MaxConcurrency, int InitialConcurrency, bool AdaptiveConcurrency, int MaxRetries, double TimeoutSeconds, long? RequestsPerMinute, long? TokensPerMinute);
 
     /// <summary>The entry's endpoint settings; each bad field is recorded in <paramref name="problems"/>.</summary>
     private static RemoteSettings ReadRemote(string name, StepParameters definition, DefinitionProblems problems)
@@ -221,7 +222,9 @@ public sealed class ModelCatalog : IModelProvider
         var adaptive = problems.Check(() => definition.GetBoolean("adaptive_concurrency", true), true);
         var maxRetries = problems.Check(() => definition.GetInt32("max_retries", 4, 0, 100), 4);
         var timeout = problems.Check(() => definition.GetDouble("timeout_s", 300, 0.001, 86_400), 300);
-        return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout);
+        var requestsPerMinute = problems.Check(() => definition.Has("requests_per_minute") ? definition.GetInt64("requests_per_minute", 0, 1, 100_000_000) : (long?)null, null);
+        var tokensPerMinute = problems.Check(() => definition.Has("tokens_per_minute") ? definition.GetInt64("tokens_per_minute", 0, 1, 100_000_000_000) : (long?)null, null);
+        return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout, requestsPerMinute, tokensPerMinute);
     }
 
     private static string ReadKey(string name, StepParameters definition)
@@ -244,7 +247,12 @@ public sealed class ModelCatalog : IModelProvider
             RetryPolicy = new ClientRetryPolicy(0), // RetryingChatClient owns retries, so they are not multiplied.
             NetworkTimeout = TimeSpan.FromSeconds(settings.TimeoutSeconds),
         };
+        var rateLimit = new ServedRateLimit(settings.RequestsPerMinute, settings.TokensPerMinute);
+        options.AddPolicy(new RateLimitHeaderPolicy(rateLimit), PipelinePosition.PerTry);
         IChatClient client = new OpenAI.Chat.ChatClient(settings.Model, new ApiKeyCredential(settings.Key), options).AsIChatClient();
+        // The rate limit is innermost so each attempt counts when it is sent; a request it holds keeps its
+        // concurrency slot, and the latency the concurrency limit sees then says, rightly, that more slots would not help.
+        client = new RateLimitedChatClient(client, rateLimit);
         // Retries wrap the limit, so that every attempt reports its outcome to it and a back-off holds no slot.
         client = new ConcurrencyLimitedChatClient(client, settings.MaxConcurrency, settings.InitialConcurrency, settings.AdaptiveConcurrency);
         return new RetryingChatClient(client, settings.MaxRetries, TimeSpan.FromMilliseconds(500));

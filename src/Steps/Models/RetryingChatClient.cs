@@ -6,7 +6,7 @@ namespace Distil.Steps;
 
 /// <summary>
 /// Retries a remote model's transient failures (HTTP 429 and 5xx, dropped connections, cut-off bodies, timeouts) with
-/// exponential backoff and jitter, honouring the server's Retry-After. Other failures (400, 401, a bad model
+/// exponential backoff and jitter, honouring the server's Retry-After (seconds or an HTTP date). Other failures (400, 401, a bad model
 /// name) surface at once: retrying them only wastes the quota.
 /// </summary>
 public sealed class RetryingChatClient(IChatClient inner, int maxRetries, TimeSpan baseDelay) : DelegatingChatClient(inner)
@@ -45,11 +45,10 @@ public sealed class RetryingChatClient(IChatClient inner, int maxRetries, TimeSp
     private TimeSpan DelayFor(Exception e, int attempt)
     {
         if (e is ClientResultException result
-            && result.GetRawResponse()?.Headers.TryGetValue("Retry-After", out var retryAfter) == true
-            && double.TryParse(retryAfter, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
-            && seconds >= 0)
+            && result.GetRawResponse()?.Headers.TryGetValue(RateLimitHeaders.RetryAfterName, out var retryAfter) == true
+            && RateLimitHeaders.RetryAfter(retryAfter, DateTimeOffset.UtcNow) is { } wait)
         {
-            return TimeSpan.FromSeconds(Math.Min(seconds, MaxDelay.TotalSeconds));
+            return wait < MaxDelay ? wait : MaxDelay;
         }
 
         var exponential = baseDelay.TotalMilliseconds * Math.Pow(2, attempt);

@@ -33,6 +33,7 @@ public sealed class DatasetCardStep : ISinkStep
     private readonly Stopwatch _clock = new();
     private string? _outputDirectory;
     private IReadOnlyList<ModelIdentity> _models = [];
+    private Func<IReadOnlyList<StepMetrics>>? _runMetrics;
     private long _rows;
     private long _inputTokens;
     private long _outputTokens;
@@ -68,6 +69,7 @@ public sealed class DatasetCardStep : ISinkStep
     {
         _outputDirectory = sink.OutputDirectory;
         _models = sink.Models;
+        _runMetrics = sink.RunMetrics;
         _clock.Start();
         return ValueTask.CompletedTask;
     }
@@ -150,6 +152,8 @@ public sealed class DatasetCardStep : ISinkStep
             Elapsed = _elapsed ?? _clock.Elapsed,
             PipelineDefinition = _definition,
             ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
+            Spend = (_runMetrics?.Invoke() ?? []).Where(s => s is { CostUsd: not null, Model: not null })
+                .Select(s => (s.Name, s.Model!, s.InputTokens, s.OutputTokens, s.CostUsd!.Value)).ToList(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
