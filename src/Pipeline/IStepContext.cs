@@ -24,4 +24,11 @@ public interface IStepContext
 
     /// <summary>Adds model token usage to the step's metrics.</summary>
     void AddTokens(long inputTokens, long outputTokens);
+
+    /// <summary>Counts one answer by the backend that produced it: the model id a server reports, with its
+    /// <c>system_fingerprint</c> when it sends one. Kept per batch (in the step cache) and per step (in the
+    /// manifest), so a backend that changed behind the same model name during a run shows as two entries.</summary>
+    void CountBackend(string backend)
+    {
+    }
 }

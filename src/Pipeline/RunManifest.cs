@@ -103,6 +103,10 @@ public sealed record StepMetrics
     /// <summary>The model the step calls (null for steps that call none).</summary>
     public string? Model { get; init; }
 
+    /// <summary>Answers by the backend that produced them: the model id the server reported, then its
+    /// <c>system_fingerprint</c> in brackets when it sent one (served models; empty for steps that call none).</summary>
+    public IReadOnlyDictionary<string, long> Backends { get; init; } = new Dictionary<string, long>();
+
     /// <summary>What the step's tokens cost at its model's <c>price</c>, in US dollars (null without a price).</summary>
     public decimal? CostUsd { get; init; }
 

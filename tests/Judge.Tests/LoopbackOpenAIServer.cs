@@ -105,6 +105,10 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     /// <summary>The answer to a prompt (null: "&lt;model&gt; says hi"); its output tokens are counted as four characters each.</summary>
     public Func<string, string?>? Answer { get; init; }
 
+    /// <summary>The <c>system_fingerprint</c> sent with the n-th request's answer (null: none), so a test can change
+    /// the backend behind a model name mid-run.</summary>
+    public Func<int, string?>? SystemFingerprint { get; init; }
+
     public int Requests => Volatile.Read(ref _requests);
 
     public int MaxInFlight => Volatile.Read(ref _maxInFlight);
@@ -193,6 +197,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
                 @object = "chat.completion",
                 created = 1,
                 model,
+                system_fingerprint = SystemFingerprint?.Invoke(number),
                 choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
                 usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens },
             }));

@@ -16,12 +16,13 @@ internal static class ServedPipeline
     };
 
     /// <summary>A server whose judge answers are well-formed ratings that depend only on the judge prompt.</summary>
-    public static LoopbackOpenAIServer Server(int failFirst = 0, int dropEvery = 0) => new()
+    public static LoopbackOpenAIServer Server(int failFirst = 0, int dropEvery = 0, Func<int, string?>? systemFingerprint = null) => new()
     {
         BaseLatency = TimeSpan.FromMilliseconds(2),
         FailFirst = failFirst,
         DropEvery = dropEvery,
         Answer = JudgeAnswer,
+        SystemFingerprint = systemFingerprint,
     };
 
     /// <summary>Writes <paramref name="rows"/> prompts and the definition into <paramref name="folder"/>; returns the definition's path.</summary>

@@ -75,11 +75,22 @@ internal sealed class BatchCache(string directory, string stepKey)
             dropped[d.Name] = d.Value.GetInt64();
         }
 
+        // Batches cached before backends were recorded have none.
+        var backends = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (header.RootElement.TryGetProperty("backends", out var recorded))
+        {
+            foreach (var b in recorded.EnumerateObject())
+            {
+                backends[b.Name] = b.Value.GetInt64();
+            }
+        }
+
         var counts = new BatchCounts(
             header.RootElement.GetProperty("errors").GetInt64(),
             header.RootElement.GetProperty("input_tokens").GetInt64(),
             header.RootElement.GetProperty("output_tokens").GetInt64(),
-            dropped);
+            dropped,
+            backends);
 
         var rows = new Row[lines.Length - 1];
         for (var i = 1; i < lines.Length; i++)
@@ -111,6 +122,13 @@ internal sealed class BatchCache(string directory, string stepKey)
             foreach (var (reason, count) in counts.Dropped)
             {
                 writer.WriteNumber(reason, count);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteStartObject("backends");
+            foreach (var (backend, count) in counts.Backends ?? new Dictionary<string, long>())
+            {
+                writer.WriteNumber(backend, count);
             }
 
             writer.WriteEndObject();

@@ -13,6 +13,7 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
 {
     // Created on first use: a context is made per batch, and most batches drop nothing.
     private ConcurrentDictionary<string, long>? _dropped;
+    private ConcurrentDictionary<string, long>? _backends;
     private ConcurrentDictionary<Row, byte>? _erroredRows;
     private long _errors;
     private long _inputTokens;
@@ -31,6 +32,9 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
     public long OutputTokens => Interlocked.Read(ref _outputTokens);
 
     public IReadOnlyDictionary<string, long> Dropped => (IReadOnlyDictionary<string, long>?)_dropped ?? NoDrops;
+
+    /// <summary>Answers by the backend that produced them (<see cref="IStepContext.CountBackend"/>).</summary>
+    public IReadOnlyDictionary<string, long> Backends => (IReadOnlyDictionary<string, long>?)_backends ?? NoDrops;
 
     /// <summary>Rows marked failed through this context (so none can disappear from a batch unnoticed).</summary>
     public ICollection<Row> ErroredRows => _erroredRows?.Keys ?? [];
@@ -54,6 +58,10 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
         LazyInitializer.EnsureInitialized(ref _dropped, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
             .AddOrUpdate(reason, count, (_, c) => c + count);
 
+    public void CountBackend(string backend) =>
+        LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
+            .AddOrUpdate(backend, 1, (_, c) => c + 1);
+
     public void AddTokens(long inputTokens, long outputTokens)
     {
         CountTokens(inputTokens, outputTokens);
@@ -75,12 +83,21 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
         {
             CountDropped(reason, count);
         }
+
+        foreach (var (backend, count) in counts.Backends ?? NoDrops)
+        {
+            LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
+                .AddOrUpdate(backend, count, (_, c) => c + count);
+        }
     }
 
-    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, _dropped is null || _dropped.IsEmpty ? NoDrops : new Dictionary<string, long>(_dropped, StringComparer.Ordinal));
+    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, Snapshot(_dropped), Snapshot(_backends));
+
+    private static IReadOnlyDictionary<string, long> Snapshot(ConcurrentDictionary<string, long>? counts) =>
+        counts is null || counts.IsEmpty ? NoDrops : new Dictionary<string, long>(counts, StringComparer.Ordinal);
 
     private static readonly IReadOnlyDictionary<string, long> NoDrops = new Dictionary<string, long>();
 }
 
 /// <summary>What one batch added to its step's metrics.</summary>
-internal sealed record BatchCounts(long Errors, long InputTokens, long OutputTokens, IReadOnlyDictionary<string, long> Dropped);
+internal sealed record BatchCounts(long Errors, long InputTokens, long OutputTokens, IReadOnlyDictionary<string, long> Dropped, IReadOnlyDictionary<string, long>? Backends = null);

@@ -155,6 +155,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
         RowsOut = Interlocked.Read(ref _rowsOut),
         Errors = Totals.Errors,
         Dropped = new Dictionary<string, long>(Totals.Dropped, StringComparer.Ordinal),
+        Backends = new Dictionary<string, long>(Totals.Backends, StringComparer.Ordinal),
         InputTokens = Totals.InputTokens,
         OutputTokens = Totals.OutputTokens,
         Model = Definition.Model,

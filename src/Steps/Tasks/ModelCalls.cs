@@ -60,12 +60,31 @@ public sealed class ModelCalls
             var row = requests[i].Row;
             var (input, output) = results[i].Response is { } response ? TokenUsage.Of(response) : (0, 0);
             Context.AddTokens(input, output);
+            if (results[i].Response is { } answered && Backend(answered) is { } backend)
+            {
+                Context.CountBackend(backend);
+            }
+
             row[TokenColumns.Input(_step)] = (row[TokenColumns.Input(_step)] as long? ?? 0) + input;
             row[TokenColumns.Output(_step)] = (row[TokenColumns.Output(_step)] as long? ?? 0) + output;
             replies[i] = new ModelReply(row, results[i].Response, results[i].Response is null ? results[i].Error ?? "the model returned no response" : null);
         }
 
         return replies;
+    }
+
+    /// <summary>The model id a server says answered, with the <c>system_fingerprint</c> it sent (Microsoft.Extensions.AI's
+    /// OpenAI client keeps it under <c>SystemFingerprint</c> or in the raw completion); null when the response names no model.</summary>
+    internal static string? Backend(ChatResponse response)
+    {
+        if (string.IsNullOrEmpty(response.ModelId))
+        {
+            return null;
+        }
+
+        var fingerprint = response.AdditionalProperties?.TryGetValue("SystemFingerprint", out var value) == true ? value as string
+            : (response.RawRepresentation as OpenAI.Chat.ChatCompletion)?.SystemFingerprint;
+        return string.IsNullOrEmpty(fingerprint) ? response.ModelId : $"{response.ModelId} [{fingerprint}]";
     }
 
     /// <summary>Marks <paramref name="row"/> failed with a message that starts with the step's name.</summary>
