@@ -49,7 +49,8 @@ public sealed record RunDetailView(
     long OutputTokens,
     IReadOnlyList<StepView> Steps,
     IReadOnlyList<ShardRecord> Shards,
-    JsonElement? Summary)
+    JsonElement? Summary,
+    IReadOnlyList<Publication> Publications)
 {
     public static RunDetailView From(RunDetails details, DateTimeOffset? now = null)
     {
@@ -70,6 +71,6 @@ public sealed record RunDetailView(
             total > 0 ? Math.Min(1.0, Math.Max(s.RowsIn, s.RowsOut) / (double)total) : 0)).ToList();
         JsonElement? summary = details.SummaryJson is null ? null : JsonDocument.Parse(details.SummaryJson).RootElement.Clone();
         return new RunDetailView(run, seconds > 0 ? read / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
-            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary);
+            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary, details.Publications ?? []);
     }
 }

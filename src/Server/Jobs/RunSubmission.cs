@@ -19,25 +19,9 @@ public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, St
         }
 
         var definition = PipelineDefinition.Parse(definitionJson, definitionFile, registry);
-        RefuseShardedPublishing(definition);
         var id = Guid.NewGuid();
         await store.CreateRunAsync(new NewRun(id, definition.Name, definition.File, definitionJson, shardSize ?? options.ShardSize, trigger), cancellationToken);
         jobs.Enqueue<RunJobs>(RunJobs.Queue, j => j.PlanAsync(id, CancellationToken.None));
         return id;
-    }
-
-    /// <summary>
-    /// Every shard runs the whole definition over its rows, so a push_to_hub step would publish each shard's
-    /// slice on its own. Until the merge job publishes, such definitions are refused rather than half-published.
-    /// </summary>
-    private static void RefuseShardedPublishing(PipelineDefinition definition)
-    {
-        if (definition.Steps.FirstOrDefault(s => s.Step is Distil.Steps.IHubPublishingStep) is { } publish)
-        {
-            throw publish.Parameters.Error(
-                "type",
-                $"step '{publish.Name}' publishes to the Hub, which sharded service runs do not do yet: " +
-                "drop it and publish the merged output with 'distil publish', or run the pipeline with 'distil run'");
-        }
     }
 }

@@ -27,6 +27,13 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
 
         Directory.CreateDirectory(output);
+
+        // A shard holds a slice of the rows: push_to_hub steps write their files, and the merge publishes the whole.
+        foreach (var publishing in definition.Steps.Select(s => s.Step).OfType<IHubPublishingStep>())
+        {
+            publishing.Deferred = true;
+        }
+
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList());
         var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);

@@ -47,6 +47,9 @@ public interface IRunStore
 
     Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken);
 
+    /// <summary>Records (or replaces) what a push_to_hub step of the run published.</summary>
+    Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken);
+
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);
 

@@ -228,8 +228,21 @@ public sealed class InMemoryRunStore : IRunStore
             }
 
             var shards = e.Shards.Select(s => new ShardRecord(s.Range.Index, s.Range.Offset, s.Range.Limit, s.State, s.Attempts, s.Worker, s.StartedAt, s.FinishedAt, s.Error)).ToList();
-            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary));
+            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList()));
         }
+    }
+
+    public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_runs.TryGetValue(runId, out var e))
+            {
+                e.Publications[publication.Step] = publication;
+            }
+        }
+
+        return Task.CompletedTask;
     }
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
@@ -312,6 +325,7 @@ public sealed class InMemoryRunStore : IRunStore
         public string? Error { get; set; }
         public string? Summary { get; set; }
         public List<ShardEntry> Shards { get; set; } = [];
+        public SortedDictionary<string, Publication> Publications { get; } = new(StringComparer.Ordinal);
 
         public RunRecord ToRecord() => new(
             New.Id, New.Pipeline, New.DefinitionFile, New.Trigger, State, New.ShardSize, RowsTotal, Shards.Count,

@@ -279,7 +279,33 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             }
         }
 
-        return new RunDetails(run, shards, steps, summary);
+        var publications = new List<Publication>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT step, repo_url, commit_url, published_at FROM distil.publications WHERE run_id = $1 ORDER BY step", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                publications.Add(new Publication(
+                    reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), Time(reader, 3)!.Value));
+            }
+        }
+
+        return new RunDetails(run, shards, steps, summary, publications);
+    }, cancellationToken);
+
+    public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.publications (run_id, step, repo_url, commit_url, published_at) VALUES ($1, $2, $3, $4, $5) " +
+            "ON CONFLICT (run_id, step) DO UPDATE SET repo_url = excluded.repo_url, commit_url = excluded.commit_url, published_at = excluded.published_at");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = publication.Step });
+        command.Parameters.Add(new() { Value = (object?)publication.RepoUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)publication.CommitUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = publication.PublishedAt });
+        await command.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>

@@ -75,6 +75,15 @@ internal static class PostgresSchema
             shard_size integer NOT NULL,
             updated_at timestamptz NOT NULL);
         """,
+        """
+        CREATE TABLE distil.publications (
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            step text NOT NULL,
+            repo_url text,
+            commit_url text,
+            published_at timestamptz NOT NULL,
+            PRIMARY KEY (run_id, step));
+        """,
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

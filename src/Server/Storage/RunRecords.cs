@@ -67,7 +67,11 @@ public sealed record StepCounts(
 
 /// <summary>Everything the dashboard shows about one run.</summary>
 /// <param name="SummaryJson">Figures computed from the merged dataset (see Jobs.DatasetSummary), or null before the merge.</param>
-public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson);
+/// <param name="Publications">What the run's push_to_hub steps published, one per step.</param>
+public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null);
+
+/// <summary>A merged dataset on the Hub: the step that published it, the repository page and the commit (or the folder for <c>to_dir</c>).</summary>
+public sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);
 
 /// <summary>A file a shard produced, named relative to the pipeline's output folder.</summary>
 public sealed record ShardFile(string Name, string LocalPath);
