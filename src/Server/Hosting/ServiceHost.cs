@@ -92,6 +92,7 @@ public static class ServiceHost
             : new InMemoryRunStore(Path.Combine(options.WorkDirectory, "results")));
         services.AddSingleton<StepRegistry>(_ => Distil.Steps.BuiltInSteps.CreateRegistry());
         services.AddSingleton<RunSubmission>();
+        services.AddSingleton<RunInputs>();
         services.AddSingleton<ScheduleRegistry>();
         services.AddTransient<ShardExecutor>();
         services.AddTransient<DatasetMerger>();

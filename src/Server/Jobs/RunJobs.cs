@@ -20,6 +20,7 @@ public sealed class RunJobs(
     ShardExecutor executor,
     DatasetMerger merger,
     RunSubmission submission,
+    RunInputs inputs,
     ServiceOptions options,
     ILogger<RunJobs> logger)
 {
@@ -238,7 +239,8 @@ public sealed class RunJobs(
 
         try
         {
-            return PipelineDefinition.Parse(stored.Value.Json, stored.Value.File, registry);
+            var copies = await inputs.LocalCopiesAsync(runId, cancellationToken);
+            return PipelineDefinition.Parse(stored.Value.Json, stored.Value.File, registry, copies);
         }
         catch (PipelineDefinitionException e)
         {

@@ -9,7 +9,7 @@ namespace Distil.Server.Jobs;
 /// Turns a definition into a run: validates it (errors go back to the submitter, located), records it
 /// with its text, and enqueues the planning job. The job arguments are the run id only.
 /// </summary>
-public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, ServiceOptions options)
+public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, RunInputs inputs, ServiceOptions options)
 {
     public async Task<Guid> SubmitAsync(string definitionJson, string? definitionFile, int? shardSize, string trigger, CancellationToken cancellationToken)
     {
@@ -21,6 +21,16 @@ public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, St
         var definition = PipelineDefinition.Parse(definitionJson, definitionFile, registry);
         var id = Guid.NewGuid();
         await store.CreateRunAsync(new NewRun(id, definition.Name, definition.File, definitionJson, shardSize ?? options.ShardSize, trigger), cancellationToken);
+        try
+        {
+            await inputs.StoreAsync(id, definition, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            await store.FailRunAsync(id, $"storing the input files: {e.Message}", CancellationToken.None);
+            throw;
+        }
+
         jobs.Enqueue<RunJobs>(RunJobs.Queue, j => j.PlanAsync(id, CancellationToken.None));
         return id;
     }

@@ -47,6 +47,19 @@ public interface IRunStore
 
     Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores an input file for the run's workers: content-addressed by SHA-256, streamed in chunks, stored once however
+    /// many runs read it, and linked to the run under <paramref name="path"/>. The in-memory store keeps nothing: its one
+    /// process reads the inputs where the definition says.
+    /// </summary>
+    Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken);
+
+    /// <summary>The run's stored inputs (none in memory mode).</summary>
+    Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Streams a stored input's content into <paramref name="destination"/>.</summary>
+    Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken);
+
     /// <summary>Records (or replaces) what a push_to_hub step of the run published.</summary>
     Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken);
 

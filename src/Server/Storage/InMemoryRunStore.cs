@@ -232,6 +232,13 @@ public sealed class InMemoryRunStore : IRunStore
         }
     }
 
+    public Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<RunInput>>([]);
+
+    public Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("the in-memory store keeps no inputs");
+
     public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -295,6 +295,126 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         return new RunDetails(run, shards, steps, summary, publications);
     }, cancellationToken);
 
+    public Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        // First pass: the digest, so content already stored (by any run) is not sent again.
+        var (digest, size) = await DigestAsync(path, ct);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using (var known = new NpgsqlCommand("SELECT 1 FROM distil.blobs WHERE digest = $1", connection))
+        {
+            known.Parameters.Add(new() { Value = digest });
+            if (await known.ExecuteScalarAsync(ct) is null)
+            {
+                await StoreBlobAsync(connection, path, digest, ct);
+            }
+        }
+
+        await using var link = new NpgsqlCommand(
+            "INSERT INTO distil.run_inputs (run_id, path, digest) VALUES ($1, $2, $3) ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest", connection);
+        link.Parameters.Add(new() { Value = runId });
+        link.Parameters.Add(new() { Value = path });
+        link.Parameters.Add(new() { Value = digest });
+        await link.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<RunInput>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT i.path, i.digest, b.size FROM distil.run_inputs i JOIN distil.blobs b ON b.digest = i.digest WHERE i.run_id = $1 ORDER BY i.path");
+        command.Parameters.Add(new() { Value = runId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var inputs = new List<RunInput>();
+        while (await reader.ReadAsync(ct))
+        {
+            inputs.Add(new RunInput(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+
+        return inputs;
+    }, cancellationToken);
+
+    public Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        destination.SetLength(0);
+        await using var command = _dataSource.CreateCommand("SELECT data FROM distil.blob_chunks WHERE digest = $1 ORDER BY idx");
+        command.Parameters.Add(new() { Value = digest });
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
+        while (await reader.ReadAsync(ct))
+        {
+            await using var chunk = await reader.GetStreamAsync(0, ct);
+            await chunk.CopyToAsync(destination, ct);
+        }
+    }, cancellationToken);
+
+    /// <summary>Chunks of this size keep each row small and each statement's memory bounded, whatever the file's size.</summary>
+    private const int BlobChunkSize = 1 << 20;
+
+    private static async Task<(string Digest, long Size)> DigestAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BlobChunkSize, FileOptions.SequentialScan);
+        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken);
+        return (Convert.ToHexStringLower(hash), file.Length);
+    }
+
+    /// <summary>
+    /// Second pass: the chunks, then the blob row, in one transaction, so a blob row always means complete content.
+    /// Concurrent submissions of the same content write the same rows; conflicts are skipped. Content that changed
+    /// between the passes is refused rather than stored under the wrong digest.
+    /// </summary>
+    private static async Task StoreBlobAsync(NpgsqlConnection connection, string path, string digest, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BlobChunkSize, FileOptions.SequentialScan);
+        var buffer = new byte[BlobChunkSize];
+        var index = 0;
+        long size = 0;
+        while (true)
+        {
+            var filled = 0;
+            int read;
+            while (filled < buffer.Length && (read = await file.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+            {
+                filled += read;
+            }
+
+            if (filled == 0 && index > 0)
+            {
+                break;
+            }
+
+            hash.AppendData(buffer, 0, filled);
+            size += filled;
+            await using (var chunk = new NpgsqlCommand("INSERT INTO distil.blob_chunks (digest, idx, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction))
+            {
+                chunk.Parameters.Add(new() { Value = digest });
+                chunk.Parameters.Add(new() { Value = index });
+                chunk.Parameters.Add(new() { Value = new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType = NpgsqlDbType.Bytea });
+                await chunk.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            index++;
+            if (filled < buffer.Length)
+            {
+                break;
+            }
+        }
+
+        if (Convert.ToHexStringLower(hash.GetHashAndReset()) != digest)
+        {
+            throw new IOException($"{path} changed while it was being stored; submit again once it is complete");
+        }
+
+        await using (var blob = new NpgsqlCommand("INSERT INTO distil.blobs (digest, size, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction))
+        {
+            blob.Parameters.Add(new() { Value = digest });
+            blob.Parameters.Add(new() { Value = size });
+            blob.Parameters.Add(new() { Value = index });
+            await blob.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
     public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var command = _dataSource.CreateCommand(

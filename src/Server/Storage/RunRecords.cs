@@ -73,6 +73,9 @@ public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards
 /// <summary>A merged dataset on the Hub: the step that published it, the repository page and the commit (or the folder for <c>to_dir</c>).</summary>
 public sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);
 
+/// <summary>An input file of a run, stored content-addressed: the full path the definition names, and its SHA-256.</summary>
+public sealed record RunInput(string Path, string Digest, long Size);
+
 /// <summary>A file a shard produced, named relative to the pipeline's output folder.</summary>
 public sealed record ShardFile(string Name, string LocalPath);
 
