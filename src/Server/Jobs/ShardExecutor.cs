@@ -35,7 +35,7 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
 
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList());
+        var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList(), ShardProgress.WorkStepsOf(definition));
         var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);
         RunManifest manifest;
         try
@@ -95,7 +95,7 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
 
                     if (progress.TakeSnapshotIfChanged() is { } snapshot)
                     {
-                        await store.ReportShardProgressAsync(runId, shard, snapshot, run.Token);
+                        await store.ReportShardProgressAsync(runId, shard, snapshot, progress.RowsDone, run.Token);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

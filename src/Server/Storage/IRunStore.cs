@@ -21,8 +21,8 @@ public interface IRunStore
     /// <summary>Marks an attempt of a shard as started by <paramref name="worker"/>; null when there is nothing to do (shard done, run over).</summary>
     Task<ShardRange?> StartShardAsync(Guid runId, int shard, string worker, CancellationToken cancellationToken);
 
-    /// <summary>Replaces a shard's live counters (best effort while it runs).</summary>
-    Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken);
+    /// <summary>Replaces a shard's live counters and its source rows done so far (best effort while it runs).</summary>
+    Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores the shard's files and final counters and marks it done, atomically. Idempotent: a shard

@@ -76,13 +76,14 @@ public sealed class InMemoryRunStore : IRunStore
         }
     }
 
-    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken)
+    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             if (_runs.TryGetValue(runId, out var e) && e.Shards[shard].State != ShardState.Succeeded)
             {
                 e.Shards[shard].Steps = steps;
+                e.Shards[shard].RowsDone = rowsDone;
             }
         }
 
@@ -336,7 +337,12 @@ public sealed class InMemoryRunStore : IRunStore
 
         public RunRecord ToRecord() => new(
             New.Id, New.Pipeline, New.DefinitionFile, New.Trigger, State, New.ShardSize, RowsTotal, Shards.Count,
-            Shards.Count(s => s.State == ShardState.Succeeded), CreatedAt, StartedAt, FinishedAt, Output, Error);
+            Shards.Count(s => s.State == ShardState.Succeeded), CreatedAt, StartedAt, FinishedAt, Output, Error)
+        {
+            RowsDone = Shards.Sum(s => s.State == ShardState.Succeeded
+                ? Math.Max(0, Math.Min(s.Range.Limit, (RowsTotal ?? 0) - s.Range.Offset))
+                : Math.Min(s.Range.Limit, s.RowsDone)),
+        };
     }
 
     private sealed class ShardEntry(ShardRange range)
@@ -349,6 +355,7 @@ public sealed class InMemoryRunStore : IRunStore
         public DateTimeOffset? FinishedAt { get; set; }
         public string? Error { get; set; }
         public IReadOnlyList<StepCounts> Steps { get; set; } = [];
+        public long RowsDone { get; set; }
         public IReadOnlyList<string> Files { get; set; } = [];
     }
 }

@@ -13,7 +13,10 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     private const string RunColumns =
         "r.id, r.pipeline, r.definition_file, r.trigger, r.state, r.shard_size, r.rows_total, r.shard_count, " +
         "(SELECT count(*) FROM distil.shards s WHERE s.run_id = r.id AND s.state = 'Succeeded')::int, " +
-        "r.created_at, r.started_at, r.finished_at, r.output, r.error";
+        "r.created_at, r.started_at, r.finished_at, r.output, r.error, " +
+        "(SELECT coalesce(sum(CASE WHEN s.state = 'Succeeded' THEN greatest(0, least(s.row_limit, coalesce(r.rows_total, 0) - s.row_offset)) " +
+        "ELSE least(s.row_limit, s.rows_done) END), 0) " +
+        "FROM distil.shards s WHERE s.run_id = r.id)::bigint";
 
     private readonly NpgsqlDataSource _dataSource;
 
@@ -91,11 +94,19 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         return await reader.ReadAsync(ct) ? new ShardRange(shard, reader.GetInt64(0), reader.GetInt64(1)) : null;
     }, cancellationToken);
 
-    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await WriteStepsAsync(connection, runId, shard, steps, ct);
+        await using (var done = new NpgsqlCommand("UPDATE distil.shards SET rows_done = $3 WHERE run_id = $1 AND idx = $2 AND state <> 'Succeeded'", connection))
+        {
+            done.Parameters.Add(new() { Value = runId });
+            done.Parameters.Add(new() { Value = shard });
+            done.Parameters.Add(new() { Value = rowsDone });
+            await done.ExecuteNonQueryAsync(ct);
+        }
+
         await transaction.CommitAsync(ct);
     }, cancellationToken);
 
@@ -247,7 +258,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             }
 
             run = ReadRun(reader);
-            summary = reader.IsDBNull(14) ? null : reader.GetString(14);
+            summary = reader.IsDBNull(15) ? null : reader.GetString(15);
         }
 
         var shards = new List<ShardRecord>();
@@ -509,7 +520,10 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     private static RunRecord ReadRun(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3), Enum.Parse<RunState>(r.GetString(4)), r.GetInt32(5),
         r.IsDBNull(6) ? null : r.GetInt64(6), r.GetInt32(7), r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), Time(r, 10), Time(r, 11),
-        r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13));
+        r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13))
+    {
+        RowsDone = r.GetInt64(14),
+    };
 
     private static DateTimeOffset? Time(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 }

@@ -101,6 +101,7 @@ internal static class PostgresSchema
             digest text NOT NULL,
             PRIMARY KEY (run_id, path));
         """,
+        "ALTER TABLE distil.shards ADD COLUMN rows_done bigint NOT NULL DEFAULT 0;",
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -38,7 +38,15 @@ public sealed record RunRecord(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     string? Output,
-    string? Error);
+    string? Error)
+{
+    /// <summary>
+    /// Source rows done: finished shards count their whole range; a running shard counts the rows its work steps (those
+    /// that call models, see Jobs.ShardProgress) have all finished, from its live counters, so the figure moves within
+    /// a shard. A step that drops rows makes a running shard's share an underestimate until the shard finishes.
+    /// </summary>
+    public long RowsDone { get; init; }
+}
 
 /// <summary>The rows a shard reads: source positions [Offset, Offset + Limit).</summary>
 public sealed record ShardRange(int Index, long Offset, long Limit);
