@@ -125,19 +125,88 @@ internal sealed class HubClient
         return result;
     }
 
-    /// <summary>Makes everything visible at once: one commit with the regular files inline and the LFS files by oid.</summary>
+    /// <summary>The commit sha at the head of <paramref name="revision"/>; null when the repository has no such branch yet.</summary>
+    public async Task<string?> GetHeadAsync(string revision, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var json = await _http.SendForJsonAsync(
+                () => new HttpRequestMessage(HttpMethod.Get, Api($"datasets/{_repo}/revision/{Uri.EscapeDataString(revision)}")),
+                $"reading the head of {_repo}@{revision}",
+                cancellationToken).ConfigureAwait(false);
+            return json.RootElement.TryGetProperty("sha", out var sha) ? sha.GetString() : null;
+        }
+        catch (HubPublishException e) when (e.StatusCode == (int)HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The newest commit on <paramref name="revision"/> whose message contains <paramref name="marker"/> (the Hub lists
+    /// a branch's commits newest first; the first page is searched, which holds the commits of the last minutes of any
+    /// normally busy repository); null when none does or the branch does not exist yet.
+    /// </summary>
+    public async Task<string?> FindCommitAsync(string revision, string marker, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var json = await _http.SendForJsonAsync(
+                () => new HttpRequestMessage(HttpMethod.Get, Api($"datasets/{_repo}/commits/{Uri.EscapeDataString(revision)}")),
+                $"listing the commits of {_repo}@{revision}",
+                cancellationToken).ConfigureAwait(false);
+            if (json.RootElement.ValueKind != JsonValueKind.Array)
+            {
+                return null;
+            }
+
+            foreach (var commit in json.RootElement.EnumerateArray())
+            {
+                var text = $"{Text(commit, "title")}\n{Text(commit, "message")}";
+                if (text.Contains(marker, StringComparison.Ordinal) && Text(commit, "id") is { Length: > 0 } id)
+                {
+                    return id;
+                }
+            }
+
+            return null;
+        }
+        catch (HubPublishException e) when (e.StatusCode == (int)HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        static string? Text(JsonElement commit, string name) =>
+            commit.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+    }
+
+    /// <summary>The web page of a commit, as the Hub's commit answer spells it.</summary>
+    public string CommitUrl(string commitOid) => new Uri(_http.Endpoint, $"datasets/{_repo}/commit/{commitOid}").ToString();
+
+    /// <summary>
+    /// Makes everything visible at once: one commit with the regular files inline and the LFS files by oid. With
+    /// <paramref name="parentCommit"/>, the Hub refuses the commit (412) when the branch moved past that commit.
+    /// </summary>
     public async Task<(string? CommitUrl, string? CommitOid)> CommitAsync(
         string revision,
         string summary,
         IReadOnlyList<RepoFile> regularFiles,
         IReadOnlyList<(string Path, FileDigest Digest)> lfsFiles,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string description = "",
+        string? parentCommit = null)
     {
         var lines = new StringBuilder();
         void Line(string key, JsonObject value) =>
             lines.Append(new JsonObject { ["key"] = key, ["value"] = value }.ToJsonString()).Append('\n');
 
-        Line("header", new JsonObject { ["summary"] = summary, ["description"] = "" });
+        var header = new JsonObject { ["summary"] = summary, ["description"] = description };
+        if (parentCommit is not null)
+        {
+            header["parentCommit"] = parentCommit;
+        }
+
+        Line("header", header);
         foreach (var file in regularFiles)
         {
             var content = Convert.ToBase64String(await File.ReadAllBytesAsync(file.LocalPath, cancellationToken).ConfigureAwait(false));

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -84,6 +85,21 @@ public static class HubPublisher
             logger.LogInformation("Created the dataset repository {Repo}{Visibility}", repo, options.Private ? " (private)" : "");
         }
 
+        var repoUrl = new Uri(http.Endpoint, $"datasets/{repo}").ToString();
+        string? parent = null;
+        if (options.CommitMarker is { } marker)
+        {
+            // A publish retried after its commit went through (the process died before it could note the answer)
+            // finds its own commit by the marker instead of committing the same dataset again.
+            if (await client.FindCommitAsync(options.Revision, marker, cancellationToken).ConfigureAwait(false) is { } earlier)
+            {
+                logger.LogInformation("{Repo} already has this dataset (commit {Commit} carries '{Marker}'); not committing again", repo, earlier, marker);
+                return new PublishResult(files, repoUrl, client.CommitUrl(earlier), earlier, 0, 0) { AlreadyPublished = true };
+            }
+
+            parent = await client.GetHeadAsync(options.Revision, cancellationToken).ConfigureAwait(false);
+        }
+
         var modes = await client.PreuploadAsync(options.Revision, digests.Select(d => (d.File.PathInRepo, d.Digest)).ToList(), cancellationToken).ConfigureAwait(false);
         var lfs = digests.Where(d => modes.TryGetValue(d.File.PathInRepo, out var isLfs) && isLfs).ToList();
         var regular = digests.Where(d => modes.TryGetValue(d.File.PathInRepo, out var isLfs) && !isLfs).Select(d => d.File).ToList();
@@ -115,13 +131,29 @@ public static class HubPublisher
         }
 
         var summary = options.CommitMessage ?? "Upload dataset with Distil";
-        var (commitUrl, commitOid) = await client.CommitAsync(
-            options.Revision,
-            summary,
-            regular,
-            lfs.Select(d => (d.File.PathInRepo, d.Digest)).ToList(),
-            cancellationToken).ConfigureAwait(false);
-        var repoUrl = new Uri(http.Endpoint, $"datasets/{repo}").ToString();
+        string? commitUrl, commitOid;
+        try
+        {
+            (commitUrl, commitOid) = await client.CommitAsync(
+                options.Revision,
+                summary,
+                regular,
+                lfs.Select(d => (d.File.PathInRepo, d.Digest)).ToList(),
+                cancellationToken,
+                options.CommitMarker ?? "",
+                parent).ConfigureAwait(false);
+        }
+        catch (HubPublishException e) when (e.StatusCode == (int)HttpStatusCode.PreconditionFailed && options.CommitMarker is { } retryMarker)
+        {
+            // The branch moved since its head was read: a racing attempt of the same publish may have committed.
+            if (await client.FindCommitAsync(options.Revision, retryMarker, cancellationToken).ConfigureAwait(false) is { } raced)
+            {
+                return new PublishResult(files, repoUrl, client.CommitUrl(raced), raced, uploader.BytesSent, skipped) { AlreadyPublished = true };
+            }
+
+            throw;
+        }
+
         logger.LogInformation("Published {Count} files to {Url}", regular.Count + lfs.Count, repoUrl);
         return new PublishResult(files, repoUrl, commitUrl, commitOid, uploader.BytesSent, skipped);
     }

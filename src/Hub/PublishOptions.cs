@@ -26,6 +26,14 @@ public sealed record PublishOptions
 
     public string? CommitMessage { get; init; }
 
+    /// <summary>
+    /// Makes a retried publish commit once: the text goes into the commit's description, and when a commit on the
+    /// branch already carries it nothing is uploaded and that commit is returned. The commit also names the head it
+    /// was prepared against (<c>parentCommit</c>), so a racing duplicate is refused by the Hub rather than committed.
+    /// Null (the default) commits unconditionally.
+    /// </summary>
+    public string? CommitMarker { get; init; }
+
     /// <summary>Row groups larger than this are re-split so that the dataset viewer can page through them.</summary>
     public int MaxRowsPerRowGroup { get; init; } = 100_000;
 

@@ -12,4 +12,8 @@ public sealed record PublishResult(
     string? CommitUrl,
     string? CommitOid,
     long LfsBytesUploaded,
-    int LfsFilesSkipped);
+    int LfsFilesSkipped)
+{
+    /// <summary>True when the Hub already had a commit carrying <see cref="PublishOptions.CommitMarker"/>, which is returned instead of a new one.</summary>
+    public bool AlreadyPublished { get; init; }
+}

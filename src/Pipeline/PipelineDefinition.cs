@@ -91,7 +91,11 @@ public sealed class PipelineDefinition
     /// Parses and checks a definition. Every problem found is reported (<see cref="PipelineDefinitionException.Problems"/>),
     /// each located; the graph and column checks run once every step could be read.
     /// </summary>
-    public static PipelineDefinition Parse(string json, string? file, StepRegistry registry)
+    /// <param name="inputCopies">
+    /// Where input files absent from this machine can be read instead, by the full path the definition names (the
+    /// service's workers fetch copies of what was submitted); see <see cref="StepParameters.InputCopies"/>.
+    /// </param>
+    public static PipelineDefinition Parse(string json, string? file, StepRegistry registry, IReadOnlyDictionary<string, string>? inputCopies = null)
     {
         JsonElement root;
         try
@@ -132,7 +136,7 @@ public sealed class PipelineDefinition
         var models = ReadModels(top, file, lines, registry, problems);
         var schedule = problems.Check<string?>(() => ReadSchedule(top, file, lines), null);
         var budget = ReadBudget(top, problems);
-        var steps = ReadSteps(top, root, file, lines, registry, models, problems);
+        var steps = ReadSteps(top, root, file, lines, registry, models, problems, inputCopies);
         problems.ThrowIfAny();
         var ordered = PipelineGraph.Validate(steps, top);
         return new PipelineDefinition(name, file, json, models, schedule, ordered)
@@ -291,7 +295,7 @@ public sealed class PipelineDefinition
         return CronSchedule.Check(schedule.RequireString("cron"), schedule, "cron");
     }
 
-    private static List<StepDefinition> ReadSteps(StepParameters top, JsonElement root, string? file, JsonLineMap lines, StepRegistry registry, Dictionary<string, StepParameters> models, DefinitionProblems problems)
+    private static List<StepDefinition> ReadSteps(StepParameters top, JsonElement root, string? file, JsonLineMap lines, StepRegistry registry, Dictionary<string, StepParameters> models, DefinitionProblems problems, IReadOnlyDictionary<string, string>? inputCopies)
     {
         if (top.Get("steps") is not { ValueKind: JsonValueKind.Array } array || array.GetArrayLength() == 0)
         {
@@ -310,7 +314,7 @@ public sealed class PipelineDefinition
         var index = 0;
         foreach (var element in array.EnumerateArray())
         {
-            var parameters = new StepParameters(element, $"$.steps[{index++}]", file, lines.LineOf);
+            var parameters = new StepParameters(element, $"$.steps[{index++}]", file, lines.LineOf) { InputCopies = inputCopies ?? StepParameters.NoInputCopies };
             if (problems.Check<StepDefinition?>(() => ReadStep(element, parameters, registry, models, seen, problems), null) is { } step)
             {
                 steps.Add(step);

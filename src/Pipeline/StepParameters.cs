@@ -36,6 +36,14 @@ public sealed class StepParameters
 
     public JsonElement Element => _step;
 
+    public static readonly IReadOnlyDictionary<string, string> NoInputCopies = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Local copies of input files by the full path the definition names: a loader reads the copy when that path does
+    /// not exist here. Error messages keep naming the definition's path.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> InputCopies { get; init; } = NoInputCopies;
+
     public bool Has(string name) => Get(name) is not null;
 
     public JsonElement? Get(string name) =>

@@ -49,6 +49,43 @@ public sealed partial class LoopbackHub
         return sha;
     }
 
+    /// <summary>A published commit becomes readable (info, tree, files at its sha and branch) and listed in the branch's commits.</summary>
+    private void RecordPublishedCommit(string id, string branch, string sha, HubRepo published, string title, string message)
+    {
+        var repo = _datasets.GetOrAdd(id, _ => new DatasetRepo(published.Private));
+        var files = new Dictionary<string, byte[]>(published.Files, StringComparer.Ordinal);
+        foreach (var (path, bytes) in files.Where(f => IsLfs(f.Key)))
+        {
+            _lfsObjects[Sha256(bytes)] = bytes;
+        }
+
+        repo.Commits[sha] = new DatasetCommit(sha, files, null);
+        repo.Branches[branch] = sha;
+        lock (repo.Log)
+        {
+            repo.Log.Insert(0, (branch, sha, title, message));
+        }
+    }
+
+    /// <summary>The branch's commits, newest first, as the Hub's commits endpoint lists them.</summary>
+    private IResult CommitList(HttpContext context, string id, string revision)
+    {
+        if (Find(context, id, out var repo) is { } refused)
+        {
+            return refused;
+        }
+
+        if (!repo!.Branches.ContainsKey(revision))
+        {
+            return Results.Json(new { error = "Revision Not Found" }, statusCode: 404);
+        }
+
+        lock (repo.Log)
+        {
+            return Results.Json(repo.Log.Where(c => c.Branch == revision).Select(c => new { id = c.Sha, title = c.Title, message = c.Message }).ToList());
+        }
+    }
+
     private bool IsAnonymousRead(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && request.Headers.Authorization.Count == 0
         && (request.Path.StartsWithSegments("/api/datasets") || request.Path.StartsWithSegments("/datasets"));
@@ -57,6 +94,7 @@ public sealed partial class LoopbackHub
     {
         app.MapGet("/api/datasets/{ns}/{name}", (HttpContext c, string ns, string name) => Info(c, $"{ns}/{name}", "main"));
         app.MapGet("/api/datasets/{ns}/{name}/revision/{**revision}", (HttpContext c, string ns, string name, string revision) => Info(c, $"{ns}/{name}", Uri.UnescapeDataString(revision)));
+        app.MapGet("/api/datasets/{ns}/{name}/commits/{**revision}", (HttpContext c, string ns, string name, string revision) => CommitList(c, $"{ns}/{name}", Uri.UnescapeDataString(revision)));
         app.MapGet("/api/datasets/{ns}/{name}/tree/{revision}/{**path}", (HttpContext c, string ns, string name, string revision, string? path) => Tree(c, $"{ns}/{name}", Uri.UnescapeDataString(revision), path ?? ""));
         app.MapGet("/datasets/{ns}/{name}/resolve/{revision}/{**path}", ResolveAsync);
         app.MapGet("/storage/lfs/{oid}", (HttpContext c, string oid) => _lfsObjects.TryGetValue(oid, out var bytes)
@@ -241,6 +279,9 @@ public sealed partial class LoopbackHub
         public ConcurrentDictionary<string, string> Branches { get; } = new(StringComparer.Ordinal);
 
         public ConcurrentDictionary<string, DatasetCommit> Commits { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Published commits, newest first.</summary>
+        public List<(string Branch, string Sha, string Title, string Message)> Log { get; } = [];
 
         public DatasetCommit? Resolve(string revision) =>
             Branches.TryGetValue(revision, out var sha) ? Commits[sha] : Commits.TryGetValue(revision, out var commit) ? commit : null;

@@ -55,6 +55,9 @@ public sealed partial class LoopbackHub : IAsyncDisposable
 
     public int MultipartCompletions { get; private set; }
 
+    /// <summary>Awaited after a commit is applied and before it is answered: a test holds it to kill the committer in between.</summary>
+    public Func<Task>? AfterCommit { get; set; }
+
     public IReadOnlyDictionary<string, HubRepo> Repos => _repos;
 
     public static async Task<LoopbackHub> StartAsync(string token)
@@ -389,17 +392,31 @@ public sealed partial class LoopbackHub : IAsyncDisposable
             return Bad("commit: empty body");
         }
 
+        var header = JsonNode.Parse(lines[0])!["value"]!;
+        var commitOid = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes($"{text}\n{Guid.NewGuid()}")));
         lock (repo)
         {
+            // As the Hub does: a commit prepared against a head that has moved since is refused.
+            var head = _datasets.TryGetValue($"{ns}/{name}", out var published) && published.Branches.TryGetValue(revision, out var sha) ? sha : null;
+            if ((string?)header["parentCommit"] is { } parent && parent != head)
+            {
+                return Results.Json(new { error = $"parent commit {parent} is not the head of {revision} ({head ?? "none"})" }, statusCode: 412);
+            }
+
             foreach (var (path, bytes) in staged)
             {
                 repo.Files[path] = bytes;
             }
 
-            repo.Commits.Add((string)JsonNode.Parse(lines[0])!["value"]!["summary"]!);
+            repo.Commits.Add((string)header["summary"]!);
+            RecordPublishedCommit($"{ns}/{name}", revision, commitOid, repo, (string)header["summary"]!, (string?)header["description"] ?? "");
         }
 
-        var commitOid = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(text)));
+        if (AfterCommit is { } hold)
+        {
+            await hold();
+        }
+
         return Results.Json(new { success = true, commitOid, commitUrl = $"{Endpoint}/datasets/{ns}/{name}/commit/{commitOid}" });
     }
 

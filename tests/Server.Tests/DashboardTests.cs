@@ -57,8 +57,8 @@ public sealed class DashboardTests(PostgresServer postgres) : IDisposable
         var pipeline = _workspace.Pipeline("vanishing", rows: 20);
         await using var serve = await ServeProcess.StartAsync(_workspace, database, workers: 0, shardSize: 10);
         var id = await serve.SubmitAsync(_workspace, pipeline);
-        // The data disappears after submission, before any worker plans the run: it fails with a located message.
-        File.Delete(Path.Combine(_workspace.Root, "data", "vanishing.jsonl"));
+        // The data is overwritten after submission, before any worker plans the run: it fails with a located message.
+        File.WriteAllText(Path.Combine(_workspace.Root, "data", "vanishing.jsonl"), "{\"instruction\": \"fine\", \"n\": 0, \"chosen_rating\": 1, \"topic\": \"x\"}\nthis line is not JSON\n");
         await using var worker = await WorkerProcess.StartAsync(_workspace, database, "worker");
 
         await serve.WaitForStateAsync(id, "Failed", TimeSpan.FromSeconds(60));
@@ -68,7 +68,8 @@ public sealed class DashboardTests(PostgresServer postgres) : IDisposable
         var page = await browser.NewPageAsync();
         await page.GotoAsync(serve.Url);
         await page.Locator("#run-error").WaitForAsync(new() { Timeout = 30_000 });
-        Assert.Contains("vanishing.jsonl", await page.Locator("#run-error").InnerTextAsync());
+        var shown = await page.Locator("#run-error").InnerTextAsync();
+        Assert.True(shown.Contains("vanishing.jsonl", StringComparison.Ordinal), shown);
     }
 
     public void Dispose() => _workspace.Dispose();

@@ -38,30 +38,6 @@ public sealed class SubmissionErrorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Definition_that_publishes_to_the_hub_is_refused_instead_of_publishing_each_shard()
-    {
-        var path = Path.Combine(_workspace.Root, "pipelines", "publish.json");
-        await File.WriteAllTextAsync(Path.Combine(_workspace.Root, "data", "p.jsonl"), "{\"instruction\": \"hi\"}\n");
-        await File.WriteAllTextAsync(path, """
-            {
-              "name": "publish",
-              "steps": [
-                { "name": "load", "type": "load_jsonl", "path": "../data/p.jsonl" },
-                { "name": "push", "type": "push_to_hub", "after": ["load"], "repo": "someone/set", "to_dir": "../export" }
-              ]
-            }
-            """);
-
-        var (exit, output) = await DistilProcess.RunAsync(_workspace.Root, new Dictionary<string, string?>(), "submit", path, "--server", _serve.Url);
-
-        Assert.True(exit == 2, output);
-        Assert.Contains(path, output);
-        Assert.Contains("line 5", output);
-        Assert.Contains("distil publish", output);
-        Assert.Empty(JsonDocument.Parse(await _serve.Http.GetStringAsync("/api/runs")).RootElement.EnumerateArray());
-    }
-
-    [Fact]
     public async Task Definition_that_splits_train_and_test_by_prompt_is_refused_because_a_shard_sees_only_its_prompts()
     {
         var path = Path.Combine(_workspace.Root, "pipelines", "split.json");

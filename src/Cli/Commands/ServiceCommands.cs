@@ -196,6 +196,7 @@ internal static class ServiceCommands
         private readonly Option<DirectoryInfo> _output = new("--output") { Description = "Where merged datasets go (outputs/<pipeline>/<run>/)", DefaultValueFactory = _ => new DirectoryInfo("outputs") };
         private readonly Option<DirectoryInfo> _work = new("--work-dir") { Description = "Local scratch for shards", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("runs", "service")) };
         private readonly Option<int> _shardSize = new("--shard-size") { Description = "Default input rows per shard", DefaultValueFactory = _ => 500 };
+        private readonly Option<string> _otlp = new("--otlp-endpoint") { Description = "Push metrics over OTLP to this URL (default: OTEL_EXPORTER_OTLP_ENDPOINT; none when unset)" };
 
         public void AddTo(Command command)
         {
@@ -204,6 +205,7 @@ internal static class ServiceCommands
             command.Options.Add(_output);
             command.Options.Add(_work);
             command.Options.Add(_shardSize);
+            command.Options.Add(_otlp);
         }
 
         public ServiceOptions Read(ParseResult result, string? postgres)
@@ -223,6 +225,7 @@ internal static class ServiceCommands
                 OutputDirectory = result.GetValue(_output)!.FullName,
                 WorkDirectory = result.GetValue(_work)!.FullName,
                 ShardSize = result.GetValue(_shardSize),
+                OtlpEndpoint = ServiceMetrics.ReadOtlpEndpoint(result.GetValue(_otlp)),
             };
         }
     }

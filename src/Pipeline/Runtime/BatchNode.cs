@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Dataflow;
+using Distil.Pipeline.Telemetry;
 
 namespace Distil.Pipeline.Runtime;
 
@@ -42,6 +43,12 @@ internal sealed class BatchNode : StepNode
             });
         }
     }
+
+    private long _activeBatches;
+
+    public override long QueuedBatches => _inbox?.Count ?? _parallel!.InputCount;
+
+    public override long ActiveBatches => Interlocked.Read(ref _activeBatches);
 
     public override ITargetBlock<Inbound> Input => (ITargetBlock<Inbound>?)_inbox ?? _parallel!;
 
@@ -92,12 +99,25 @@ internal sealed class BatchNode : StepNode
 
     private async Task<Row[]> ProcessAsync(Inbound batch)
     {
+        Interlocked.Increment(ref _activeBatches);
+        try
+        {
+            return await ProcessCountedAsync(batch);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeBatches);
+        }
+    }
+
+    private async Task<Row[]> ProcessCountedAsync(Inbound batch)
+    {
         var cancellationToken = Run.CancellationToken;
         if (_cache is null)
         {
             var plain = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
             var result = await ProcessFreshAsync(batch.Rows, plain, cancellationToken);
-            Totals.Add(plain.Counts());
+            AddCounts(plain.Counts());
             CountIn(batch.Rows.Length);
             return result;
         }
@@ -112,7 +132,7 @@ internal sealed class BatchNode : StepNode
         var key = _cache.KeyOf(batch.Rows);
         if (!Run.Options.Fresh && await _cache.TryReadAsync(key, batch.Rows, cancellationToken) is { } cached)
         {
-            Totals.Add(cached.Counts);
+            AddCounts(cached.Counts);
             if (Run.PriceOf(Definition) is { } price)
             {
                 Run.Spend.Add(price.Cost(cached.Counts.InputTokens, cached.Counts.OutputTokens)); // a resumed run's budget covers what its cache cost
@@ -132,13 +152,25 @@ internal sealed class BatchNode : StepNode
         var output = await ProcessFreshAsync(batch.Rows, context, cancellationToken);
         var counts = context.Counts();
         await _cache.WriteAsync(key, batch.Rows, output, counts, cancellationToken);
-        Totals.Add(counts);
+        AddCounts(counts);
         CountIn(batch.Rows.Length, computed: true);
         return output;
     }
 
+    private void AddCounts(BatchCounts counts)
+    {
+        Totals.Add(counts);
+        if (counts.Errors > 0)
+        {
+            DistilMetrics.RowErrors.Add(counts.Errors, MetricTags);
+        }
+    }
+
     private async Task<Row[]> ProcessFreshAsync(Row[] rows, StepContext context, CancellationToken cancellationToken)
     {
+        // Model calls made from here on are measured against this step.
+        DistilMetrics.EnterStep(Definition.Name);
+
         // Rows failed earlier lack what the failing step should have added; the step never sees them.
         var healthy = new List<Row>(rows.Length);
         List<Row>? failed = null;

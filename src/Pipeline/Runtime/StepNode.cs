@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
+using Distil.Pipeline.Telemetry;
 
 namespace Distil.Pipeline.Runtime;
 
@@ -8,7 +9,7 @@ namespace Distil.Pipeline.Runtime;
 /// its successors, cut into each successor's <c>input_batch_size</c> by row position (so batches are the same
 /// on every run) and copied for every branch after the first (so branches never share mutable rows).
 /// </summary>
-internal abstract class StepNode(StepDefinition definition, RunContext run)
+internal abstract class StepNode(StepDefinition definition, RunContext run) : IStepGauges
 {
     private readonly List<Edge> _edges = [];
     private readonly Stopwatch _clock = new();
@@ -31,8 +32,22 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
 
     public void AddSuccessor(StepNode successor, int branch) => _edges.Add(new Edge(successor, branch, successor.Definition.InputBatchSize));
 
+    public string Pipeline => Run.Pipeline;
+
+    public string StepName => Definition.Name;
+
+    /// <summary>Batches waiting in this step's input buffer.</summary>
+    public virtual long QueuedBatches => 0;
+
+    /// <summary>Batches this step is processing now.</summary>
+    public virtual long ActiveBatches => 0;
+
+    /// <summary>Tags of this step's measurements.</summary>
+    protected System.Diagnostics.TagList MetricTags => DistilMetrics.StepTags(Run.Pipeline, Definition.Name);
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        using var gauges = DistilMetrics.Observe(this);
         _clock.Start();
         try
         {
@@ -68,6 +83,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run)
     protected void CountIn(long rows, bool cached = false, bool computed = false)
     {
         Interlocked.Add(ref _rowsIn, rows);
+        DistilMetrics.Rows.Add(rows, MetricTags);
         if (cached)
         {
             Interlocked.Increment(ref _cachedBatches);

@@ -21,13 +21,10 @@ public sealed record RunView(
     string? Output,
     string? Error)
 {
-    /// <param name="shards">When known, rows done count the rows of finished shards exactly.</param>
-    public static RunView From(RunRecord run, IReadOnlyList<ShardRecord>? shards = null, DateTimeOffset? now = null)
+    public static RunView From(RunRecord run, DateTimeOffset? now = null)
     {
         var total = run.RowsTotal ?? 0;
-        long done = shards is null
-            ? Math.Min(total, (long)run.ShardsDone * run.ShardSize)
-            : shards.Where(s => s.State == ShardState.Succeeded).Sum(s => Math.Max(0, Math.Min(s.Limit, total - s.Offset)));
+        var done = Math.Min(total, run.RowsDone);
         double? elapsed = run.StartedAt is { } started ? ((run.FinishedAt ?? now ?? DateTimeOffset.UtcNow) - started).TotalSeconds : null;
         var progress = run.State == RunState.Succeeded ? 1.0 : total > 0 ? (double)done / total : 0.0;
         return new RunView(run.Id, run.Pipeline, run.State.ToString(), run.Trigger, run.RowsTotal, done, run.ShardCount, run.ShardsDone,
@@ -49,11 +46,12 @@ public sealed record RunDetailView(
     long OutputTokens,
     IReadOnlyList<StepView> Steps,
     IReadOnlyList<ShardRecord> Shards,
-    JsonElement? Summary)
+    JsonElement? Summary,
+    IReadOnlyList<Publication> Publications)
 {
     public static RunDetailView From(RunDetails details, DateTimeOffset? now = null)
     {
-        var run = RunView.From(details.Run, details.Shards, now);
+        var run = RunView.From(details.Run, now);
         var total = details.Run.RowsTotal ?? 0;
         var seconds = run.ElapsedSeconds is > 0 ? run.ElapsedSeconds.Value : 0;
         var read = details.Steps.Count == 0 ? 0 : Math.Max(details.Steps[0].RowsIn, details.Steps[0].RowsOut);
@@ -70,6 +68,6 @@ public sealed record RunDetailView(
             total > 0 ? Math.Min(1.0, Math.Max(s.RowsIn, s.RowsOut) / (double)total) : 0)).ToList();
         JsonElement? summary = details.SummaryJson is null ? null : JsonDocument.Parse(details.SummaryJson).RootElement.Clone();
         return new RunDetailView(run, seconds > 0 ? read / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
-            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary);
+            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary, details.Publications ?? []);
     }
 }

@@ -28,6 +28,7 @@ public static class ServiceHost
         builder.WebHost.UseUrls([.. addresses]);
         ConfigureLogging(builder.Logging);
         AddServices(builder.Services, options);
+        builder.Services.AddDistilMetrics(options, prometheus: true);
         builder.Services.AddSingleton(new DashboardAccess(options.DashboardToken));
         // Registering antiforgery is what turns on Hangfire's dashboard check of its token on every POST.
         // Keys live in memory: a restart only makes open dashboard pages reload.
@@ -47,6 +48,7 @@ public static class ServiceHost
         DashboardPage.Map(app);
         RunsApi.Map(app);
         EventsEndpoint.Map(app);
+        app.MapPrometheusScrapingEndpoint(ServiceMetrics.ScrapePath);
 
         await PrepareAsync(app.Services, options, registerFolderSchedules: true, cancellationToken);
         await app.StartAsync(cancellationToken);
@@ -76,6 +78,7 @@ public static class ServiceHost
         var builder = Host.CreateApplicationBuilder();
         ConfigureLogging(builder.Logging);
         AddServices(builder.Services, options);
+        builder.Services.AddDistilMetrics(options, prometheus: false);
         using var host = builder.Build();
         await PrepareAsync(host.Services, options, registerFolderSchedules: false, cancellationToken);
         await host.RunAsync(cancellationToken);
@@ -89,6 +92,7 @@ public static class ServiceHost
             : new InMemoryRunStore(Path.Combine(options.WorkDirectory, "results")));
         services.AddSingleton<StepRegistry>(_ => Distil.Steps.BuiltInSteps.CreateRegistry());
         services.AddSingleton<RunSubmission>();
+        services.AddSingleton<RunInputs>();
         services.AddSingleton<ScheduleRegistry>();
         services.AddTransient<ShardExecutor>();
         services.AddTransient<DatasetMerger>();

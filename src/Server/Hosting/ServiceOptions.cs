@@ -38,5 +38,8 @@ public sealed record ServiceOptions
     /// <summary>Names this process in shard records and on the Hangfire dashboard.</summary>
     public string WorkerName { get; init; } = $"{Environment.MachineName}:{Environment.ProcessId}";
 
+    /// <summary>Where to push metrics over OTLP (gRPC unless OTEL_EXPORTER_OTLP_PROTOCOL says http/protobuf); null sends none.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(PostgresConnectionString);
 }

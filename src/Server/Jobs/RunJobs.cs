@@ -20,6 +20,7 @@ public sealed class RunJobs(
     ShardExecutor executor,
     DatasetMerger merger,
     RunSubmission submission,
+    RunInputs inputs,
     ServiceOptions options,
     ILogger<RunJobs> logger)
 {
@@ -125,7 +126,14 @@ public sealed class RunJobs(
         try
         {
             var merged = await merger.MergeAsync(run.Run, cancellationToken);
-            await RecountCardsAsync(run.Run, merged.Directory, cancellationToken);
+            if (await LoadDefinitionAsync(runId, cancellationToken) is { } definition)
+            {
+                var sink = await MergedSinkAsync(definition, merged.Directory, cancellationToken);
+                var elapsed = DateTimeOffset.UtcNow - (run.Run.StartedAt ?? run.Run.CreatedAt);
+                await RecountCardsAsync(definition, sink, elapsed, cancellationToken);
+                await PublishAsync(run.Run, definition, sink, elapsed, cancellationToken);
+            }
+
             var summary = await DatasetSummary.ComputeAsync(merged.Files, cancellationToken);
             await store.FinishRunAsync(runId, merged.Directory, summary, cancellationToken);
             logger.LogInformation("Run {Run} merged into {Output}", runId, merged.Directory);
@@ -133,6 +141,11 @@ public sealed class RunJobs(
         catch (DatasetMergeException e)
         {
             await store.FailRunAsync(runId, e.Message, CancellationToken.None);
+        }
+        catch (Exception e) when (e is Distil.Hub.HubPublishException or PipelineDefinitionException)
+        {
+            // The Hub client has retried what a retry can fix; a refused token or repository needs the user.
+            await store.FailRunAsync(runId, $"publishing the merged dataset: {e.Message}", CancellationToken.None);
         }
     }
 
@@ -145,33 +158,67 @@ public sealed class RunJobs(
         logger.LogInformation("Schedule {Schedule} started run {Run}", scheduleId, runId);
     }
 
-    /// <summary>
-    /// The merge took each dataset card from shard 0, which counted only its own rows: rewrite every card from the
-    /// merged dataset with the card step itself, so that it states what a single-process run of the same data would.
-    /// </summary>
-    private async Task RecountCardsAsync(RunRecord run, string output, CancellationToken cancellationToken)
+    /// <summary>The merged output folder as the card and publishing steps see it, with the definition's model identities.</summary>
+    private static async Task<SinkContext> MergedSinkAsync(PipelineDefinition definition, string output, CancellationToken cancellationToken)
     {
-        var definition = await LoadDefinitionAsync(run.Id, cancellationToken);
-        var steps = definition?.Steps.Select(s => s.Step).ToList() ?? [];
-        var cards = steps.OfType<DatasetCardStep>().Concat(steps.OfType<IWholeRunSink>().Select(s => s.Card).OfType<DatasetCardStep>()).ToList();
-        if (cards.Count == 0)
-        {
-            return;
-        }
-
         var catalog = new ModelCatalog();
         var identities = new List<ModelIdentity>();
-        foreach (var (name, parameters) in definition!.Models)
+        foreach (var (name, parameters) in definition.Models)
         {
             identities.Add(await catalog.IdentifyAsync(name, parameters, cancellationToken));
         }
 
-        var elapsed = DateTimeOffset.UtcNow - (run.StartedAt ?? run.CreatedAt);
-        foreach (var card in cards)
+        return new SinkContext(output, output) { Models = identities };
+    }
+
+    /// <summary>
+    /// The merge took each dataset card from shard 0, which counted only its own rows: rewrite every card from the
+    /// merged dataset with the card step itself, so that it states what a single-process run of the same data would.
+    /// </summary>
+    private static async Task RecountCardsAsync(PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var steps = definition.Steps.Select(s => s.Step).ToList();
+        foreach (var card in steps.OfType<DatasetCardStep>().Concat(steps.OfType<IWholeRunSink>().Select(s => s.Card).OfType<DatasetCardStep>()))
         {
-            await card.RecountAsync(new SinkContext(output, output) { Models = identities }, elapsed, cancellationToken);
+            await card.RecountAsync(merged, elapsed, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Publishes each push_to_hub step's merged files, once per run: the commit carries the run id and step name, so a
+    /// merge retried after its commit went through (its worker died before recording it) finds that commit on the Hub
+    /// and records it instead of committing again.
+    /// </summary>
+    private async Task PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var steps = definition.Steps.Where(s => s.Step is IHubPublishingStep).ToList();
+        if (steps.Count == 0)
+        {
+            return;
+        }
+
+        // The definition goes up beside the data as the text that was submitted; the submitted file need not exist here.
+        var copy = Path.GetFullPath(Path.Combine(options.WorkDirectory, "publish", run.Id.ToString("N"), "pipeline.json"));
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        await File.WriteAllTextAsync(copy, (await store.GetDefinitionAsync(run.Id, cancellationToken))!.Value.Json, cancellationToken);
+        try
+        {
+            foreach (var step in steps)
+            {
+                var publishing = (IHubPublishingStep)step.Step;
+                var result = await publishing.PublishMergedAsync(merged, elapsed, copy, CommitMarker(run.Id, step.Name), logger, cancellationToken);
+                await store.RecordPublicationAsync(run.Id, new Publication(step.Name, result.RepoUrl ?? publishing.Target.ToDirectory, result.CommitUrl, DateTimeOffset.UtcNow), cancellationToken);
+                logger.LogInformation("Run {Run} step {Step} published{Again}: {Commit}", run.Id, step.Name, result.AlreadyPublished ? " (by an earlier attempt)" : "", result.CommitUrl ?? result.RepoUrl);
+            }
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(copy)!, recursive: true);
+        }
+    }
+
+    /// <summary>The line a run's commit carries in its description; what a retried merge looks for on the Hub.</summary>
+    public static string CommitMarker(Guid runId, string step) => $"distil-run: {runId:N}/{step}";
 
     private async Task EnqueueMergeIfDoneAsync(Guid runId, CancellationToken cancellationToken)
     {
@@ -193,7 +240,8 @@ public sealed class RunJobs(
 
         try
         {
-            return PipelineDefinition.Parse(stored.Value.Json, stored.Value.File, registry);
+            var copies = await inputs.LocalCopiesAsync(runId, cancellationToken);
+            return PipelineDefinition.Parse(stored.Value.Json, stored.Value.File, registry, copies);
         }
         catch (PipelineDefinitionException e)
         {

@@ -9,7 +9,7 @@ namespace Distil.Server.Jobs;
 /// Turns a definition into a run: validates it (errors go back to the submitter, located), records it
 /// with its text, and enqueues the planning job. The job arguments are the run id only.
 /// </summary>
-public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, ServiceOptions options)
+public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, RunInputs inputs, ServiceOptions options)
 {
     public async Task<Guid> SubmitAsync(string definitionJson, string? definitionFile, int? shardSize, string trigger, CancellationToken cancellationToken)
     {
@@ -19,10 +19,19 @@ public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, St
         }
 
         var definition = PipelineDefinition.Parse(definitionJson, definitionFile, registry);
-        RefuseShardedPublishing(definition);
         RefuseWholeRunSinks(definition);
         var id = Guid.NewGuid();
         await store.CreateRunAsync(new NewRun(id, definition.Name, definition.File, definitionJson, shardSize ?? options.ShardSize, trigger), cancellationToken);
+        try
+        {
+            await inputs.StoreAsync(id, definition, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            await store.FailRunAsync(id, $"storing the input files: {e.Message}", CancellationToken.None);
+            throw;
+        }
+
         jobs.Enqueue<RunJobs>(RunJobs.Queue, j => j.PlanAsync(id, CancellationToken.None));
         return id;
     }
@@ -38,21 +47,6 @@ public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, St
                     need.Parameter,
                     $"step '{step.Name}' cannot run in a sharded service run as configured: {need.Reason}; run the pipeline with 'distil run'");
             }
-        }
-    }
-
-    /// <summary>
-    /// Every shard runs the whole definition over its rows, so a push_to_hub step would publish each shard's
-    /// slice on its own. Until the merge job publishes, such definitions are refused rather than half-published.
-    /// </summary>
-    private static void RefuseShardedPublishing(PipelineDefinition definition)
-    {
-        if (definition.Steps.FirstOrDefault(s => s.Step is Distil.Steps.IHubPublishingStep) is { } publish)
-        {
-            throw publish.Parameters.Error(
-                "type",
-                $"step '{publish.Name}' publishes to the Hub, which sharded service runs do not do yet: " +
-                "drop it and publish the merged output with 'distil publish', or run the pipeline with 'distil run'");
         }
     }
 }

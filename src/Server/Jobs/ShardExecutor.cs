@@ -27,8 +27,15 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
 
         Directory.CreateDirectory(output);
+
+        // A shard holds a slice of the rows: push_to_hub steps write their files, and the merge publishes the whole.
+        foreach (var publishing in definition.Steps.Select(s => s.Step).OfType<IHubPublishingStep>())
+        {
+            publishing.Deferred = true;
+        }
+
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList());
+        var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList(), ShardProgress.WorkStepsOf(definition));
         var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);
         RunManifest manifest;
         try
@@ -88,7 +95,7 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
 
                     if (progress.TakeSnapshotIfChanged() is { } snapshot)
                     {
-                        await store.ReportShardProgressAsync(runId, shard, snapshot, run.Token);
+                        await store.ReportShardProgressAsync(runId, shard, snapshot, progress.RowsDone, run.Token);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

@@ -21,8 +21,8 @@ public interface IRunStore
     /// <summary>Marks an attempt of a shard as started by <paramref name="worker"/>; null when there is nothing to do (shard done, run over).</summary>
     Task<ShardRange?> StartShardAsync(Guid runId, int shard, string worker, CancellationToken cancellationToken);
 
-    /// <summary>Replaces a shard's live counters (best effort while it runs).</summary>
-    Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken);
+    /// <summary>Replaces a shard's live counters and its source rows done so far (best effort while it runs).</summary>
+    Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores the shard's files and final counters and marks it done, atomically. Idempotent: a shard
@@ -46,6 +46,22 @@ public interface IRunStore
     Task FinishRunAsync(Guid runId, string output, string summaryJson, CancellationToken cancellationToken);
 
     Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores an input file for the run's workers: content-addressed by SHA-256, streamed in chunks, stored once however
+    /// many runs read it, and linked to the run under <paramref name="path"/>. The in-memory store keeps nothing: its one
+    /// process reads the inputs where the definition says.
+    /// </summary>
+    Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken);
+
+    /// <summary>The run's stored inputs (none in memory mode).</summary>
+    Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Streams a stored input's content into <paramref name="destination"/>.</summary>
+    Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken);
+
+    /// <summary>Records (or replaces) what a push_to_hub step of the run published.</summary>
+    Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken);
 
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);

@@ -76,13 +76,14 @@ public sealed class InMemoryRunStore : IRunStore
         }
     }
 
-    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken)
+    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             if (_runs.TryGetValue(runId, out var e) && e.Shards[shard].State != ShardState.Succeeded)
             {
                 e.Shards[shard].Steps = steps;
+                e.Shards[shard].RowsDone = rowsDone;
             }
         }
 
@@ -228,8 +229,28 @@ public sealed class InMemoryRunStore : IRunStore
             }
 
             var shards = e.Shards.Select(s => new ShardRecord(s.Range.Index, s.Range.Offset, s.Range.Limit, s.State, s.Attempts, s.Worker, s.StartedAt, s.FinishedAt, s.Error)).ToList();
-            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary));
+            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList()));
         }
+    }
+
+    public Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<RunInput>>([]);
+
+    public Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("the in-memory store keeps no inputs");
+
+    public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_runs.TryGetValue(runId, out var e))
+            {
+                e.Publications[publication.Step] = publication;
+            }
+        }
+
+        return Task.CompletedTask;
     }
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
@@ -312,10 +333,16 @@ public sealed class InMemoryRunStore : IRunStore
         public string? Error { get; set; }
         public string? Summary { get; set; }
         public List<ShardEntry> Shards { get; set; } = [];
+        public SortedDictionary<string, Publication> Publications { get; } = new(StringComparer.Ordinal);
 
         public RunRecord ToRecord() => new(
             New.Id, New.Pipeline, New.DefinitionFile, New.Trigger, State, New.ShardSize, RowsTotal, Shards.Count,
-            Shards.Count(s => s.State == ShardState.Succeeded), CreatedAt, StartedAt, FinishedAt, Output, Error);
+            Shards.Count(s => s.State == ShardState.Succeeded), CreatedAt, StartedAt, FinishedAt, Output, Error)
+        {
+            RowsDone = Shards.Sum(s => s.State == ShardState.Succeeded
+                ? Math.Max(0, Math.Min(s.Range.Limit, (RowsTotal ?? 0) - s.Range.Offset))
+                : Math.Min(s.Range.Limit, s.RowsDone)),
+        };
     }
 
     private sealed class ShardEntry(ShardRange range)
@@ -328,6 +355,7 @@ public sealed class InMemoryRunStore : IRunStore
         public DateTimeOffset? FinishedAt { get; set; }
         public string? Error { get; set; }
         public IReadOnlyList<StepCounts> Steps { get; set; } = [];
+        public long RowsDone { get; set; }
         public IReadOnlyList<string> Files { get; set; } = [];
     }
 }

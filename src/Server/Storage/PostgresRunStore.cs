@@ -13,7 +13,10 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     private const string RunColumns =
         "r.id, r.pipeline, r.definition_file, r.trigger, r.state, r.shard_size, r.rows_total, r.shard_count, " +
         "(SELECT count(*) FROM distil.shards s WHERE s.run_id = r.id AND s.state = 'Succeeded')::int, " +
-        "r.created_at, r.started_at, r.finished_at, r.output, r.error";
+        "r.created_at, r.started_at, r.finished_at, r.output, r.error, " +
+        "(SELECT coalesce(sum(CASE WHEN s.state = 'Succeeded' THEN greatest(0, least(s.row_limit, coalesce(r.rows_total, 0) - s.row_offset)) " +
+        "ELSE least(s.row_limit, s.rows_done) END), 0) " +
+        "FROM distil.shards s WHERE s.run_id = r.id)::bigint";
 
     private readonly NpgsqlDataSource _dataSource;
 
@@ -91,11 +94,19 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         return await reader.ReadAsync(ct) ? new ShardRange(shard, reader.GetInt64(0), reader.GetInt64(1)) : null;
     }, cancellationToken);
 
-    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    public Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await WriteStepsAsync(connection, runId, shard, steps, ct);
+        await using (var done = new NpgsqlCommand("UPDATE distil.shards SET rows_done = $3 WHERE run_id = $1 AND idx = $2 AND state <> 'Succeeded'", connection))
+        {
+            done.Parameters.Add(new() { Value = runId });
+            done.Parameters.Add(new() { Value = shard });
+            done.Parameters.Add(new() { Value = rowsDone });
+            await done.ExecuteNonQueryAsync(ct);
+        }
+
         await transaction.CommitAsync(ct);
     }, cancellationToken);
 
@@ -247,7 +258,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             }
 
             run = ReadRun(reader);
-            summary = reader.IsDBNull(14) ? null : reader.GetString(14);
+            summary = reader.IsDBNull(15) ? null : reader.GetString(15);
         }
 
         var shards = new List<ShardRecord>();
@@ -279,7 +290,153 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             }
         }
 
-        return new RunDetails(run, shards, steps, summary);
+        var publications = new List<Publication>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT step, repo_url, commit_url, published_at FROM distil.publications WHERE run_id = $1 ORDER BY step", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                publications.Add(new Publication(
+                    reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), Time(reader, 3)!.Value));
+            }
+        }
+
+        return new RunDetails(run, shards, steps, summary, publications);
+    }, cancellationToken);
+
+    public Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        // First pass: the digest, so content already stored (by any run) is not sent again.
+        var (digest, size) = await DigestAsync(path, ct);
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using (var known = new NpgsqlCommand("SELECT 1 FROM distil.blobs WHERE digest = $1", connection))
+        {
+            known.Parameters.Add(new() { Value = digest });
+            if (await known.ExecuteScalarAsync(ct) is null)
+            {
+                await StoreBlobAsync(connection, path, digest, ct);
+            }
+        }
+
+        await using var link = new NpgsqlCommand(
+            "INSERT INTO distil.run_inputs (run_id, path, digest) VALUES ($1, $2, $3) ON CONFLICT (run_id, path) DO UPDATE SET digest = excluded.digest", connection);
+        link.Parameters.Add(new() { Value = runId });
+        link.Parameters.Add(new() { Value = path });
+        link.Parameters.Add(new() { Value = digest });
+        await link.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<RunInput>> GetInputsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<RunInput>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT i.path, i.digest, b.size FROM distil.run_inputs i JOIN distil.blobs b ON b.digest = i.digest WHERE i.run_id = $1 ORDER BY i.path");
+        command.Parameters.Add(new() { Value = runId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var inputs = new List<RunInput>();
+        while (await reader.ReadAsync(ct))
+        {
+            inputs.Add(new RunInput(reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+
+        return inputs;
+    }, cancellationToken);
+
+    public Task CopyInputAsync(string digest, Stream destination, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        destination.SetLength(0);
+        await using var command = _dataSource.CreateCommand("SELECT data FROM distil.blob_chunks WHERE digest = $1 ORDER BY idx");
+        command.Parameters.Add(new() { Value = digest });
+        await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
+        while (await reader.ReadAsync(ct))
+        {
+            await using var chunk = await reader.GetStreamAsync(0, ct);
+            await chunk.CopyToAsync(destination, ct);
+        }
+    }, cancellationToken);
+
+    /// <summary>Chunks of this size keep each row small and each statement's memory bounded, whatever the file's size.</summary>
+    private const int BlobChunkSize = 1 << 20;
+
+    private static async Task<(string Digest, long Size)> DigestAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BlobChunkSize, FileOptions.SequentialScan);
+        var hash = await System.Security.Cryptography.SHA256.HashDataAsync(file, cancellationToken);
+        return (Convert.ToHexStringLower(hash), file.Length);
+    }
+
+    /// <summary>
+    /// Second pass: the chunks, then the blob row, in one transaction, so a blob row always means complete content.
+    /// Concurrent submissions of the same content write the same rows; conflicts are skipped. Content that changed
+    /// between the passes is refused rather than stored under the wrong digest.
+    /// </summary>
+    private static async Task StoreBlobAsync(NpgsqlConnection connection, string path, string digest, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BlobChunkSize, FileOptions.SequentialScan);
+        var buffer = new byte[BlobChunkSize];
+        var index = 0;
+        long size = 0;
+        while (true)
+        {
+            var filled = 0;
+            int read;
+            while (filled < buffer.Length && (read = await file.ReadAsync(buffer.AsMemory(filled), cancellationToken)) > 0)
+            {
+                filled += read;
+            }
+
+            if (filled == 0 && index > 0)
+            {
+                break;
+            }
+
+            hash.AppendData(buffer, 0, filled);
+            size += filled;
+            await using (var chunk = new NpgsqlCommand("INSERT INTO distil.blob_chunks (digest, idx, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction))
+            {
+                chunk.Parameters.Add(new() { Value = digest });
+                chunk.Parameters.Add(new() { Value = index });
+                chunk.Parameters.Add(new() { Value = new ArraySegment<byte>(buffer, 0, filled), NpgsqlDbType = NpgsqlDbType.Bytea });
+                await chunk.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            index++;
+            if (filled < buffer.Length)
+            {
+                break;
+            }
+        }
+
+        if (Convert.ToHexStringLower(hash.GetHashAndReset()) != digest)
+        {
+            throw new IOException($"{path} changed while it was being stored; submit again once it is complete");
+        }
+
+        await using (var blob = new NpgsqlCommand("INSERT INTO distil.blobs (digest, size, chunks) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", connection, transaction))
+        {
+            blob.Parameters.Add(new() { Value = digest });
+            blob.Parameters.Add(new() { Value = size });
+            blob.Parameters.Add(new() { Value = index });
+            await blob.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.publications (run_id, step, repo_url, commit_url, published_at) VALUES ($1, $2, $3, $4, $5) " +
+            "ON CONFLICT (run_id, step) DO UPDATE SET repo_url = excluded.repo_url, commit_url = excluded.commit_url, published_at = excluded.published_at");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = publication.Step });
+        command.Parameters.Add(new() { Value = (object?)publication.RepoUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)publication.CommitUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = publication.PublishedAt });
+        await command.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
@@ -363,7 +520,10 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     private static RunRecord ReadRun(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2), r.GetString(3), Enum.Parse<RunState>(r.GetString(4)), r.GetInt32(5),
         r.IsDBNull(6) ? null : r.GetInt64(6), r.GetInt32(7), r.GetInt32(8), r.GetFieldValue<DateTimeOffset>(9), Time(r, 10), Time(r, 11),
-        r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13));
+        r.IsDBNull(12) ? null : r.GetString(12), r.IsDBNull(13) ? null : r.GetString(13))
+    {
+        RowsDone = r.GetInt64(14),
+    };
 
     private static DateTimeOffset? Time(NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetFieldValue<DateTimeOffset>(i);
 }

@@ -75,6 +75,33 @@ internal static class PostgresSchema
             shard_size integer NOT NULL,
             updated_at timestamptz NOT NULL);
         """,
+        """
+        CREATE TABLE distil.publications (
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            step text NOT NULL,
+            repo_url text,
+            commit_url text,
+            published_at timestamptz NOT NULL,
+            PRIMARY KEY (run_id, step));
+        """,
+        """
+        CREATE TABLE distil.blobs (
+            digest text PRIMARY KEY,
+            size bigint NOT NULL,
+            chunks integer NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE distil.blob_chunks (
+            digest text NOT NULL,
+            idx integer NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (digest, idx));
+        CREATE TABLE distil.run_inputs (
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            path text NOT NULL,
+            digest text NOT NULL,
+            PRIMARY KEY (run_id, path));
+        """,
+        "ALTER TABLE distil.shards ADD COLUMN rows_done bigint NOT NULL DEFAULT 0;",
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -38,7 +38,15 @@ public sealed record RunRecord(
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
     string? Output,
-    string? Error);
+    string? Error)
+{
+    /// <summary>
+    /// Source rows done: finished shards count their whole range; a running shard counts the rows its work steps (those
+    /// that call models, see Jobs.ShardProgress) have all finished, from its live counters, so the figure moves within
+    /// a shard. A step that drops rows makes a running shard's share an underestimate until the shard finishes.
+    /// </summary>
+    public long RowsDone { get; init; }
+}
 
 /// <summary>The rows a shard reads: source positions [Offset, Offset + Limit).</summary>
 public sealed record ShardRange(int Index, long Offset, long Limit);
@@ -67,7 +75,14 @@ public sealed record StepCounts(
 
 /// <summary>Everything the dashboard shows about one run.</summary>
 /// <param name="SummaryJson">Figures computed from the merged dataset (see Jobs.DatasetSummary), or null before the merge.</param>
-public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson);
+/// <param name="Publications">What the run's push_to_hub steps published, one per step.</param>
+public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null);
+
+/// <summary>A merged dataset on the Hub: the step that published it, the repository page and the commit (or the folder for <c>to_dir</c>).</summary>
+public sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);
+
+/// <summary>An input file of a run, stored content-addressed: the full path the definition names, and its SHA-256.</summary>
+public sealed record RunInput(string Path, string Digest, long Size);
 
 /// <summary>A file a shard produced, named relative to the pipeline's output folder.</summary>
 public sealed record ShardFile(string Name, string LocalPath);

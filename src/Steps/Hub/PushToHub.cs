@@ -131,7 +131,7 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
             parquet,
             File.Exists(card) ? card : null,
             _parameters.File is { } definition && File.Exists(definition) ? definition : null,
-            PipelineName(),
+            PipelineName(_parameters.File),
             folder);
         var options = _options with
         {
@@ -141,6 +141,29 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
         var result = await HubPublisher.PublishAsync(source, options, cancellationToken);
         _logger?.LogInformation("push_to_hub '{Step}': {Where}", Name, result.RepoUrl ?? options.ToDirectory);
         return written;
+    }
+
+    public async Task<PublishResult> PublishMergedAsync(SinkContext merged, TimeSpan elapsed, string? definitionFile, string commitMarker, ILogger? logger, CancellationToken cancellationToken)
+    {
+        var parquet = Path.GetFullPath(Path.Combine(merged.OutputDirectory, ((ParquetSink)_parquet).FileName));
+        if (!File.Exists(parquet))
+        {
+            throw new HubPublishException($"push_to_hub '{Name}': the merged output has no {parquet}");
+        }
+
+        var folder = Path.GetDirectoryName(parquet)!;
+        var cardFiles = _card is DatasetCardStep card ? await card.RecountAsync(merged, elapsed, cancellationToken) : [];
+        var cardFile = cardFiles.FirstOrDefault(f => Path.GetFileName(f) == DatasetCardStep.FileName) ?? Path.Combine(folder, DatasetCardStep.FileName);
+        var definition = definitionFile is not null && File.Exists(definitionFile) ? definitionFile : null;
+        var source = new DatasetSource([parquet], File.Exists(cardFile) ? cardFile : null, definition, PipelineName(definition), folder);
+        var result = await HubPublisher.PublishAsync(source, _options with
+        {
+            Token = _options.ToDirectory is null ? ResolveToken() : null,
+            Logger = logger,
+            CommitMarker = commitMarker,
+        }, cancellationToken);
+        logger?.LogInformation("push_to_hub '{Step}': {Where}", Name, result.CommitUrl ?? result.RepoUrl ?? _options.ToDirectory);
+        return result;
     }
 
     public async ValueTask DisposeAsync()
@@ -171,9 +194,9 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
     }
 
     /// <summary>The definition's <c>name</c>, for the generated card.</summary>
-    private string? PipelineName()
+    private static string? PipelineName(string? definitionFile)
     {
-        if (_parameters.File is null || !File.Exists(_parameters.File))
+        if (definitionFile is null || !File.Exists(definitionFile))
         {
             return null;
         }
@@ -181,7 +204,7 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
         try
         {
             using var json = System.Text.Json.JsonDocument.Parse(
-                File.ReadAllText(_parameters.File),
+                File.ReadAllText(definitionFile),
                 new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
             return json.RootElement.TryGetProperty("name", out var name) && name.ValueKind == System.Text.Json.JsonValueKind.String ? name.GetString() : null;
         }

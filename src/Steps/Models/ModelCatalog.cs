@@ -48,9 +48,10 @@ public sealed class ModelCatalog : IModelProvider
         var problems = new DefinitionProblems();
         Validate(name, definition, problems);
         problems.ThrowIfAny();
-        return definition.GetString("type") == "local"
+        var client = definition.GetString("type") == "local"
             ? await OpenLocalAsync(name, definition, cancellationToken).ConfigureAwait(false)
             : OpenRemote(ReadRemote(name, definition, problems));
+        return new MeteredChatClient(client, name);
     }
 
     private static string RequireType(string name, StepParameters definition) => definition.GetString("type") switch

@@ -30,6 +30,9 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
 
     public string Name { get; }
 
+    /// <summary>Where the file goes, relative to the run's output folder.</summary>
+    internal string FileName => _fileName;
+
     public IReadOnlyList<string> InputColumns => _columns ?? [];
 
     public IReadOnlyList<string> OutputColumns => [];

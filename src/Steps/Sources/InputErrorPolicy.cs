@@ -24,6 +24,11 @@ internal static class InputErrorPolicies
     public static string RequireExistingFile(StepParameters parameters, string name = "path")
     {
         var path = parameters.GetPath(name) ?? throw parameters.Error(name, $"step '{parameters.Name}' needs the parameter '{name}'");
+        if (!File.Exists(path) && !Directory.Exists(path) && parameters.InputCopies.TryGetValue(path, out var copy) && File.Exists(copy))
+        {
+            path = copy;
+        }
+
         if (!File.Exists(path) && !Directory.Exists(path))
         {
             throw parameters.Error(name, $"input file not found: {path}");

@@ -38,11 +38,12 @@ public sealed class ServeProcess : IAsyncDisposable
         string? token = null,
         double invisibilitySeconds = 3,
         bool postgresAsArgument = false,
-        NetworkNamespaces? network = null)
+        NetworkNamespaces? network = null,
+        Dictionary<string, string?>? environment = null)
     {
         // Loopback, or the server namespace's own address (a fresh namespace has every port free).
         var url = network is null ? $"http://127.0.0.1:{DistilProcess.FreePort()}" : $"http://{network.ServerAddress}:5080";
-        var environment = new Dictionary<string, string?> { ["DISTIL_DASHBOARD_TOKEN"] = token };
+        environment = new Dictionary<string, string?>(environment ?? []) { ["DISTIL_DASHBOARD_TOKEN"] = token };
         var args = new List<string>
         {
             "serve", "--urls", url, "--workers", workers.ToString(CultureInfo.InvariantCulture),

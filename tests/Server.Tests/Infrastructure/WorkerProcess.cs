@@ -5,9 +5,10 @@ namespace Distil.Server.Tests.Infrastructure;
 /// <summary>Starts <c>distil worker</c> processes, each with its own scratch folder as if on its own machine.</summary>
 public static class WorkerProcess
 {
-    public static async Task<DistilProcess> StartAsync(TestWorkspace workspace, string postgres, string name, double invisibilitySeconds = 3)
+    /// <param name="workingDirectory">The process's current directory (default: the workspace root, where the data is).</param>
+    public static async Task<DistilProcess> StartAsync(TestWorkspace workspace, string postgres, string name, double invisibilitySeconds = 3, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        var process = DistilProcess.Start(workspace.Root, new Dictionary<string, string?> { ["DISTIL_POSTGRES"] = postgres },
+        var process = DistilProcess.Start(workingDirectory ?? workspace.Root, new Dictionary<string, string?>(environment ?? new Dictionary<string, string?>()) { ["DISTIL_POSTGRES"] = postgres },
             "worker", "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
             "--work-dir", workspace.WorkDirectory(name), "--output", workspace.Outputs);
         await process.WaitForOutputAsync("all the dispatchers started", TimeSpan.FromSeconds(60));
