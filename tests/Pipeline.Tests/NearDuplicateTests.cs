@@ -146,8 +146,8 @@ public sealed partial class NearDuplicateTests : IDisposable
         return texts.OrderBy(_ => random.Next()).ToList();
     }
 
-    /// <summary>The shingles as strings, computed without any of the step's code: lower-cased words (or characters with spacing collapsed), n at a time.</summary>
-    private static HashSet<string> Shingles(string text, string kind, int n)
+    /// <summary>The shingles as strings, computed without any of the step's code: lower-cased words (or their characters, words joined by one space), n at a time.</summary>
+    internal static HashSet<string> Shingles(string text, string kind, int n)
     {
         var lower = text.ToLowerInvariant();
         if (kind == "word")
@@ -156,17 +156,14 @@ public sealed partial class NearDuplicateTests : IDisposable
             return Enumerable.Range(0, Math.Max(1, words.Length - n + 1)).Select(i => string.Join(' ', words.Skip(i).Take(n))).ToHashSet();
         }
 
-        var chars = Spaces().Replace(lower.Trim(), " ");
+        var chars = NonWord().Replace(lower, " ").Trim();
         return Enumerable.Range(0, Math.Max(1, chars.Length - n + 1)).Select(i => chars.Substring(i, Math.Min(n, chars.Length - i))).ToHashSet();
     }
 
-    private static double Jaccard(HashSet<string> a, HashSet<string> b) => a.Count(b.Contains) / (double)a.Union(b).Count();
+    internal static double Jaccard(HashSet<string> a, HashSet<string> b) => a.Count(b.Contains) / (double)a.Union(b).Count();
 
     [GeneratedRegex(@"[^\p{L}\p{N}]+")]
     private static partial Regex NonWord();
-
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Spaces();
 
     private void WriteTexts(IReadOnlyList<string> texts) =>
         _ws.Write("data/texts.jsonl", string.Concat(texts.Select((t, i) => JsonSerializer.Serialize(new { text = t, n = i }) + "\n")));

@@ -30,6 +30,9 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
 
     public long? RowsTotal { get; set; }
 
+    /// <summary>Every step's counts so far (set once the network is built; sinks read it as they complete).</summary>
+    public Func<IReadOnlyList<StepMetrics>> StepMetrics { get; set; } = () => [];
+
     /// <summary>Cancelled when the user cancels or any step fails.</summary>
     public CancellationToken CancellationToken { get; init; }
 

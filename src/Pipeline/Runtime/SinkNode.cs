@@ -44,6 +44,7 @@ internal sealed class SinkNode : StepNode
         {
             Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
             Models = Run.ModelIdentities,
+            StepMetrics = Run.StepMetrics,
         };
         return _sink.OpenAsync(context, Totals, cancellationToken);
     }

@@ -32,6 +32,8 @@ public sealed class DatasetCardStep : ISinkStep
     private readonly Stopwatch _clock = new();
     private string? _outputDirectory;
     private IReadOnlyList<ModelIdentity> _models = [];
+    private Func<IReadOnlyList<StepMetrics>> _stepMetrics = () => [];
+    private long? _flaggedContaminated;
     private long _rows;
     private long _inputTokens;
     private long _outputTokens;
@@ -62,6 +64,7 @@ public sealed class DatasetCardStep : ISinkStep
     {
         _outputDirectory = sink.OutputDirectory;
         _models = sink.Models;
+        _stepMetrics = sink.StepMetrics;
         _clock.Start();
         return ValueTask.CompletedTask;
     }
@@ -99,6 +102,11 @@ public sealed class DatasetCardStep : ISinkStep
                 && Number(row["chosen_rating"]) is { } chosenRating && Number(row["rejected_rating"]) is { } rejectedRating)
             {
                 _lengthBias.AddPair(chosenRating, chosenTokens, rejectedRating, rejectedTokens);
+            }
+
+            if (row[Decontaminate.Contaminated] is bool contaminated)
+            {
+                _flaggedContaminated = (_flaggedContaminated ?? 0) + (contaminated ? 1 : 0);
             }
 
             if (row.GetString("judge_model") is { } judge)
@@ -143,6 +151,7 @@ public sealed class DatasetCardStep : ISinkStep
             Elapsed = _elapsed ?? _clock.Elapsed,
             PipelineDefinition = _definition,
             ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
+            Filtering = Filtering(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
@@ -193,6 +202,29 @@ public sealed class DatasetCardStep : ISinkStep
         })
         .Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
         .Distinct(StringComparer.Ordinal);
+
+    /// <summary>What steps before the card removed (from their counts) or flagged (from the rows): the lines of the card's filtering summary.</summary>
+    private List<(string Label, long Count)> Filtering()
+    {
+        var dropped = _stepMetrics().SelectMany(s => s.Dropped).GroupBy(d => d.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(d => d.Value), StringComparer.Ordinal);
+        var lines = new List<(string, long)>();
+        if (dropped.TryGetValue(MinHashDedup.NearDuplicate, out var near))
+        {
+            lines.Add(("near-duplicates removed", near));
+        }
+
+        if (dropped.TryGetValue(Decontaminate.Contaminated, out var removed))
+        {
+            lines.Add(("contaminated rows removed (eval n-gram overlap)", removed));
+        }
+
+        if (_flaggedContaminated is { } flagged)
+        {
+            lines.Add(("contaminated rows flagged (eval n-gram overlap)", flagged));
+        }
+
+        return lines;
+    }
 
     private static double? Number(object? value) => value switch { long l => l, double d => d, _ => null };
 

@@ -10,7 +10,7 @@ internal enum ShingleKind
 /// <summary>
 /// Turns a text into the 64-bit hashes of its n-gram shingles, without allocating a string per shingle. Words are
 /// maximal runs of letters and digits (punctuation and spacing do not count); character shingles are taken from the
-/// text with every run of white space made one space. A text shorter than n gives one shingle, the whole of it, so
+/// words joined by single spaces, so "step-by-step" and "step by step" shingle alike. A text shorter than n gives one shingle, the whole of it, so
 /// short texts still compare. The hashes are fixed functions of the characters (never string.GetHashCode, which
 /// changes per process), so the same input gives the same shingles in every run.
 /// </summary>
@@ -100,18 +100,23 @@ internal sealed class Shingler(ShingleKind kind, int n, bool lowercase)
 
     private void CharHashes(ReadOnlySpan<char> text)
     {
-        var trimmed = text.Trim();
-        var lastWasSpace = false;
-        foreach (var c in trimmed)
+        // Letters and digits, with each run of anything else (spacing, punctuation) as one space between words.
+        var pendingSpace = false;
+        foreach (var c in text)
         {
-            var space = char.IsWhiteSpace(c);
-            if (space && lastWasSpace)
+            if (!char.IsLetterOrDigit(c))
             {
+                pendingSpace = _units.Count > 0;
                 continue;
             }
 
-            lastWasSpace = space;
-            _units.Add(StableHash.Mix(StableHash.Add(StableHash.Start, space ? ' ' : Fold(c))));
+            if (pendingSpace)
+            {
+                _units.Add(StableHash.Mix(StableHash.Add(StableHash.Start, ' ')));
+                pendingSpace = false;
+            }
+
+            _units.Add(StableHash.Mix(StableHash.Add(StableHash.Start, Fold(c))));
         }
     }
 
