@@ -2,7 +2,7 @@ using Distil.Pipeline;
 
 namespace Distil.Steps;
 
-/// <summary>Registers keep_columns, rename_columns, combine_columns, filter, dedup, minhash_dedup, decontaminate, pass_through.</summary>
+/// <summary>Registers keep_columns, rename_columns, combine_columns, filter, dedup, minhash_dedup, decontaminate, embedding_dedup, pass_through.</summary>
 public static class TransformSteps
 {
     public static void Register(StepRegistry registry)
@@ -19,6 +19,7 @@ public static class TransformSteps
             "Drops rows whose column value was already seen (exact match, first wins)."));
         registry.Register(MinHashDedup.Type);
         registry.Register(Decontaminate.Type);
+        registry.Register(EmbeddingDedup.Type);
         registry.Register(new StepType("pass_through", ["delay_ms", "cache"], p => new PassThrough(p),
             "Hands rows on unchanged, optionally waiting delay_ms per batch (stands in for a slow task)."));
     }
