@@ -213,6 +213,11 @@ public sealed class DatasetCardStep : ISinkStep
             lines.Add(("near-duplicates removed", near));
         }
 
+        if (dropped.TryGetValue(EmbeddingDedup.SemanticDuplicate, out var semantic))
+        {
+            lines.Add(("semantic duplicates removed (embedding cosine)", semantic));
+        }
+
         if (dropped.TryGetValue(Decontaminate.Contaminated, out var removed))
         {
             lines.Add(("contaminated rows removed (eval n-gram overlap)", removed));
