@@ -41,7 +41,7 @@ internal sealed class MinHashDedup : IBatchStep
         var permutations = parameters.GetInt32("num_perm", 128, 8, 2048);
         Bands = ChooseBands(parameters, permutations);
         _hasher = new MinHasher(permutations, parameters.GetInt64("seed", 1));
-        _index = new NearDuplicateIndex(Bands);
+        _index = new NearDuplicateIndex(Bands, trackRepresentatives: parameters.Has("duplicate_of"));
         _signature = new ulong[permutations];
         _duplicateOf = parameters.GetString("duplicate_of") switch
         {
