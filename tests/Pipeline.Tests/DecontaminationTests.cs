@@ -86,6 +86,17 @@ public sealed partial class DecontaminationTests : IDisposable
         Assert.Contains("'question'", e.Message);
     }
 
+    [Fact]
+    public async Task A_parquet_eval_set_without_the_column_fails_the_run_naming_the_columns_it_has()
+    {
+        WriteTexts(["some text to check"]);
+        await WriteEvalAsync("eval.parquet", ["a question"]);
+        var definition = Define("""{ "name": "decon", "type": "decontaminate", "column": "text", "eval_file": "data/eval.parquet", "eval_column": "prompt" }""");
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => _ws.RunAsync(definition));
+        Assert.Contains("eval.parquet: no column 'prompt'", e.Message);
+        Assert.Contains("question, answer", e.Message);
+    }
+
     /// <summary>
     /// Eval questions of 30 random words (plus two short ones of 4 words), and texts that copy 13 consecutive eval
     /// words into other words (contaminated; sometimes upper-cased with punctuation), copy only 12 (clean), contain a

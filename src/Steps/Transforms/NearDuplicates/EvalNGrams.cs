@@ -43,6 +43,12 @@ internal sealed class EvalNGrams
         var grams = new EvalNGrams(words.N);
         if (Decontaminate.IsParquet(path))
         {
+            var fields = await ParquetRows.ReadFieldsAsync(path, cancellationToken).ConfigureAwait(false);
+            if (!fields.Contains(column))
+            {
+                throw new InvalidDataException($"{path}: no column '{column}' (eval_column); it has: {string.Join(", ", fields)}");
+            }
+
             var layout = await ParquetRows.ReadLayoutAsync(path, [column], "decontaminate", cancellationToken).ConfigureAwait(false);
             await foreach (var row in ParquetRows.ReadAsync(path, layout, 0, 0, cancellationToken).ConfigureAwait(false))
             {
