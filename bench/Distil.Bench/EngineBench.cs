@@ -198,10 +198,10 @@ internal static class EngineBench
         return client.Tokenize([new ChatMessage(ChatRole.User, "Hello")]).Length;
     }
 
-    private static int Option(string[] args, string name, int fallback) =>
+    internal static int Option(string[] args, string name, int fallback) =>
         OptionText(args, name) is { } text && int.TryParse(text, out var value) ? value : fallback;
 
-    private static string? OptionText(string[] args, string name)
+    internal static string? OptionText(string[] args, string name)
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;

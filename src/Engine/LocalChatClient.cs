@@ -37,7 +37,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         _stopIds = StopIds(folder, model.Config, tokenizer);
         _scheduler = new GenerationScheduler(model, new SchedulerOptions
         {
-            MaxBatchSize = model.Layout.LengthsFromMask ? 1 : options.MaxBatchSize,
+            MaxBatchSize = options.MaxBatchSize,
             Continuous = options.ContinuousBatching,
             PrefixCacheBytes = options.PrefixCacheBytes,
         });
@@ -88,10 +88,18 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
     /// <summary>The chat template in use (the model's own, or a built-in).</summary>
     public IChatTemplate ChatTemplate => _template;
 
-    /// <summary>The prompt text a conversation becomes: the chat template with the generation prompt and <paramref name="options"/>' tools.</summary>
+    /// <summary>
+    /// The prompt text a conversation becomes: the chat template with the generation prompt and <paramref name="options"/>' tools;
+    /// with <see cref="FinalMessageContinuation.OptionKey"/> set, the prompt ends inside the final message instead.
+    /// </summary>
     /// <exception cref="Text.Jinja.JinjaTemplateException">The template failed (its own raise_exception included).</exception>
-    public string RenderPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null) =>
-        _template.Render(messages as IReadOnlyList<ChatMessage> ?? messages.ToList(), addGenerationPrompt: true, options?.Tools);
+    public string RenderPrompt(IEnumerable<ChatMessage> messages, ChatOptions? options = null)
+    {
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
+        return FinalMessageContinuation.IsRequested(options)
+            ? FinalMessageContinuation.Render(_template, list, options?.Tools)
+            : _template.Render(list, addGenerationPrompt: true, options?.Tools);
+    }
 
     /// <summary>The prompt tokens a conversation becomes (<see cref="RenderPrompt"/>, then the tokenizer).</summary>
     public int[] Tokenize(IEnumerable<ChatMessage> messages, ChatOptions? options = null) =>

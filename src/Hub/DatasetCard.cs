@@ -10,8 +10,17 @@ namespace Distil.Hub;
 /// </summary>
 internal static partial class DatasetCard
 {
-    /// <summary>A dataset configuration: its name and the glob of its Parquet files in the repository.</summary>
-    public sealed record Config(string Name, string DataFiles, long Rows, IReadOnlyList<string> Columns);
+    /// <summary>A dataset configuration: its splits and their Parquet files in the repository, its rows and columns.</summary>
+    public sealed record Config(ConfigFiles Files, long Rows, IReadOnlyList<string> Columns)
+    {
+        /// <summary>One split, <c>train</c>, of the files <paramref name="dataFiles"/> (a glob).</summary>
+        public Config(string name, string dataFiles, long rows, IReadOnlyList<string> columns)
+            : this(new ConfigFiles(name, [new ConfigSplit("train", [dataFiles])]), rows, columns)
+        {
+        }
+
+        public string Name => Files.Name;
+    }
 
     /// <param name="existing">The run's card, or null to generate one.</param>
     /// <param name="withDefinition">Whether pipeline.json is published too (the generated card points at it).</param>
@@ -35,22 +44,7 @@ internal static partial class DatasetCard
         return $"---\n{ReplaceTopLevelKey(yaml, "configs", configsYaml)}---\n{body}";
     }
 
-    private static string ConfigsYaml(IReadOnlyList<Config> configs)
-    {
-        var yaml = new StringBuilder("configs:\n");
-        for (var i = 0; i < configs.Count; i++)
-        {
-            yaml.Append("- config_name: ").Append(configs[i].Name).Append('\n');
-            if (configs.Count > 1 && i == 0)
-            {
-                yaml.Append("  default: true\n");
-            }
-
-            yaml.Append("  data_files:\n  - split: train\n    path: ").Append(configs[i].DataFiles).Append('\n');
-        }
-
-        return yaml.ToString();
-    }
+    private static string ConfigsYaml(IReadOnlyList<Config> configs) => ConfigLayout.Yaml(configs.Select(c => c.Files).ToList());
 
     /// <summary>
     /// Replaces the block of a top-level key (its line and every following line that is indented, a list item

@@ -56,7 +56,8 @@ public sealed record DatasetSource(
                 $"{root}: no Parquet dataset found (looked at manifest.json's output files, *.parquet in the folder and in its output/ subfolder)");
         }
 
-        var dataFolder = Path.GetDirectoryName(parquet[0])!;
+        // Files in the config/split layout sit one folder below their card.
+        var dataFolder = ConfigLayout.TryParse(parquet[0], out var layoutRoot, out _, out _, out _) ? layoutRoot : Path.GetDirectoryName(parquet[0])!;
         var card = new[] { Path.Combine(dataFolder, "README.md"), Path.Combine(root, "README.md") }.FirstOrDefault(File.Exists);
         var pipeline = new[] { Path.Combine(root, "pipeline.json"), Path.Combine(dataFolder, "pipeline.json"), manifest?.DefinitionFile }
             .FirstOrDefault(p => p is not null && File.Exists(p));

@@ -7,7 +7,9 @@ namespace Distil.Hub;
 /// The files of the published repository, built the same way for an upload and for <c>--to-dir</c>:
 /// <c>data/train-0000i-of-0000N.parquet</c> (one shard per source file, re-split when a row group is too
 /// large for the viewer), <c>README.md</c> whose configs point at them, and <c>pipeline.json</c>.
-/// Sources with different schemas become separate configs under <c>data/&lt;config&gt;/</c>.
+/// Sources with different schemas become separate configs under <c>data/&lt;config&gt;/</c>. Files already laid
+/// out as <c>&lt;config&gt;/&lt;split&gt;-NNNNN-of-NNNNN.parquet</c> (see <see cref="ConfigLayout"/>) keep their
+/// paths, configurations and splits.
 /// </summary>
 internal static partial class RepoLayout
 {
@@ -24,8 +26,31 @@ internal static partial class RepoLayout
             inspected.Add((path, rows, largest, schema));
         }
 
+        var files = new List<RepoFile>();
+        var configs = new List<DatasetCard.Config>();
+        var usedNames = new HashSet<string>(StringComparer.Ordinal);
+        var laidOut = inspected.Select(f => (File: f, IsLaidOut: ConfigLayout.TryParse(f.Path, out var root, out var folder, out var config, out var split), Root: root, Folder: folder, Config: config, Split: split))
+            .Where(f => f.IsLaidOut)
+            .ToList();
+
+        // Files already in the Hub's config/split layout (format_outputs) keep their paths, configs and splits.
+        foreach (var config in laidOut.GroupBy(f => (f.Root, f.Folder, f.Config)))
+        {
+            usedNames.Add(config.Key.Config);
+            foreach (var file in config)
+            {
+                files.Add(await RepoFileAsync(file.File, $"{file.Folder}/{Path.GetFileName(file.File.Path)}", workDirectory, maxRowsPerRowGroup, cancellationToken).ConfigureAwait(false));
+            }
+
+            var splits = config.Select(f => f.Split).Distinct(StringComparer.Ordinal)
+                .Select(split => new ConfigSplit(split, [ConfigLayout.GlobOf(config.Key.Folder, split)]))
+                .ToList();
+            var columns = config.First().File.Schema.Fields.Select(f => f.Name).ToList();
+            configs.Add(new DatasetCard.Config(new ConfigFiles(config.Key.Config, splits), config.Sum(f => f.File.Rows), columns));
+        }
+
         var groups = new List<List<(string Path, long Rows, long LargestRowGroup, ParquetSchema Schema)>>();
-        foreach (var file in inspected)
+        foreach (var file in inspected.Except(laidOut.Select(f => f.File)))
         {
             var group = groups.FirstOrDefault(g => g[0].Schema.Equals(file.Schema));
             if (group is null)
@@ -38,24 +63,14 @@ internal static partial class RepoLayout
             }
         }
 
-        var files = new List<RepoFile>();
-        var configs = new List<DatasetCard.Config>();
-        var usedNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var group in groups)
         {
-            var name = groups.Count == 1 ? "default" : UniqueName(ConfigName(group[0].Path), usedNames);
-            var folder = groups.Count == 1 ? "data" : $"data/{name}";
+            var alone = groups.Count == 1 && usedNames.Add("default");
+            var name = alone ? "default" : UniqueName(ConfigName(group[0].Path), usedNames);
+            var folder = alone ? ConfigLayout.DefaultFolder : $"{ConfigLayout.DefaultFolder}/{name}";
             for (var i = 0; i < group.Count; i++)
             {
-                var pathInRepo = $"{folder}/train-{i:D5}-of-{group.Count:D5}.parquet";
-                var local = group[i].Path;
-                if (group[i].LargestRowGroup > maxRowsPerRowGroup)
-                {
-                    local = LocalPath(workDirectory, pathInRepo);
-                    await ParquetShard.ResplitAsync(group[i].Path, local, maxRowsPerRowGroup, cancellationToken).ConfigureAwait(false);
-                }
-
-                files.Add(new RepoFile(pathInRepo, local));
+                files.Add(await RepoFileAsync(group[i], $"{folder}/train-{i:D5}-of-{group.Count:D5}.parquet", workDirectory, maxRowsPerRowGroup, cancellationToken).ConfigureAwait(false));
             }
 
             var columns = group[0].Schema.Fields.Select(f => f.Name).ToList();
@@ -87,16 +102,16 @@ internal static partial class RepoLayout
         if (Directory.Exists(root))
         {
             var entries = Directory.EnumerateFileSystemEntries(root).Select(Path.GetFileName).ToList();
-            var foreign = entries.Where(e => e is not ("README.md" or "pipeline.json" or "data")).ToList();
+            var foreign = entries.Where(e => e is not ("README.md" or "pipeline.json" or "data") && !IsExportedConfig(Path.Combine(root, e!))).ToList();
             if (foreign.Count > 0)
             {
                 throw new HubPublishException(
                     $"{root}: the folder holds other files than an earlier export ({string.Join(", ", foreign.Take(3))}); give --to-dir an empty or new folder");
             }
 
-            if (Directory.Exists(Path.Combine(root, "data")))
+            foreach (var folder in entries.Where(e => Directory.Exists(Path.Combine(root, e!)) && (e == "data" || IsExportedConfig(Path.Combine(root, e!)))))
             {
-                Directory.Delete(Path.Combine(root, "data"), recursive: true);
+                Directory.Delete(Path.Combine(root, folder!), recursive: true);
             }
 
             File.Delete(Path.Combine(root, "README.md"));
@@ -122,6 +137,24 @@ internal static partial class RepoLayout
 
         return written;
     }
+
+    /// <summary>The file at <paramref name="pathInRepo"/>: the source itself, or a re-split copy when a row group is too large for the viewer.</summary>
+    private static async Task<RepoFile> RepoFileAsync((string Path, long Rows, long LargestRowGroup, ParquetSchema Schema) file, string pathInRepo, string workDirectory, int maxRowsPerRowGroup, CancellationToken cancellationToken)
+    {
+        if (file.LargestRowGroup <= maxRowsPerRowGroup)
+        {
+            return new RepoFile(pathInRepo, file.Path);
+        }
+
+        var local = LocalPath(workDirectory, pathInRepo);
+        await ParquetShard.ResplitAsync(file.Path, local, maxRowsPerRowGroup, cancellationToken).ConfigureAwait(false);
+        return new RepoFile(pathInRepo, local);
+    }
+
+    /// <summary>A folder of an earlier export's configuration: nothing in it but shards in the config/split layout.</summary>
+    private static bool IsExportedConfig(string path) =>
+        Directory.Exists(path)
+        && Directory.EnumerateFileSystemEntries(path).All(e => File.Exists(e) && ConfigLayout.TryParse(e, out _, out _, out _, out _));
 
     private static string LocalPath(string root, string pathInRepo) => Path.GetFullPath(Path.Combine(root, pathInRepo.Replace('/', Path.DirectorySeparatorChar)));
 

@@ -16,6 +16,12 @@ public sealed class DatasetCard
     /// <summary>Parquet files relative to the card's folder; the Hub helper rewrites these when publishing.</summary>
     public required IReadOnlyList<string> DataFiles { get; init; }
 
+    /// <summary>
+    /// Several configurations and splits (format_outputs); null: one <c>default</c> configuration whose
+    /// <c>train</c> split is <see cref="DataFiles"/>.
+    /// </summary>
+    public IReadOnlyList<ConfigFiles>? Configs { get; init; }
+
     public long Rows { get; init; }
 
     public IReadOnlyList<string> Tags { get; init; } = ["dpo", "synthetic", "distil"];
@@ -63,10 +69,17 @@ public sealed class DatasetCard
             md.Append("- ").Append(Yaml(tag)).Append('\n');
         }
 
-        md.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path:\n");
-        foreach (var file in DataFiles)
+        if (Configs is { Count: > 0 } configs)
         {
-            md.Append("    - ").Append(Yaml(file)).Append('\n');
+            md.Append(ConfigLayout.Yaml(configs));
+        }
+        else
+        {
+            md.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path:\n");
+            foreach (var file in DataFiles)
+            {
+                md.Append("    - ").Append(Yaml(file)).Append('\n');
+            }
         }
 
         md.Append("---\n\n")
@@ -74,8 +87,8 @@ public sealed class DatasetCard
           .Append("A synthetic preference dataset made with Distil: responses from several models, ")
           .Append("rated by an LLM judge with an UltraFeedback rubric, paired into chosen/rejected examples in the column ")
           .Append("layout of TRL's DPO trainer (`prompt`, `chosen`, `rejected`).\n\n")
-          .Append("```python\nfrom datasets import load_dataset\nds = load_dataset(\"parquet\", data_files=")
-          .Append(PythonString(DataFiles.Count > 0 ? DataFiles[0] : "*.parquet")).Append(")\n```\n\n")
+          .Append(ConfigsSummary())
+          .Append(LoadExample())
           .Append("## Summary\n\n")
           .Append("| | |\n|---|---|\n")
           .Append("| rows | ").Append(Rows.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n");
@@ -143,6 +156,50 @@ public sealed class DatasetCard
         }
 
         return md.ToString();
+    }
+
+    /// <summary>With several configurations: which trainer each is for and its splits.</summary>
+    private string ConfigsSummary()
+    {
+        if (Configs is not { Count: > 0 } configs)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder("The same pairs in one configuration per trainer format (`rows` above counts pairs; `kto` has two rows per pair):\n\n");
+        foreach (var config in configs)
+        {
+            text.Append("- `").Append(config.Name).Append("`: ").Append(string.Join(", ", config.Splits.Select(s => $"`{s.Split}`"))).Append('\n');
+        }
+
+        if (configs.Any(c => c.Splits.Count > 1))
+        {
+            text.Append("\nThe splits are grouped by `prompt_id`: no prompt is in more than one split.\n");
+        }
+
+        return text.Append('\n').ToString();
+    }
+
+    /// <summary>How to load the data: each configuration by name, or the one Parquet glob.</summary>
+    private string LoadExample()
+    {
+        var python = new StringBuilder("```python\nfrom datasets import load_dataset\n");
+        if (Configs is { Count: > 0 } configs)
+        {
+            python.Append("# from the Hub: load_dataset(\"<namespace>/<name>\", \"").Append(configs[0].Name).Append("\")\n");
+            foreach (var config in configs)
+            {
+                python.Append(config.Name).Append(" = load_dataset(\"parquet\", data_files={")
+                    .Append(string.Join(", ", config.Splits.Select(s => $"{PythonString(s.Split)}: {PythonString(s.Paths[0] + ".parquet")}")))
+                    .Append("})\n");
+            }
+        }
+        else
+        {
+            python.Append("ds = load_dataset(\"parquet\", data_files=").Append(PythonString(DataFiles.Count > 0 ? DataFiles[0] : "*.parquet")).Append(")\n");
+        }
+
+        return python.Append("```\n\n").ToString();
     }
 
     private static string Share(long part, long whole) =>

@@ -19,6 +19,10 @@ public enum DpoFormat
 /// </summary>
 public sealed record DpoExample(object Prompt, object Chosen, object Rejected, string PromptId)
 {
+    /// <summary>The columns of a pair as <c>preference_pairs</c> writes it: TRL's three, then the pair's metadata.</summary>
+    public static readonly IReadOnlyList<string> Columns =
+        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model", "chosen_tokens", "rejected_tokens"];
+
     public static DpoExample Create(string? systemPrompt, string prompt, string chosen, string rejected, DpoFormat format)
     {
         List<(string Role, string Content)> messages = string.IsNullOrEmpty(systemPrompt) ? [("user", prompt)] : [("system", systemPrompt), ("user", prompt)];

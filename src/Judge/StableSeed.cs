@@ -10,6 +10,7 @@ public static class StableSeed
     public const long Generation = 0x67656E;
     public const long ResponseOrder = 0x6F7264;
     public const long PairChoice = 0x706169;
+    public const long Evolution = 0x65766F;
 
     /// <summary>A non-negative seed that fits an <see cref="int"/>, which every backend accepts.</summary>
     public static long Derive(long seed, long rowId, long purpose, long index = 0)

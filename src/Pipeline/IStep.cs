@@ -63,6 +63,12 @@ public interface ISinkStep : IStep
 
     /// <summary>Finalizes the output (temp file then rename); returns the files written.</summary>
     ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Files (relative to the output folder) this sink answers for even when a run does not write them, so that
+    /// publishing removes a stale one left by an earlier run instead of carrying it over.
+    /// </summary>
+    IReadOnlyList<string> OwnedFiles => [];
 }
 
 /// <summary>The slice of a source that a run (or a shard of a run) reads.</summary>

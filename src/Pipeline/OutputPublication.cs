@@ -122,7 +122,11 @@ public sealed class OutputPublication
         var staged = RelativeFiles(StagingDirectory).ToList();
         foreach (var relative in owned.Except(staged, StringComparer.Ordinal))
         {
-            File.Delete(Path.Combine(OutputDirectory, relative));
+            var stale = Path.Combine(OutputDirectory, relative);
+            if (File.Exists(stale))
+            {
+                File.Delete(stale);
+            }
         }
 
         // The card describes the data, so it is the last file to appear.

@@ -321,6 +321,12 @@ public sealed class PipelineDefinition
         problems.Check(() => parameters.GetString("description"));
         // The type's own parameters are checked even when a common one is wrong, so one pass reports both.
         var step = type is null ? null : problems.Check<IStep?>(() => type.Create(parameters), null);
+        if (step is IModelRequirement requirement && parameters.GetString("model") is { } served && models.TryGetValue(served, out var entry)
+            && requirement.Refuse(served, entry) is { } refusal)
+        {
+            problems.Add(parameters.Error("model", refusal));
+        }
+
         if (type is null || step is null || problems.Count > before)
         {
             return null;

@@ -84,7 +84,7 @@ public sealed class PipelineRunner
             }
 
             var sinks = nodes.OfType<SinkNode>().ToList();
-            publication.Publish(sinks.Select(s => Path.GetFileName(s.ErrorsPath)));
+            publication.Publish(sinks.SelectMany(s => s.OwnedFiles.Prepend(Path.GetFileName(s.ErrorsPath))));
             manifest = manifest with
             {
                 Status = RunStatus.Succeeded,

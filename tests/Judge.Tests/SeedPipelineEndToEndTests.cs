@@ -25,9 +25,9 @@ public class SeedPipelineEndToEndTests(TinyModels models)
     }
 
     /// <summary>The shipped pipeline, with its models pointed at the test's tiny models and short generations.</summary>
-    private string ShippedPipelineOnTinyModels(string folder, bool sft = false)
+    private string ShippedPipelineOnTinyModels(string folder, bool sft = false, string pipeline = "ultrafeedback-dpo.json")
     {
-        var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var shipped = RepositoryFile("pipelines/" + pipeline);
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
         definition["models"]!["gen-a"]!["path"] = models.ModelA;
         definition["models"]!["gen-b"]!["path"] = models.ModelB;
@@ -56,7 +56,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         }
 
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, "ultrafeedback-dpo.json");
+        var path = Path.Combine(folder, pipeline);
         File.WriteAllText(path, definition.ToJsonString());
         return path;
     }
@@ -154,6 +154,49 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         Assert.Contains($"| rows | {rows} |", card);
         Assert.Contains("`tiny-a`", card);
         Assert.Contains($"| pairs with token counts | {rows} |", card);
+    }
+
+    /// <summary>
+    /// pipelines/ultrafeedback-formats.json: the pairs of preference_pairs reach format_outputs through the graph
+    /// and come out as four configurations in the Hub layout, KTO with two rows per pair, the card listing each.
+    /// </summary>
+    [Fact]
+    public async Task Formats_pipeline_writes_every_trainer_configuration_from_the_pairs()
+    {
+        var folder = Path.Combine(models.Root, "formats-" + Guid.NewGuid().ToString("N")[..6]);
+        var definition = PipelineDefinition.Load(ShippedPipelineOnTinyModels(folder, pipeline: "ultrafeedback-formats.json"), BuiltInSteps.CreateRegistry());
+        var output = Path.Combine(folder, "out");
+
+        var manifest = await new PipelineRunner().RunAsync(
+            definition,
+            new RunOptions { Range = new SourceRange(0, 6), RunsRoot = Path.Combine(folder, "runs"), OutputDirectory = output, Models = new ModelCatalog() },
+            default);
+
+        Assert.Equal(RunStatus.Succeeded, manifest.Status);
+        var pairs = manifest.Steps.Single(s => s.Name == "pairs").RowsOut;
+        async Task<long> RowsAsync(string config) =>
+            (await RowCountAsync(Path.Combine(output, config, "train-00000-of-00001.parquet"))) + await RowCountAsync(Path.Combine(output, config, "test-00000-of-00001.parquet"));
+        Assert.Equal(pairs, await RowsAsync("dpo"));
+        Assert.Equal(2 * pairs, await RowsAsync("kto"));
+        Assert.Equal(pairs, await RowsAsync("sft"));
+        Assert.Equal(pairs, await RowsAsync("reward"));
+        var card = await File.ReadAllTextAsync(Path.Combine(output, "README.md"));
+        Assert.Contains("- config_name: kto\n  data_files:\n  - split: train\n    path: kto/train-*\n  - split: test\n    path: kto/test-*\n", card);
+        Assert.Contains($"| rows | {pairs} |", card);
+    }
+
+    private static async Task<long> RowCountAsync(string parquet)
+    {
+        await using var stream = File.OpenRead(parquet);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        long rows = 0;
+        for (var g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            rows += group.RowCount;
+        }
+
+        return rows;
     }
 
     /// <summary>The shipped pipeline with its three models built on first use from the Falcon, Qwen2 and Qwen3

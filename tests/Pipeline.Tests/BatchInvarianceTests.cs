@@ -1,47 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
 namespace Distil.Pipeline.Tests;
 
 /// <summary>
-/// With <c>"deterministic": true</c> a local model decodes one request at a time, so the same definition and
-/// seeds give a byte-identical Parquet whatever <c>max_batch_size</c> says (real CLI, real tiny ONNX model, sampling).
+/// The same definition and seeds give a byte-identical Parquet whatever the batching: the shipped seed pipeline
+/// (two generators and a judge, all sampling) through the real CLI at <c>max_batch_size</c> 1, 8 and 32, and at 8
+/// killed with SIGKILL mid-run then resumed. The presets are built with GroupQueryAttention, whose rows reduce over
+/// their own tokens only, so no <c>"deterministic"</c> switch is needed.
 /// </summary>
 public sealed class BatchInvarianceTests : IDisposable
 {
+    private const int Prompts = 24;
     private readonly TestWorkspace _ws = new();
 
     public void Dispose() => _ws.Dispose();
 
-    private static string Definition(string modelSettings) => $$"""
-        {
-          "name": "invariant",
-          "models": {
-            "gen": { "type": "local", "path": "models/gen", "build": { "preset": "tiny", "seed": 1 }, "chat_template": "llama3", "threads": 1, {{modelSettings}} }
-          },
-          "steps": [
-            { "name": "load", "type": "load_jsonl", "path": "data/prompts.jsonl" },
-            { "name": "gen", "type": "text_generation", "model": "gen", "input_batch_size": 12,
-              "generation": { "max_new_tokens": 6, "temperature": 0.9, "top_p": 0.95, "seed": 5 } },
-            { "name": "write", "type": "write_parquet", "path": "data.parquet" }
-          ]
-        }
-        """;
-
     [Fact]
-    public async Task Deterministic_models_write_the_same_bytes_at_batch_1_8_and_32()
+    public async Task Seed_pipeline_with_sampling_writes_the_same_bytes_at_batch_1_8_32_and_after_kill_and_resume()
     {
-        _ws.WritePrompts(12);
-        var reference = await RunAsync("batch1", "\"max_batch_size\": 1");
+        var reference = await RunAsync("b1", maxBatch: 1);
+        var rows = (await TestWorkspace.ReadParquetAsync(Path.Combine(_ws.Root, "out-b1", "data.parquet"))).Count;
+        Assert.True(rows > 5, $"the reference run kept only {rows} pairs; the comparison would say little");
+
         foreach (var batch in new[] { 8, 32 })
         {
-            var bytes = await RunAsync($"batch{batch}", $"\"max_batch_size\": {batch}, \"deterministic\": true");
-            Assert.True(reference.AsSpan().SequenceEqual(bytes), $"max_batch_size {batch} with deterministic wrote other bytes than max_batch_size 1");
+            var bytes = await RunAsync($"b{batch}", batch);
+            Assert.True(reference.AsSpan().SequenceEqual(bytes), $"max_batch_size {batch} wrote other bytes than max_batch_size 1");
         }
+
+        var killed = WriteDefinition("killed", maxBatch: 8);
+        var judgeCache = _ws.StepCache("ultrafeedback-dpo", "judge", "runs-killed");
+        using (var run = DistilProcess.Start(_ws.Root, "run", killed, "--limit", $"{Prompts}", "--runs", "runs-killed", "--output", "out-killed"))
+        {
+            await Eventually.WaitUntilAsync(() => run.HasExited || (Directory.Exists(judgeCache) && Directory.GetFiles(judgeCache, "*.jsonl").Length > 0), "a judged batch in the step cache", TimeSpan.FromMinutes(4));
+            Assert.False(run.HasExited, "the run finished before it could be killed");
+            run.KillHard();
+            await run.WaitAsync();
+        }
+
+        Assert.False(File.Exists(Path.Combine(_ws.Root, "out-killed", "data.parquet")), "a killed run must not have published its output");
+        var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", killed, "--limit", $"{Prompts}", "--runs", "runs-killed", "--output", "out-killed");
+        Assert.True(code == 0, stderr + stdout);
+        var resumed = await File.ReadAllBytesAsync(Path.Combine(_ws.Root, "out-killed", "data.parquet"));
+        Assert.True(reference.AsSpan().SequenceEqual(resumed), "max_batch_size 8, killed and resumed, wrote other bytes than an uninterrupted run at max_batch_size 1");
     }
 
-    private async Task<byte[]> RunAsync(string label, string modelSettings)
+    private async Task<byte[]> RunAsync(string label, int maxBatch)
     {
-        _ws.Write($"{label}.json", Definition(modelSettings));
-        var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", $"{label}.json", "--runs", $"runs-{label}", "--output", $"out-{label}");
+        var definition = WriteDefinition(label, maxBatch);
+        var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", definition, "--limit", $"{Prompts}", "--runs", $"runs-{label}", "--output", $"out-{label}");
         Assert.True(code == 0, stderr + stdout);
         return await File.ReadAllBytesAsync(Path.Combine(_ws.Root, $"out-{label}", "data.parquet"));
+    }
+
+    /// <summary>The shipped pipeline with every model's <c>max_batch_size</c> set; models are built once into the
+    /// workspace and shared by all runs (each run has its own runs folder, so nothing is reused from a cache).</summary>
+    private string WriteDefinition(string label, int maxBatch)
+    {
+        var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
+        foreach (var (name, model) in definition["models"]!.AsObject())
+        {
+            model!["path"] = Path.Combine(_ws.Root, "models", name);
+            model["max_batch_size"] = maxBatch;
+        }
+
+        foreach (var step in definition["steps"]!.AsArray())
+        {
+            if (step!["type"]!.GetValue<string>() == "load_jsonl")
+            {
+                step["path"] = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(shipped)!, step["path"]!.GetValue<string>()));
+            }
+        }
+
+        return _ws.Write($"{label}.json", definition.ToJsonString());
+    }
+
+    private static string RepositoryFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException(relative);
     }
 }

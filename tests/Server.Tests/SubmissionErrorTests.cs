@@ -62,6 +62,32 @@ public sealed class SubmissionErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Definition_that_splits_train_and_test_by_prompt_is_refused_because_a_shard_sees_only_its_prompts()
+    {
+        var path = Path.Combine(_workspace.Root, "pipelines", "split.json");
+        await File.WriteAllTextAsync(Path.Combine(_workspace.Root, "data", "s.jsonl"), "{\"prompt\": \"hi\", \"chosen\": \"a\", \"rejected\": \"b\", \"prompt_id\": \"1\"}\n");
+        await File.WriteAllTextAsync(path, """
+            {
+              "name": "split",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "../data/s.jsonl" },
+                { "name": "formats", "type": "format_outputs", "after": ["load"], "configs": ["dpo", "kto"],
+                  "test_size": 0.1 }
+              ]
+            }
+            """);
+
+        var (exit, output) = await DistilProcess.RunAsync(_workspace.Root, new Dictionary<string, string?>(), "submit", path, "--server", _serve.Url);
+
+        Assert.True(exit == 2, output);
+        Assert.Contains(path, output);
+        Assert.Contains("line 6", output);
+        Assert.Contains("test_size", output);
+        Assert.Contains("a shard sees only its own prompts", output);
+        Assert.Empty(JsonDocument.Parse(await _serve.Http.GetStringAsync("/api/runs")).RootElement.EnumerateArray());
+    }
+
+    [Fact]
     public async Task Api_refuses_a_body_without_a_definition_and_text_that_is_not_json()
     {
         using var empty = await _serve.Http.PostAsJsonAsync("/api/runs", new { definition_file = "x.json" });

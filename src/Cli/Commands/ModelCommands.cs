@@ -27,7 +27,13 @@ internal static class ModelCommands
         var output = new Option<string>("--out") { Description = "Model folder to write", Required = true };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights as fp16 (checkpoint conversion; default fp32)" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "With --preset: use this model folder's tokenizer files and chat template (vocabulary size and special ids from them)" };
-        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer };
+        var attention = new Option<string>("--attention")
+        {
+            Description = "gqa: com.microsoft GroupQueryAttention over each row's own tokens (batch-invariant on the CPU); standard: opset-17 MatMul/Softmax any runtime can run",
+            DefaultValueFactory = _ => "gqa",
+        };
+        attention.AcceptOnlyFromAmong("gqa", "standard");
+        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
             var presetName = r.GetValue(preset);
@@ -60,15 +66,16 @@ internal static class ModelCommands
             }
 
             var progress = new Progress<string>(m => Console.Error.WriteLine(m));
+            var kernel = r.GetValue(attention) == "standard" ? AttentionKernel.Standard : AttentionKernel.GroupQuery;
             try
             {
                 if (presetName is not null)
                 {
-                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer));
+                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer), kernel);
                 }
                 else
                 {
-                    ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress);
+                    ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress, kernel);
                 }
             }
             catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)

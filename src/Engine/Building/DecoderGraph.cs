@@ -17,17 +17,29 @@ internal sealed class DecoderGraph
     private readonly ILlamaWeights _weights;
     private readonly Dictionary<string, long[]> _shapes;
 
-    public DecoderGraph(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype)
+    public DecoderGraph(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention)
     {
         _c = config;
         _weights = weights;
         _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
         DataType = dtype;
+        // ONNX Runtime's GroupQueryAttention refuses head sizes that are not a multiple of 8.
+        Kernel = attention == AttentionKernel.GroupQuery && config.HeadDim % 8 != 0 ? AttentionKernel.Standard : attention;
         G = new GraphBuilder(config.Architecture.ModelType());
         AddInputs();
-        Allowed = AttentionMask();
+        if (Kernel == AttentionKernel.GroupQuery)
+        {
+            (SeqlensK, TotalLength) = RowLengths();
+        }
+        else
+        {
+            Allowed = AttentionMask();
+        }
+
         (Cos, Sin) = RotaryTables();
     }
+
+    public AttentionKernel Kernel { get; }
 
     public GraphBuilder G { get; }
 
@@ -35,7 +47,13 @@ internal sealed class DecoderGraph
 
     /// <summary>[batch, 1, seq, total] booleans: key j is visible to query i when it is not padding and
     /// j ≤ past + i (causal), where past = total − seq.</summary>
-    public string Allowed { get; }
+    public string? Allowed { get; }
+
+    /// <summary>GroupQueryAttention's per-row lengths: sum(attention_mask) − 1 as int32 [batch], and the mask's
+    /// width as an int32 scalar (rows start at column 0).</summary>
+    private string? SeqlensK { get; }
+
+    private string? TotalLength { get; }
 
     /// <summary>cos/sin of position × inverse frequency, [batch, 1, seq, head_dim] (the two halves repeat, as in
     /// Hugging Face's rotate_half convention).</summary>
@@ -90,21 +108,44 @@ internal sealed class DecoderGraph
     {
         var presentKey = $"present.{layer}.key";
         var presentValue = $"present.{layer}.value";
-        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_key_{layer}", [$"past_key_values.{layer}.key", k], [presentKey], [new OnnxAttribute("axis", Int: 2)]));
-        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_value_{layer}", [$"past_key_values.{layer}.value", v], [presentValue], [new OnnxAttribute("axis", Int: 2)]));
         foreach (var name in new[] { presentKey, presentValue })
         {
             G.Graph.Outputs.Add(new OnnxValueInfo(name, DataType, ["batch_size", (long)_c.NumKvHeads, "total_sequence_length", (long)_c.HeadDim]));
         }
 
+        if (Kernel == AttentionKernel.GroupQuery)
+        {
+            return GroupQueryAttend(layer, q, k, v, presentKey, presentValue);
+        }
+
+        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_key_{layer}", [$"past_key_values.{layer}.key", k], [presentKey], [new OnnxAttribute("axis", Int: 2)]));
+        G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_value_{layer}", [$"past_key_values.{layer}.value", v], [presentValue], [new OnnxAttribute("axis", Int: 2)]));
         var keys = RepeatKv(presentKey);
         var values = RepeatKv(presentValue);
         var scaledQ = G.Op("Mul", q, G.Scalar((float)(1 / Math.Sqrt(_c.HeadDim)), DataType));
         var scores = G.Op("MatMul", scaledQ, G.Op("Transpose", [keys], new OnnxAttribute("perm", Ints: [0, 1, 3, 2])));
         var floor = G.Scalar(DataType == OnnxDataType.Float16 ? -65504f : float.MinValue, DataType);
-        var probs = G.Op("Softmax", [G.Op("Where", Allowed, scores, floor)], new OnnxAttribute("axis", Int: -1));
+        var probs = G.Op("Softmax", [G.Op("Where", Allowed!, scores, floor)], new OnnxAttribute("axis", Int: -1));
         var context = G.Op("Transpose", [G.Op("MatMul", probs, values)], new OnnxAttribute("perm", Ints: [0, 2, 1, 3]));
         return G.Op("Reshape", context, G.Int64s(0, 0, _c.NumHeads * _c.HeadDim));
+    }
+
+    /// <summary>The same attention through com.microsoft GroupQueryAttention: q, k, v go back to [b, s, heads·d]; the
+    /// op appends k and v to each row's cache at that row's own length and attends over exactly those tokens.</summary>
+    private string GroupQueryAttend(int layer, string q, string k, string v, string presentKey, string presentValue)
+    {
+        string Flat(string x, int heads) =>
+            G.Op("Reshape", G.Op("Transpose", [x], new OnnxAttribute("perm", Ints: [0, 2, 1, 3])), G.Int64s(0, 0, heads * _c.HeadDim));
+
+        var context = $"gqa_out_{layer}";
+        G.Graph.Nodes.Add(new OnnxNode(
+            "GroupQueryAttention",
+            $"gqa_{layer}",
+            [Flat(q, _c.NumHeads), Flat(k, _c.NumKvHeads), Flat(v, _c.NumKvHeads), $"past_key_values.{layer}.key", $"past_key_values.{layer}.value", SeqlensK!, TotalLength!],
+            [context, presentKey, presentValue],
+            [new OnnxAttribute("num_heads", Int: _c.NumHeads), new OnnxAttribute("kv_num_heads", Int: _c.NumKvHeads)],
+            "com.microsoft"));
+        return context;
     }
 
     /// <summary>Normalizes over the last axis in fp32 whatever the model type, then scales by the weight (as Hugging
@@ -182,6 +223,14 @@ internal sealed class DecoderGraph
         var causal = G.Op("LessOrEqual", keys, queries);
         var notPadding = G.Op("Unsqueeze", G.Op("Cast", ["attention_mask"], new OnnxAttribute("to", Int: (long)OnnxDataType.Bool)), G.Int64s(1, 2));
         return G.Op("And", causal, notPadding);
+    }
+
+    private (string SeqlensK, string Total) RowLengths()
+    {
+        var lengths = G.Op("ReduceSum", ["attention_mask", G.Int64s(1)], new OnnxAttribute("keepdims", Int: 0));
+        var seqlensK = G.Op("Cast", [G.Op("Sub", lengths, G.Int64Scalar(1))], new OnnxAttribute("to", Int: (long)OnnxDataType.Int32));
+        var width = G.Op("Gather", [G.Op("Shape", "attention_mask"), G.Int64Scalar(1)], new OnnxAttribute("axis", Int: 0));
+        return (seqlensK, G.Op("Cast", [width], new OnnxAttribute("to", Int: (long)OnnxDataType.Int32)));
     }
 
     private (string Cos, string Sin) RotaryTables()

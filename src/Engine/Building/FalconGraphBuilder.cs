@@ -14,16 +14,16 @@ internal sealed class FalconGraphBuilder
     private readonly DecoderGraph _d;
     private readonly GraphBuilder _g;
 
-    private FalconGraphBuilder(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype)
+    private FalconGraphBuilder(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention)
     {
         _c = config;
         _falcon = config.Falcon ?? throw new ArgumentException("not a Falcon config", nameof(config));
-        _d = new DecoderGraph(config, weights, dtype);
+        _d = new DecoderGraph(config, weights, dtype, attention);
         _g = _d.G;
     }
 
-    public static OnnxGraph Build(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype) =>
-        new FalconGraphBuilder(config, weights, dtype).Build();
+    public static OnnxGraph Build(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention) =>
+        new FalconGraphBuilder(config, weights, dtype, attention).Build();
 
     private OnnxGraph Build()
     {

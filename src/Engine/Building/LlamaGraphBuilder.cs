@@ -12,15 +12,15 @@ internal sealed class LlamaGraphBuilder
     private readonly DecoderGraph _d;
     private readonly GraphBuilder _g;
 
-    private LlamaGraphBuilder(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype)
+    private LlamaGraphBuilder(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention)
     {
         _c = config;
-        _d = new DecoderGraph(config, weights, dtype);
+        _d = new DecoderGraph(config, weights, dtype, attention);
         _g = _d.G;
     }
 
-    public static OnnxGraph Build(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype) =>
-        new LlamaGraphBuilder(config, weights, dtype).Build();
+    public static OnnxGraph Build(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention) =>
+        new LlamaGraphBuilder(config, weights, dtype, attention).Build();
 
     private OnnxGraph Build()
     {

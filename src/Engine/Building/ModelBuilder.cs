@@ -19,17 +19,17 @@ public static class ModelBuilder
     /// <paramref name="tokenizerFolder"/>, that folder's tokenizer files and chat template are copied and the
     /// vocabulary size and begin/end ids come from them, so a real tokenizer can be exercised without real weights.
     /// </summary>
-    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null)
+    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null, AttentionKernel attention = AttentionKernel.GroupQuery)
     {
         var tokenizer = tokenizerFolder is null ? PresetTokenizer.Write(outputFolder) : PresetTokenizer.CopyFrom(tokenizerFolder, outputFolder);
         var (config, float16) = ModelPreset.Get(preset, tokenizer.VocabularySize);
         config = config with { BosTokenId = tokenizer.BosTokenId, EosTokenIds = tokenizer.EosTokenIds };
-        Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress);
+        Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress, attention);
     }
 
     /// <summary>Converts a Hugging Face checkpoint folder (config.json + *.safetensors); tokenizer and generation
     /// config files are copied as they are.</summary>
-    public static void BuildFromCheckpoint(string checkpointFolder, string outputFolder, bool float16 = false, IProgress<string>? progress = null)
+    public static void BuildFromCheckpoint(string checkpointFolder, string outputFolder, bool float16 = false, IProgress<string>? progress = null, AttentionKernel attention = AttentionKernel.GroupQuery)
     {
         var configPath = Path.Combine(checkpointFolder, "config.json");
         var config = LlamaConfig.Load(configPath);
@@ -44,11 +44,11 @@ public static class ModelBuilder
             }
         }
 
-        Build(config with { TorchDtype = float16 ? "float16" : "float32" }, weights, float16, outputFolder, externalData: null, progress);
+        Build(config with { TorchDtype = float16 ? "float16" : "float32" }, weights, float16, outputFolder, externalData: null, progress, attention);
     }
 
     /// <param name="externalData">true/false forces external data on or off; null decides by size.</param>
-    public static void Build(LlamaConfig config, ILlamaWeights weights, bool float16, string outputFolder, bool? externalData = null, IProgress<string>? progress = null)
+    public static void Build(LlamaConfig config, ILlamaWeights weights, bool float16, string outputFolder, bool? externalData = null, IProgress<string>? progress = null, AttentionKernel attention = AttentionKernel.GroupQuery)
     {
         Directory.CreateDirectory(Path.Combine(outputFolder, "onnx"));
         var dtype = float16 ? OnnxDataType.Float16 : OnnxDataType.Float;
@@ -68,7 +68,7 @@ public static class ModelBuilder
         }
 
         progress?.Report("building graph");
-        var graph = config.Architecture == DecoderArchitecture.Falcon ? FalconGraphBuilder.Build(config, weights, dtype) : LlamaGraphBuilder.Build(config, weights, dtype);
+        var graph = config.Architecture == DecoderArchitecture.Falcon ? FalconGraphBuilder.Build(config, weights, dtype, attention) : LlamaGraphBuilder.Build(config, weights, dtype, attention);
         var bytes = graph.Initializers.Sum(i => i.ByteLength);
         var external = externalData ?? bytes > InlineLimitBytes;
         progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(external ? " (external data)" : "")}");

@@ -8,9 +8,9 @@ internal static class QuantizedVariant
 {
     /// <param name="dequantized">Write the rounded weights back as float MatMuls instead (the quantized graph's
     /// exact reference).</param>
-    public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false)
+    public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false, AttentionKernel attention = AttentionKernel.GroupQuery)
     {
-        var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float), dequantized);
+        var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float, attention), dequantized);
         OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, externalDataFile: null);
     }
 }

@@ -6,8 +6,11 @@ namespace Distil.Engine.Generation;
 
 /// <summary>
 /// One loop per model that decodes every admitted sequence together (continuous batching). The batch's KV
-/// cache has one row per sequence; all rows share the column count, each row's tokens are right-aligned and
-/// its leading columns masked as padding, and each row carries its own position ids. A request joins by
+/// cache has one row per sequence; all rows share the column count and each row carries its own position ids.
+/// For graphs that mask per column, each row's tokens are right-aligned and its leading columns masked as
+/// padding. For graphs whose attention takes each row's length from its mask (GroupQueryAttention), rows are
+/// left-aligned — tokens from column 0, padding after — and attention reduces over each row's own tokens, so a
+/// row's arithmetic is the same whatever rows share its batch (batch-invariant decoding). A request joins by
 /// being prefilled on its own (in chunks bounded by a logits budget, starting from a cached shared prefix
 /// when there is one) and merged in; a finished row leaves at once and its slot is refilled without
 /// draining the batch; columns that are padding for every remaining row are dropped at the same time.
@@ -21,6 +24,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     private readonly PrefixCache _prefixCache;
     private readonly int _context;
     private readonly int _prefillChunk;
+    private readonly bool _leftAligned;
     private readonly Task _loop;
 
     public GenerationScheduler(OnnxCausalLM model, SchedulerOptions options)
@@ -30,6 +34,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         _context = model.Config.ContextLength;
         _prefixCache = new PrefixCache(options.PrefixCacheBytes);
         _prefillChunk = (int)Math.Clamp(options.PrefillLogitsBudgetBytes / (4L * model.VocabSize), 1, 512);
+        _leftAligned = model.Layout.LengthsFromMask;
         _loop = Task.Run(RunAsync);
     }
 
@@ -163,7 +168,14 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             var sequence = active[r];
             ids[r] = sequence.LastToken;
             positions[r] = sequence.Length;
-            mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
+            if (_leftAligned)
+            {
+                mask.AsSpan(r * total, sequence.Length + 1).Fill(1);
+            }
+            else
+            {
+                mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
+            }
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -196,8 +208,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
     /// <summary>
     /// Takes up to <paramref name="free"/> waiting requests and prefills them: those that start from a cached shared
-    /// prefix (or whose prefix is worth caching) one by one, the rest together as one left-padded batch. Each
-    /// joiner's first token is chosen; requests that are already done are completed and left out.
+    /// prefix (or whose prefix is worth caching) one by one, the rest together (one left-padded batch in column
+    /// chunks; for left-aligned caches, right-padded batches of one pass each, and prompts longer than a pass alone).
+    /// Each joiner's first token is chosen; requests that are already done are completed and left out.
     /// </summary>
     private List<Joiner> Admit(Queue<GenerationRequest> pending, int free)
     {
@@ -212,7 +225,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
             free--;
             var plan = _prefixCache.Plan(request.PromptTokens);
-            if (plan.Cache is null && plan.SnapshotAt == 0)
+            if (plan.Cache is null && plan.SnapshotAt == 0 && !(_leftAligned && request.PromptTokens.Length > _prefillChunk))
             {
                 together.Add(request);
             }
@@ -222,12 +235,113 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
         }
 
-        if (together.Count > 0 && PrefillTogether(together) is { } group)
+        foreach (var pass in _leftAligned ? OnePassGroups(together) : together.Count > 0 ? [together] : [])
         {
-            joiners.Add(group);
+            if ((_leftAligned ? PrefillRightPadded(pass) : PrefillTogether(pass)) is { } group)
+            {
+                joiners.Add(group);
+            }
         }
 
         return joiners;
+    }
+
+    /// <summary>Consecutive groups whose right-padded [rows, width, vocab] logits fit the prefill budget in one pass
+    /// (GroupQueryAttention takes a batch's prompt in one pass or one row at a time).</summary>
+    private IEnumerable<List<GenerationRequest>> OnePassGroups(List<GenerationRequest> requests)
+    {
+        var group = new List<GenerationRequest>();
+        var width = 0;
+        foreach (var request in requests)
+        {
+            var wider = Math.Max(width, request.PromptTokens.Length);
+            if (group.Count > 0 && (group.Count + 1) * wider > _prefillChunk)
+            {
+                yield return group;
+                group = [];
+                wider = request.PromptTokens.Length;
+            }
+
+            group.Add(request);
+            width = wider;
+        }
+
+        if (group.Count > 0)
+        {
+            yield return group;
+        }
+    }
+
+    /// <summary>Prefills left-aligned rows in one pass: each prompt from column 0, padding after, each row's
+    /// logits read at its own last token.</summary>
+    private Joiner? PrefillRightPadded(List<GenerationRequest> requests)
+    {
+        var k = requests.Count;
+        var width = requests.Max(r => r.PromptTokens.Length);
+        var logits = new float[k * _model.VocabSize];
+        KvState? past = null;
+        try
+        {
+            var ids = new long[k * width];
+            var positions = new long[k * width];
+            var mask = new long[k * width];
+            var lastColumns = new int[k];
+            for (var r = 0; r < k; r++)
+            {
+                var tokens = requests[r].PromptTokens;
+                for (var c = 0; c < tokens.Length; c++)
+                {
+                    ids[(r * width) + c] = tokens[c];
+                    positions[(r * width) + c] = c;
+                }
+
+                mask.AsSpan(r * width, tokens.Length).Fill(1);
+                lastColumns[r] = tokens.Length - 1;
+            }
+
+            using (var empty = _model.EmptyCache(k))
+            {
+                var started = Stopwatch.GetTimestamp();
+                past = _model.Forward(ids, mask, positions, k, width, empty, logits, lastColumns);
+                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+            }
+
+            Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
+            return Join(requests, past, logits, width);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            past?.Dispose();
+            foreach (var request in requests)
+            {
+                request.Completion.TrySetException(e);
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>Chooses each prefilled row's first token; the rows not done join the batch with their cache.</summary>
+    private Joiner? Join(List<GenerationRequest> requests, KvState past, float[] logits, int width)
+    {
+        var sequences = new List<Sequence>();
+        for (var r = 0; r < requests.Count; r++)
+        {
+            var length = requests[r].PromptTokens.Length;
+            var sequence = new Sequence(requests[r]) { Length = length, PadLeft = _leftAligned ? 0 : width - length, Row = r };
+            if (!Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize)))
+            {
+                sequences.Add(sequence);
+            }
+        }
+
+        if (sequences.Count == 0)
+        {
+            past.Dispose();
+            return null;
+        }
+
+        return new Joiner(sequences, past);
     }
 
     private bool Admissible(GenerationRequest request)
@@ -296,23 +410,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
 
             Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
-            var sequences = new List<Sequence>();
-            for (var r = 0; r < k; r++)
-            {
-                var sequence = new Sequence(requests[r]) { Length = requests[r].PromptTokens.Length, PadLeft = width - requests[r].PromptTokens.Length, Row = r };
-                if (!Advance(sequence, logits.AsSpan(r * _model.VocabSize, _model.VocabSize)))
-                {
-                    sequences.Add(sequence);
-                }
-            }
-
-            if (sequences.Count == 0)
-            {
-                past.Dispose();
-                return null;
-            }
-
-            return new Joiner(sequences, past);
+            return Join(requests, past, logits, width);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -406,7 +504,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     }
 
     private KvState Copy(KvState cache) =>
-        _model.Merger.Merge(new KvMerger.Part(cache, [0], 0), new KvMerger.Part(cache, [], 0));
+        _model.Merger.Merge(KvMerger.Part.Whole(cache, [0]), new KvMerger.Part(cache, [], 0, 0), _leftAligned);
 
     /// <summary>Takes the sampled token of a sequence and completes it when a stop condition holds (rows may run in parallel).</summary>
     private bool Advance(Sequence sequence, Span<float> logits)
@@ -469,7 +567,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
         foreach (var (sequences, cache) in joiners)
         {
-            var whole = sequences.Count == cache.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && sequences.Min(s => s.PadLeft) == 0;
+            var whole = sequences.Count == cache.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && Occupied(cache, sequences) == (0, cache.Length);
             KvState merged;
             if (batch is null && whole)
             {
@@ -497,28 +595,39 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     }
 
     /// <summary>Stacks <paramref name="firstRows"/>' rows of <paramref name="first"/> over <paramref name="secondRows"/>'
-    /// rows of <paramref name="second"/>, each cut to its rows' leftmost real column and left-padded to the longer
-    /// width; updates the rows' positions in the new cache and their padding.</summary>
+    /// rows of <paramref name="second"/>, each cut to the columns its rows occupy and padded to the longer width;
+    /// updates the rows' positions in the new cache and their padding.</summary>
     private KvState Merge(KvState first, List<Sequence> firstRows, KvState second, List<Sequence> secondRows)
     {
-        var firstStart = firstRows.Count == 0 ? first.Length : firstRows.Min(s => s.PadLeft);
-        var secondStart = secondRows.Count == 0 ? second.Length : secondRows.Min(s => s.PadLeft);
-        var length = Math.Max(first.Length - firstStart, second.Length - secondStart);
+        var (firstStart, firstEnd) = Occupied(first, firstRows);
+        var (secondStart, secondEnd) = Occupied(second, secondRows);
+        var length = Math.Max(firstEnd - firstStart, secondEnd - secondStart);
         var merged = _model.Merger.Merge(
-            new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart),
-            new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart));
+            new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart, firstEnd),
+            new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart, secondEnd),
+            _leftAligned);
         var row = 0;
         foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
         {
             foreach (var sequence in rows)
             {
-                sequence.PadLeft += length - cache.Length;
+                if (!_leftAligned)
+                {
+                    sequence.PadLeft += length - cache.Length;
+                }
+
                 sequence.Row = row++;
             }
         }
 
         return merged;
     }
+
+    /// <summary>The columns [start, end) of <paramref name="cache"/> that hold any of <paramref name="rows"/>' tokens.</summary>
+    private (int Start, int End) Occupied(KvState cache, List<Sequence> rows) =>
+        rows.Count == 0 ? (0, 0)
+        : _leftAligned ? (0, rows.Max(s => s.Length))
+        : (rows.Min(s => s.PadLeft), cache.Length);
 
     private sealed record Joiner(List<Sequence> Sequences, KvState Cache);
 
@@ -533,7 +642,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
         public int LastToken { get; set; }
 
-        /// <summary>Leading padding columns of this row in the batch cache.</summary>
+        /// <summary>Leading padding columns of this row in the batch cache (right-aligned caches; 0 when left-aligned).</summary>
         public int PadLeft { get; set; }
 
         /// <summary>This sequence's row in the batch cache.</summary>

@@ -37,8 +37,8 @@ internal sealed record KvLayout(
 
     /// <summary>
     /// True when attention reads each row's length from the mask's sum (ONNX Runtime's GroupQueryAttention, as
-    /// model-builder graphs use) instead of applying the mask per column: such a graph takes every row's tokens as
-    /// starting at column 0, so left-padded rows would attend to padding. The scheduler runs it one row at a time.
+    /// model-builder graphs and Distil's own builder use) instead of applying the mask per column: such a graph takes
+    /// every row's tokens as starting at column 0, so the scheduler keeps its caches left-aligned.
     /// </summary>
     public bool LengthsFromMask { get; init; }
 

@@ -5,9 +5,10 @@ namespace Distil.Engine.Onnx;
 
 /// <summary>
 /// Rearranges KV caches where they live (CPU or GPU) with a small ONNX graph of its own: picks rows of two
-/// caches, drops leading columns, left-pads each to a common length and stacks them. This is how a batch
-/// loses finished rows, gains a newly prefilled request (its cache right-aligned) and is compacted when
-/// leading columns are padding for every row — without a round trip through host memory.
+/// caches, keeps a range of columns, pads each to a common length and stacks them. This is how a batch
+/// loses finished rows, gains a newly prefilled request and is compacted when columns are padding for every
+/// row — without a round trip through host memory. Right-aligned caches (rows end at the last column) are
+/// padded on the left; left-aligned ones (rows start at column 0, as GroupQueryAttention reads them) on the right.
 /// </summary>
 internal sealed class KvMerger : IDisposable
 {
@@ -29,15 +30,19 @@ internal sealed class KvMerger : IDisposable
         _session = new InferenceSession(OnnxModelWriter.ToBytes(graph, 17), options);
     }
 
-    /// <summary>One side of a merge: which rows of which cache, from which column on.</summary>
-    public readonly record struct Part(KvState Cache, long[] Rows, int StartColumn)
+    /// <summary>One side of a merge: which rows of which cache, and the columns [start, end) kept.</summary>
+    public readonly record struct Part(KvState Cache, long[] Rows, int StartColumn, int EndColumn)
     {
-        public int Width => Cache.Length - StartColumn;
+        public int Width => EndColumn - StartColumn;
+
+        /// <summary>All of a cache's columns for the given rows.</summary>
+        public static Part Whole(KvState cache, long[] rows) => new(cache, rows, 0, cache.Length);
     }
 
-    /// <summary>Stacks the chosen rows of <paramref name="first"/> then of <paramref name="second"/>, each
-    /// left-padded with zeros to the longer width. Returns a new cache; the inputs stay owned by the caller.</summary>
-    public KvState Merge(Part first, Part second)
+    /// <summary>Stacks the chosen rows of <paramref name="first"/> then of <paramref name="second"/>, each padded
+    /// with zeros to the longer width (on the right when <paramref name="leftAligned"/>, else on the left). Returns a
+    /// new cache; the inputs stay owned by the caller.</summary>
+    public KvState Merge(Part first, Part second, bool leftAligned = false)
     {
         var length = Math.Max(first.Width, second.Width);
         using var binding = _session.CreateIoBinding();
@@ -57,10 +62,13 @@ internal sealed class KvMerger : IDisposable
             {
                 var rows = OrtValue.CreateTensorValueFromMemory(part.Rows, [part.Rows.Length]);
                 var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
-                var pads = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, length - part.Width, 0, 0, 0, 0, 0 }, [8]);
-                owned.AddRange([rows, start, pads]);
+                var end = OrtValue.CreateTensorValueFromMemory(new long[] { part.EndColumn }, [1]);
+                var padding = length - part.Width;
+                var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? new long[] { 0, 0, 0, 0, 0, 0, padding, 0 } : [0, 0, padding, 0, 0, 0, 0, 0], [8]);
+                owned.AddRange([rows, start, end, pads]);
                 binding.BindInput(_inputNames[index++], rows);
                 binding.BindInput(_inputNames[index++], start);
+                binding.BindInput(_inputNames[index++], end);
                 binding.BindInput(_inputNames[index++], pads);
             }
 
@@ -102,17 +110,17 @@ internal sealed class KvMerger : IDisposable
         {
             g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_rows", OnnxDataType.Int64, [$"{side}_rows_count"]));
             g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_start", OnnxDataType.Int64, [1L]));
+            g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_end", OnnxDataType.Int64, [1L]));
             g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_pads", OnnxDataType.Int64, [8L]));
         }
 
-        var end = g.Int64s(long.MaxValue);
         var axis = g.Int64s(2);
         for (var i = 0; i < count; i++)
         {
             var parts = new[] { "a", "b" }.Select(side =>
             {
                 var rows = g.Op("Gather", [$"{side}_{i}", $"{side}_rows"], new OnnxAttribute("axis", Int: 0));
-                var sliced = g.Op("Slice", rows, $"{side}_start", end, axis);
+                var sliced = g.Op("Slice", rows, $"{side}_start", $"{side}_end", axis);
                 return g.Op("Pad", sliced, $"{side}_pads");
             }).ToArray();
             g.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_out_{i}", parts, [$"out_{i}"], [new OnnxAttribute("axis", Int: 0)]));

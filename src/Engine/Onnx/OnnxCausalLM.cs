@@ -101,9 +101,10 @@ internal sealed class OnnxCausalLM : IDisposable
     /// [batch, past.Length + seq] (1 = real token); <paramref name="positions"/> is [batch, seq]. Writes the logits
     /// of each row's last position into <paramref name="lastLogits"/> ([batch, vocab]) and returns the new cache.
     /// The caller still owns <paramref name="past"/>. An empty <paramref name="lastLogits"/> skips the copy: read
-    /// them in place with <see cref="LastLogits"/> while the returned cache lives.
+    /// them in place with <see cref="LastLogits"/> while the returned cache lives. <paramref name="lastColumns"/> gives
+    /// each row's last real column when rows are right-padded (null: the last column for every row).
     /// </summary>
-    public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits)
+    public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits, int[]? lastColumns = null)
     {
         var total = past.Length + seq;
         using var ids = OrtValue.CreateTensorValueFromMemory(inputIds, [batch, seq]);
@@ -140,7 +141,7 @@ internal sealed class OnnxCausalLM : IDisposable
         {
             if (!lastLogits.IsEmpty)
             {
-                CopyLastLogits(outputs[0], batch, seq, lastLogits);
+                CopyLastLogits(outputs[0], batch, seq, lastColumns, lastLogits);
             }
 
             var present = new OrtValue[Layout.PresentNames.Length];
@@ -186,12 +187,12 @@ internal sealed class OnnxCausalLM : IDisposable
         _session.Dispose();
     }
 
-    private void CopyLastLogits(OrtValue logits, int batch, int seq, Span<float> destination)
+    private void CopyLastLogits(OrtValue logits, int batch, int seq, int[]? lastColumns, Span<float> destination)
     {
         var vocab = VocabSize;
         for (var b = 0; b < batch; b++)
         {
-            var offset = ((long)b * seq + seq - 1) * vocab;
+            var offset = ((long)b * seq + (lastColumns?[b] ?? seq - 1)) * vocab;
             var target = destination.Slice(b * vocab, vocab);
             if (Layout.LogitsType == TensorElementType.Float16)
             {

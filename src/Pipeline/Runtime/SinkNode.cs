@@ -35,6 +35,9 @@ internal sealed class SinkNode : StepNode
 
     public IReadOnlyList<string> OutputFiles { get; private set; } = [];
 
+    /// <summary>The files the sink answers for (see <see cref="ISinkStep.OwnedFiles"/>).</summary>
+    public IReadOnlyList<string> OwnedFiles => _sink.OwnedFiles;
+
     public string ErrorsPath => Path.Combine(Run.OutputDirectory, $"{Definition.Name}.errors.jsonl");
 
     public ValueTask OpenAsync(CancellationToken cancellationToken)

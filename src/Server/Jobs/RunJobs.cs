@@ -152,7 +152,8 @@ public sealed class RunJobs(
     private async Task RecountCardsAsync(RunRecord run, string output, CancellationToken cancellationToken)
     {
         var definition = await LoadDefinitionAsync(run.Id, cancellationToken);
-        var cards = definition?.Steps.Select(s => s.Step).OfType<DatasetCardStep>().ToList() ?? [];
+        var steps = definition?.Steps.Select(s => s.Step).ToList() ?? [];
+        var cards = steps.OfType<DatasetCardStep>().Concat(steps.OfType<IWholeRunSink>().Select(s => s.Card).OfType<DatasetCardStep>()).ToList();
         if (cards.Count == 0)
         {
             return;

@@ -20,10 +20,25 @@ public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, St
 
         var definition = PipelineDefinition.Parse(definitionJson, definitionFile, registry);
         RefuseShardedPublishing(definition);
+        RefuseWholeRunSinks(definition);
         var id = Guid.NewGuid();
         await store.CreateRunAsync(new NewRun(id, definition.Name, definition.File, definitionJson, shardSize ?? options.ShardSize, trigger), cancellationToken);
         jobs.Enqueue<RunJobs>(RunJobs.Queue, j => j.PlanAsync(id, CancellationToken.None));
         return id;
+    }
+
+    /// <summary>A sink that needs every row at once (a split chosen from all prompts) would write each shard's own answer.</summary>
+    private static void RefuseWholeRunSinks(PipelineDefinition definition)
+    {
+        foreach (var step in definition.Steps)
+        {
+            if (step.Step is Distil.Steps.IWholeRunSink { NeedsWholeRun: { } need })
+            {
+                throw step.Parameters.Error(
+                    need.Parameter,
+                    $"step '{step.Name}' cannot run in a sharded service run as configured: {need.Reason}; run the pipeline with 'distil run'");
+            }
+        }
     }
 
     /// <summary>

@@ -14,8 +14,23 @@ internal static class LocalModels
     /// <summary>Largest <c>prefix_cache_mb</c> (1 TiB): past it the shift to bytes would overflow long before memory runs out.</summary>
     private const long MaxPrefixCacheMb = 1L << 20;
 
-    /// <summary><c>"deterministic": true</c>: outputs independent of batching (one request at a time).</summary>
+    /// <summary><c>"deterministic": true</c>: outputs independent of batching — batched when the graph decodes
+    /// batch-invariantly (<see cref="LocalModel.DecodesIndependentlyOfBatching"/>), else one request at a time.</summary>
     public static bool IsDeterministic(StepParameters definition) => definition.GetBoolean("deterministic", false);
+
+    /// <summary>Whether the folder's graph decodes batch-invariantly with the entry's device and variant (false
+    /// when the folder cannot be read; loading it reports why).</summary>
+    public static bool IsBatchInvariant(string path, StepParameters definition)
+    {
+        try
+        {
+            return LocalModel.DecodesIndependentlyOfBatching(path, definition.GetString("device"), definition.GetString("variant"));
+        }
+        catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The entry's engine options; each bad field is recorded in <paramref name="problems"/> (the field then keeps its default).</summary>
     public static LocalModelOptions ReadOptions(string name, StepParameters definition, DefinitionProblems problems)
@@ -26,13 +41,7 @@ internal static class LocalModels
         var device = problems.Check<string?>(() => ReadDevice(name, definition), null);
         var template = problems.Check<string?>(() => ReadChatTemplate(name, definition), null);
         var kwargs = problems.Check<IReadOnlyDictionary<string, JsonElement>?>(() => ReadTemplateKwargs(name, definition), null);
-
-        // Batched decoding pads requests to a common length, so a request's floating-point arithmetic (and, with
-        // sampling, its tokens) can depend on its batch companions. One request at a time is independent of them.
-        if (problems.Check(() => IsDeterministic(definition), false))
-        {
-            maxBatch = 1;
-        }
+        problems.Check(() => IsDeterministic(definition), false);
 
         return new LocalModelOptions
         {
@@ -51,6 +60,14 @@ internal static class LocalModels
         var problems = new DefinitionProblems();
         var options = ReadOptions(name, definition, problems);
         problems.ThrowIfAny();
+
+        // A graph that masks per column pads a batch's rows to a common width, so a request's floating-point
+        // arithmetic (and, with sampling, its tokens) can depend on its companions; one at a time it cannot.
+        if (IsDeterministic(definition) && !IsBatchInvariant(path, definition))
+        {
+            options = options with { MaxBatchSize = 1 };
+        }
+
         try
         {
             return LocalModel.Load(path, options);

@@ -64,7 +64,7 @@ public sealed class ModelCatalog : IModelProvider
     /// <summary>
     /// Local: the content of every file in the model folder (weights, ONNX graph and external data, config,
     /// generation config, tokenizer, chat template; not READMEs or licences) plus the settings that change the
-    /// arithmetic (chat template, device, batch size); not the folder's path, so a moved model is the same
+    /// arithmetic (chat template, device, and batch size unless the graph decodes batch-invariantly); not the folder's path, so a moved model is the same
     /// model. OpenAI-compatible: the endpoint and the model name.
     /// </summary>
     public async ValueTask<ModelIdentity> IdentifyAsync(string name, StepParameters definition, CancellationToken cancellationToken)
@@ -97,12 +97,13 @@ public sealed class ModelCatalog : IModelProvider
 
         var settings = definition.Element;
         var deterministic = LocalModels.IsDeterministic(definition);
+        var invariant = files.Count > 0 && LocalModels.IsBatchInvariant(path, definition);
         var identity = CanonicalJson.Digest(w =>
         {
             w.WriteStartObject();
             w.WriteString("type", "local");
             w.WriteBoolean("deterministic", deterministic);
-            foreach (var property in settings.EnumerateObject().Where(p => p.Name is "chat_template" or "device" || (p.Name == "max_batch_size" && !deterministic)).OrderBy(p => p.Name, StringComparer.Ordinal))
+            foreach (var property in settings.EnumerateObject().Where(p => p.Name is "chat_template" or "device" || (p.Name == "max_batch_size" && !deterministic && !invariant)).OrderBy(p => p.Name, StringComparer.Ordinal))
             {
                 w.WritePropertyName(property.Name);
                 CanonicalJson.Write(w, property.Value);
@@ -117,9 +118,11 @@ public sealed class ModelCatalog : IModelProvider
             w.WriteEndObject();
             w.WriteEndObject();
         });
-        var decoding = deterministic
-            ? "deterministic: one request at a time, outputs independent of batching"
-            : "batched decoding: with sampling, outputs may depend on batch companions (set deterministic for invariance)";
+        var decoding = invariant
+            ? "batch-invariant decoding (GroupQueryAttention over each row's own tokens, CPU): outputs independent of batching"
+            : deterministic
+                ? "deterministic: one request at a time, outputs independent of batching"
+                : "batched decoding: with sampling, outputs may depend on batch companions (set deterministic for invariance)";
         return new ModelIdentity(name, identity, files.Count == 0 ? $"local {path} (not built yet); {decoding}" : $"local folder, {files.Count} files; {decoding}");
     }
 

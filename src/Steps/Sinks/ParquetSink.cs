@@ -1,6 +1,4 @@
 using Distil.Pipeline;
-using Parquet;
-using Parquet.Serialization;
 
 namespace Distil.Steps;
 
@@ -14,12 +12,8 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     private readonly string _fileName;
     private readonly int _rowGroupSize;
     private readonly IReadOnlyList<string>? _columns;
-    private readonly List<(long Id, IReadOnlyDictionary<string, object?> Values)> _pending = [];
-    private string? _path;
-    private FileStream? _stream;
-    private ParquetRowSchema? _schema;
+    private ParquetRowWriter? _writer;
     private IReadOnlyList<string>? _knownColumns;
-    private bool _wroteGroup;
 
     public ParquetSink(StepParameters parameters)
     {
@@ -43,9 +37,8 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     public ValueTask OpenAsync(SinkContext sink, IStepContext context, CancellationToken cancellationToken)
     {
         _knownColumns = sink.Columns;
-        _path = Path.GetFullPath(Path.Combine(sink.OutputDirectory, _fileName));
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        _stream = new FileStream(AtomicFile.TempPathFor(_path), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        _writer = new ParquetRowWriter(Path.Combine(sink.OutputDirectory, _fileName), _rowGroupSize, $"write_parquet '{Name}'");
+        _writer.Open();
         return ValueTask.CompletedTask;
     }
 
@@ -53,38 +46,21 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     {
         foreach (var row in rows)
         {
-            _pending.Add((row.Id, Select(row)));
-            if (_pending.Count == _rowGroupSize)
-            {
-                await FlushAsync(cancellationToken);
-            }
+            await _writer!.AddAsync(row.Id, Select(row), cancellationToken);
         }
     }
 
     public async ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken)
     {
-        if (_pending.Count > 0)
-        {
-            await FlushAsync(cancellationToken);
-        }
-        else if (!_wroteGroup)
-        {
-            await WriteEmptyAsync(cancellationToken);
-        }
-
-        await _stream!.FlushAsync(cancellationToken);
-        _stream.Flush(flushToDisk: true);
-        await _stream.DisposeAsync();
-        _stream = null;
-        File.Move(AtomicFile.TempPathFor(_path!), _path!, overwrite: true);
-        return [_path!];
+        await _writer!.CompleteAsync(EmptySchema, cancellationToken);
+        return [_writer.Path];
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_stream is not null)
+        if (_writer is not null)
         {
-            await _stream.DisposeAsync();
+            await _writer.DisposeAsync();
         }
     }
 
@@ -105,35 +81,16 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
     /// graph knows arrive here, so readers of an empty dataset see its shape. Their types are not known without
     /// a value, so each is a nullable string.
     /// </summary>
-    private async Task WriteEmptyAsync(CancellationToken cancellationToken)
+    private ParquetRowSchema EmptySchema()
     {
         var columns = _columns ?? _knownColumns;
         if (columns is null || columns.Count == 0)
         {
             throw new InvalidDataException(
-                $"write_parquet '{Name}' ({_path}): no rows reached it and the columns that would reach it are not known before reading, " +
+                $"write_parquet '{Name}' ({_writer!.Path}): no rows reached it and the columns that would reach it are not known before reading, " +
                 "so there is no schema to write; list them in 'columns' to get an empty file");
         }
 
-        _schema = ParquetRowSchema.AllStrings(columns);
-        await ParquetSerializer.SerializeUntypedAsync([], _schema.Schema, _stream!, cancellationToken: cancellationToken);
-        _wroteGroup = true;
-    }
-
-    private async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            _schema ??= ParquetRowSchema.Infer(_pending.Select(p => p.Values).ToList());
-            var group = _pending.Select(p => (IDictionary<string, object?>)_schema.ToParquet(p.Values, p.Id)).ToList();
-            await ParquetSerializer.SerializeUntypedAsync(group!, _schema.Schema, _stream!, new ParquetOptions { Append = _wroteGroup }, cancellationToken: cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"write_parquet '{Name}' ({_path}): {e.Message}", e);
-        }
-
-        _wroteGroup = true;
-        _pending.Clear();
+        return ParquetRowSchema.AllStrings(columns);
     }
 }

@@ -2,7 +2,7 @@ using Distil.Pipeline;
 
 namespace Distil.Steps;
 
-/// <summary>Registers write_parquet, write_jsonl.</summary>
+/// <summary>Registers write_parquet, write_jsonl, format_outputs.</summary>
 public static class SinkSteps
 {
     public static void Register(StepRegistry registry)
@@ -11,5 +11,6 @@ public static class SinkSteps
             "Writes rows to a Parquet file in the output folder (typed columns, lists of structs), atomically."));
         registry.Register(new StepType("write_jsonl", ["path", "columns"], p => new JsonlSink(p),
             "Writes rows to a JSON Lines file in the output folder, atomically."));
+        registry.Register(FormatOutputsSink.Type);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Distil.Hub;
 using Distil.Judge;
 using Distil.Pipeline;
 
@@ -39,10 +40,15 @@ public sealed class DatasetCardStep : ISinkStep
     private long _outputTokens;
     private TimeSpan? _elapsed;
 
-    public DatasetCardStep(StepParameters parameters)
+    private readonly IReadOnlyList<ConfigFiles>? _configs;
+
+    /// <param name="configs">The configurations and splits the card lists (format_outputs); null: <c>data_files</c> as one default configuration.</param>
+    /// <param name="pairFiles">With <paramref name="configs"/>: the files holding one row per pair, which <see cref="RecountAsync"/> counts.</param>
+    public DatasetCardStep(StepParameters parameters, IReadOnlyList<ConfigFiles>? configs = null, IReadOnlyList<string>? pairFiles = null)
     {
+        _configs = configs;
         Name = parameters.Name;
-        _dataFiles = parameters.GetStringList("data_files") ?? ["*.parquet"];
+        _dataFiles = pairFiles ?? parameters.GetStringList("data_files") ?? ["*.parquet"];
         if (_dataFiles.Count == 0 || _dataFiles.Any(f => Path.IsPathRooted(f) || f.Contains("..", StringComparison.Ordinal)))
         {
             throw parameters.Error("data_files", "'data_files' must list paths relative to the output folder, e.g. \"data.parquet\"");
@@ -140,6 +146,7 @@ public sealed class DatasetCardStep : ISinkStep
         {
             PrettyName = _prettyName,
             DataFiles = _dataFiles,
+            Configs = _configs,
             Rows = _rows,
             Tags = _tags,
             RatingHistogram = _histogram,

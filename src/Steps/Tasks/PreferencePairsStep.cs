@@ -81,9 +81,9 @@ public sealed class PreferencePairsStep : IBatchStep
         {
             if (output is not ("dpo" or "sft"))
             {
-                throw parameters.Error("outputs", output == "kto"
-                    ? "'kto' is not available yet: KTO wants two rows per pair (chosen labelled true, rejected false) and this step writes one; TRL's KTOTrainer also accepts the dpo columns"
-                    : $"unknown output '{output}'; choose from dpo, sft");
+                throw parameters.Error("outputs", output is "kto" or "reward"
+                    ? $"'{output}' is a dataset configuration of its own ({(output == "kto" ? "two rows per pair" : "the whole exchange in chosen and rejected")}): write it with a format_outputs step after this one, e.g. \"configs\": [\"dpo\", \"{output}\"]"
+                    : $"unknown output '{output}'; choose from dpo, sft (format_outputs writes the dpo, kto, sft and reward configurations)");
             }
         }
 
@@ -100,10 +100,7 @@ public sealed class PreferencePairsStep : IBatchStep
 
     public IReadOnlyList<string> InputColumns { get; }
 
-    public IReadOnlyList<string> OutputColumns => _sft ? [.. DpoColumns, SftColumn] : DpoColumns;
-
-    private static readonly string[] DpoColumns =
-        ["prompt", "chosen", "rejected", "prompt_id", "chosen_rating", "rejected_rating", "chosen_model", "rejected_model", "ratings", "judge_model", "chosen_tokens", "rejected_tokens"];
+    public IReadOnlyList<string> OutputColumns => _sft ? [.. DpoExample.Columns, SftColumn] : DpoExample.Columns;
 
     /// <summary>With <c>outputs: [..., "sft"]</c>: TRL's conversational SFT column, the prompt plus the chosen answer.</summary>
     public const string SftColumn = "messages";

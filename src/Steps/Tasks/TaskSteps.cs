@@ -2,11 +2,14 @@ using Distil.Pipeline;
 
 namespace Distil.Steps;
 
-/// <summary>Registers text_generation, ultrafeedback, preference_pairs and dataset_card.</summary>
+/// <summary>Registers the model tasks (text_generation, magpie, self_instruct, evol_instruct, ultrafeedback), preference_pairs and dataset_card.</summary>
 public static class TaskSteps
 {
     public static void Register(StepRegistry registry) => registry
         .Register(TextGenerationStep.Type)
+        .Register(MagpieStep.Type)
+        .Register(SelfInstructStep.Type)
+        .Register(EvolInstructStep.Type)
         .Register(UltraFeedbackStep.Type)
         .Register(PreferencePairsStep.Type)
         .Register(DatasetCardStep.Type);

@@ -1,4 +1,3 @@
-using Distil.Engine;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
 
@@ -14,29 +13,25 @@ namespace Distil.Steps;
 /// messages sent (<c>[{role, content}]</c>, system prompt and rendered user turn), which <c>preference_pairs</c>
 /// turns into the dataset's prompt.
 /// </summary>
-public sealed class TextGenerationStep : IBatchStep
+public sealed class TextGenerationStep : ModelTask
 {
     public static readonly StepType Type = new(
         "text_generation",
-        ["model", "template", "system_prompt", "system_prompt_column", "num_generations", "generation", "max_concurrency"],
+        ParametersWith("template", "system_prompt", "system_prompt_column", "num_generations"),
         p => new TextGenerationStep(p),
         "generates responses with a model from a template over the row's columns");
 
-    private readonly string _model;
     private readonly PromptTemplate _template;
     private readonly string? _systemPrompt;
     private readonly string? _systemPromptColumn;
     private readonly int _numGenerations;
-    private readonly int _maxConcurrency;
-    private readonly GenerationSettings _generation;
 
     /// <summary>The column holding the messages a model was sent.</summary>
     public const string PromptMessagesColumn = "prompt_messages";
 
     public TextGenerationStep(StepParameters parameters)
+        : base(parameters)
     {
-        Name = parameters.Name;
-        _model = parameters.RequireString("model");
         _template = parameters.GetString("template") is { } template ? PromptTemplate.Parse(template) : PromptTemplate.ForColumn("instruction");
         if (_template.Columns.Count == 0)
         {
@@ -56,43 +51,29 @@ public sealed class TextGenerationStep : IBatchStep
             throw parameters.Error("num_generations", "'num_generations' must be at least 1");
         }
 
-        _maxConcurrency = parameters.GetInt32("max_concurrency", 16);
-        if (_maxConcurrency < 1)
-        {
-            throw parameters.Error("max_concurrency", "'max_concurrency' must be at least 1");
-        }
-
-        _generation = GenerationSettings.From(parameters);
         InputColumns = _systemPromptColumn is null ? _template.Columns : [.. _template.Columns, _systemPromptColumn];
         OutputColumns = _numGenerations == 1
             ? ["generation", "model_name", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse]
             : ["generations", "model_names", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse];
     }
 
-    public string Name { get; }
+    public override IReadOnlyList<string> InputColumns { get; }
 
-    public IReadOnlyList<string> InputColumns { get; }
+    public override IReadOnlyList<string> OutputColumns { get; }
 
-    public IReadOnlyList<string> OutputColumns { get; }
+    /// <summary>The messages as a row column: <c>[{role, content}]</c>.</summary>
+    public static List<object?> ToColumn(IEnumerable<ChatMessage> messages) => messages
+        .Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role.Value, ["content"] = m.Text })
+        .ToList();
 
-    public async ValueTask<IReadOnlyList<Row>> ProcessAsync(IReadOnlyList<Row> rows, IStepContext context, CancellationToken cancellationToken)
+    protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
-        var client = context.GetModel(_model);
-        var modelName = client.GetService<ChatClientMetadata>()?.DefaultModelId ?? _model;
-        var output = rows.Select(r => r.Clone()).ToArray();
-        var requests = new List<BatchChatRequest>();
-        var owners = new List<(int Row, int Index)>();
-        for (var i = 0; i < output.Length; i++)
+        var requests = new List<ModelRequest>();
+        foreach (var row in rows)
         {
-            var row = output[i];
-            if (row.HasError)
-            {
-                continue;
-            }
-
             if (!_template.TryRender(row, out var user, out var error))
             {
-                context.RecordRowError(row, $"{Name}: {error}");
+                calls.Fail(row, error!);
                 continue;
             }
 
@@ -100,58 +81,26 @@ public sealed class TextGenerationStep : IBatchStep
             List<ChatMessage> messages = string.IsNullOrEmpty(system)
                 ? [new(ChatRole.User, user)]
                 : [new(ChatRole.System, system), new(ChatRole.User, user)];
-            row[PromptMessagesColumn] = messages
-                .Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role.Value, ["content"] = m.Text })
-                .ToList();
+            row[PromptMessagesColumn] = ToColumn(messages);
             for (var k = 0; k < _numGenerations; k++)
             {
-                requests.Add(new BatchChatRequest(messages, _generation.ToChatOptions(row.Id, k)));
-                owners.Add((i, k));
+                requests.Add(new ModelRequest(row, messages, Generation.ToChatOptions(row.Id, k)));
             }
         }
 
-        if (requests.Count == 0)
+        var replies = await calls.SendAsync(requests, cancellationToken).ConfigureAwait(false);
+        var modelName = calls.ModelId;
+        foreach (var group in replies.GroupBy(r => r.Row))
         {
-            return output;
-        }
-
-        var results = await ConcurrentBatchChatClient.For(client, _maxConcurrency).GetResponsesAsync(requests, cancellationToken).ConfigureAwait(false);
-        var texts = new Dictionary<int, string[]>();
-        var failures = new Dictionary<int, string>();
-        var inputTokens = new Dictionary<int, long>();
-        var outputTokens = new Dictionary<int, long>();
-        var responseTokens = new Dictionary<int, long?[]>();
-        for (var r = 0; r < results.Count; r++)
-        {
-            var (i, k) = owners[r];
-            var result = results[r];
-            if (result.Response is null)
+            var row = group.Key;
+            if (group.FirstOrDefault(r => r.Response is null) is { } failed)
             {
-                failures.TryAdd(i, result.Error ?? "the model returned no response");
+                calls.Fail(row, $"model '{Model}' failed: {failed.Error}");
                 continue;
             }
 
-            (texts.TryGetValue(i, out var list) ? list : texts[i] = new string[_numGenerations])[k] = result.Response.Text;
-            (responseTokens.TryGetValue(i, out var counts) ? counts : responseTokens[i] = new long?[_numGenerations])[k] = result.Response.Usage?.OutputTokenCount;
-            var (input, generated) = TokenUsage.Of(result.Response);
-            inputTokens[i] = inputTokens.GetValueOrDefault(i) + input;
-            outputTokens[i] = outputTokens.GetValueOrDefault(i) + generated;
-            context.AddTokens(input, generated);
-        }
-
-        foreach (var i in owners.Select(o => o.Row).Distinct())
-        {
-            var row = output[i];
-            row[TokenColumns.Input(Name)] = inputTokens.GetValueOrDefault(i);
-            row[TokenColumns.Output(Name)] = outputTokens.GetValueOrDefault(i);
-            if (failures.TryGetValue(i, out var failure))
-            {
-                context.RecordRowError(row, $"{Name}: model '{_model}' failed: {failure}");
-                continue;
-            }
-
-            var generated = texts[i];
-            var lengths = responseTokens[i];
+            var generated = group.Select(r => r.Text).ToArray();
+            var lengths = group.Select(r => r.Response!.Usage?.OutputTokenCount).ToArray();
             if (_numGenerations == 1)
             {
                 row["generation"] = generated[0];
@@ -165,7 +114,5 @@ public sealed class TextGenerationStep : IBatchStep
                 row[TokenColumns.PerResponse] = lengths.Select(n => (object?)n).ToList();
             }
         }
-
-        return output;
     }
 }

@@ -1,4 +1,3 @@
-using Distil.Engine;
 using Distil.Judge;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
@@ -13,34 +12,29 @@ namespace Distil.Steps;
 /// <c>rationales</c>, <c>types</c> (helpfulness and truthfulness), <c>judge_model</c> and the token columns.
 /// A row whose answer cannot be parsed is marked with its error; the others go on.
 /// </summary>
-public sealed class UltraFeedbackStep : IBatchStep
+public sealed class UltraFeedbackStep : ModelTask
 {
     public static readonly StepType Type = new(
         "ultrafeedback",
-        ["model", "aspect", "generation", "shuffle", "structured_output", "rationale_max_length", "max_concurrency"],
+        ParametersWith("aspect", "shuffle", "structured_output", "rationale_max_length"),
         p => new UltraFeedbackStep(p),
         "rates each row's generations 1-5 with an LLM judge on an UltraFeedback aspect");
 
-    private readonly string _model;
     private readonly UltraFeedbackAspect _aspect;
-    private readonly GenerationSettings _generation;
     private readonly bool _shuffle;
     private readonly JudgeOutputStyle _style;
     private readonly int _rationaleMaxLength;
-    private readonly int _maxConcurrency;
     private readonly string _systemMessage;
 
     public UltraFeedbackStep(StepParameters parameters)
+        : base(parameters)
     {
-        Name = parameters.Name;
-        _model = parameters.RequireString("model");
         var aspect = parameters.GetString("aspect") ?? UltraFeedbackAspect.OverallRating.Name;
         if (!UltraFeedbackAspect.TryParse(aspect, out _aspect))
         {
             throw parameters.Error("aspect", $"unknown aspect '{aspect}'; choose one of: {string.Join(", ", UltraFeedbackAspect.All.Select(a => a.Name))}");
         }
 
-        _generation = GenerationSettings.From(parameters);
         _shuffle = parameters.GetBoolean("shuffle", true);
         _style = parameters.GetBoolean("structured_output", true) ? JudgeOutputStyle.Json : JudgeOutputStyle.FreeText;
         _rationaleMaxLength = parameters.GetInt32("rationale_max_length", 160);
@@ -49,74 +43,50 @@ public sealed class UltraFeedbackStep : IBatchStep
             throw parameters.Error("rationale_max_length", "'rationale_max_length' must be between 8 and 4000 characters");
         }
 
-        _maxConcurrency = parameters.GetInt32("max_concurrency", 16);
-        if (_maxConcurrency < 1)
-        {
-            throw parameters.Error("max_concurrency", "'max_concurrency' must be at least 1");
-        }
-
         _systemMessage = JudgePrompt.SystemMessage(_aspect, _style);
         OutputColumns = _aspect.HasTypes
             ? ["ratings", "rationales", "types", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)]
             : ["ratings", "rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
     }
 
-    public string Name { get; }
+    public override IReadOnlyList<string> InputColumns { get; } = ["instruction", "generations"];
 
-    public IReadOnlyList<string> InputColumns { get; } = ["instruction", "generations"];
-
-    public IReadOnlyList<string> OutputColumns { get; }
+    public override IReadOnlyList<string> OutputColumns { get; }
 
     public UltraFeedbackAspect Aspect => _aspect;
 
-    public async ValueTask<IReadOnlyList<Row>> ProcessAsync(IReadOnlyList<Row> rows, IStepContext context, CancellationToken cancellationToken)
+    protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
-        var client = context.GetModel(_model);
-        var judgeName = client.GetService<ChatClientMetadata>()?.DefaultModelId ?? _model;
-        var output = rows.Select(r => r.Clone()).ToArray();
-        var requests = new List<BatchChatRequest>();
-        var pending = new List<(Row Row, ResponseOrder Order)>();
-        foreach (var row in output)
+        var requests = new List<ModelRequest>();
+        var orders = new Dictionary<Row, ResponseOrder>();
+        foreach (var row in rows)
         {
-            if (row.HasError)
-            {
-                continue;
-            }
-
             if (!TryReadInputs(row, out var instruction, out var responses, out var problem))
             {
-                context.RecordRowError(row, $"{Name}: {problem}");
+                calls.Fail(row, problem);
                 continue;
             }
 
-            var order = _shuffle ? ResponseOrder.Shuffled(responses.Count, _generation.Seed, row.Id) : ResponseOrder.Identity(responses.Count);
-            requests.Add(new BatchChatRequest(BuildMessages(instruction, order.ToShown(responses)), BuildOptions(row.Id, responses.Count)));
-            pending.Add((row, order));
+            var order = _shuffle ? ResponseOrder.Shuffled(responses.Count, Generation.Seed, row.Id) : ResponseOrder.Identity(responses.Count);
+            requests.Add(new ModelRequest(row, BuildMessages(instruction, order.ToShown(responses)), BuildOptions(row.Id, responses.Count)));
+            orders[row] = order;
         }
 
-        if (requests.Count == 0)
+        var replies = await calls.SendAsync(requests, cancellationToken).ConfigureAwait(false);
+        var judgeName = calls.ModelId;
+        foreach (var reply in replies)
         {
-            return output;
-        }
-
-        var results = await ConcurrentBatchChatClient.For(client, _maxConcurrency).GetResponsesAsync(requests, cancellationToken).ConfigureAwait(false);
-        for (var r = 0; r < results.Count; r++)
-        {
-            var (row, order) = pending[r];
-            if (results[r].Response is not { } response)
+            var (row, order) = (reply.Row, orders[reply.Row]);
+            if (reply.Response is null)
             {
-                context.RecordRowError(row, $"{Name}: judge '{_model}' failed: {results[r].Error}");
+                calls.Fail(row, $"judge '{Model}' failed: {reply.Error}");
                 continue;
             }
 
-            var (input, generated) = TokenUsage.Of(response);
-            context.AddTokens(input, generated);
-            row[TokenColumns.Input(Name)] = input;
-            row[TokenColumns.Output(Name)] = generated;
-            var parsed = JudgeOutputParser.Parse(response.Text, order.Count, _aspect);
+            var parsed = JudgeOutputParser.Parse(reply.Text, order.Count, _aspect);
             if (parsed.Verdict is null)
             {
-                context.RecordRowError(row, $"{Name}: unusable judge answer: {parsed.Error}");
+                calls.Fail(row, $"unusable judge answer: {parsed.Error}");
                 continue;
             }
 
@@ -130,8 +100,6 @@ public sealed class UltraFeedbackStep : IBatchStep
 
             row["judge_model"] = judgeName;
         }
-
-        return output;
     }
 
     /// <summary>The judge conversation: the shared rubric (identical for every row, so its KV is cached) and the row.</summary>
@@ -143,7 +111,7 @@ public sealed class UltraFeedbackStep : IBatchStep
 
     internal ChatOptions BuildOptions(long rowId, int responses)
     {
-        var options = _generation.ToChatOptions(rowId, 0);
+        var options = Generation.ToChatOptions(rowId, 0);
         if (_style == JudgeOutputStyle.Json)
         {
             options.ResponseFormat = ChatResponseFormat.ForJsonSchema(JudgeSchema.For(_aspect, responses, _rationaleMaxLength), JudgeSchema.Name);
