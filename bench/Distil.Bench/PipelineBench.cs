@@ -136,7 +136,7 @@ internal static class PipelineBench
     private sealed record Result(TimeSpan Elapsed, TimeSpan Cpu, long PeakHeap);
 
     /// <summary>Samples the GC heap size while a run is in flight.</summary>
-    private sealed class HeapSampler : IDisposable
+    internal sealed class HeapSampler : IDisposable
     {
         private readonly Timer _timer;
         private long _peak;

@@ -1,12 +1,13 @@
 using Distil.Bench;
 
-// distil-bench <pipeline|engine|judge|all> [options]: each prints its figures next to a baseline measured in the same run.
+// distil-bench <pipeline|engine|judge|invariance|dedup|all> [options]: each prints its figures next to a baseline measured in the same run.
 var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineBench.RunAsync,
     ["engine"] = EngineBench.RunAsync,
     ["judge"] = JudgeBench.RunAsync,
     ["invariance"] = InvarianceBench.RunAsync,
+    ["dedup"] = DedupBench.RunAsync,
 };
 
 var which = args.Length > 0 ? args[0] : "all";

@@ -45,6 +45,12 @@ public sealed class DatasetCard
 
     public string? PipelineDefinition { get; init; }
 
+    /// <summary>
+    /// Rows the pipeline removed or marked on purpose, by reason (near-duplicates, contaminated…), as lines of the
+    /// summary; a reason is listed when a step of that kind ran, even at zero.
+    /// </summary>
+    public IReadOnlyList<(string Label, long Count)> Filtering { get; init; } = [];
+
     /// <summary>Each model of the run and the SHA-256 of what determines its outputs (weights, tokenizer, template, endpoint).</summary>
     public IReadOnlyList<(string Name, string Sha256, string Description)> ModelIdentities { get; init; } = [];
 
@@ -88,7 +94,13 @@ public sealed class DatasetCard
           .Append(LoadExample())
           .Append("## Summary\n\n")
           .Append("| | |\n|---|---|\n")
-          .Append("| rows | ").Append(Rows.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
+          .Append("| rows | ").Append(Rows.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n");
+        foreach (var (label, count) in Filtering)
+        {
+            md.Append("| ").Append(label).Append(" | ").Append(count.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n");
+        }
+
+        md
           .Append("| judge | ").Append(JudgeModels.Count == 0 ? "–" : string.Join(", ", JudgeModels.Select(m => $"`{m}`"))).Append(" |\n")
           .Append("| input tokens | ").Append(InputTokens.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")
           .Append("| output tokens | ").Append(OutputTokens.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n")

@@ -90,6 +90,9 @@ public sealed record SinkContext(string OutputDirectory, string RunDirectory)
     /// <summary>The run's models and their identities (for the dataset card).</summary>
     public IReadOnlyList<ModelIdentity> Models { get; init; } = [];
 
-    /// <summary>Every step's metrics so far (tokens, cost); when a sink completes, those of the steps before it are final.</summary>
-    public Func<IReadOnlyList<StepMetrics>>? RunMetrics { get; init; }
+    /// <summary>
+    /// The counts of every step of the run so far (rows dropped by reason, tokens, cost).
+    /// Read it when the sink completes, when the steps before it have finished, to report what never reached it.
+    /// </summary>
+    public Func<IReadOnlyList<StepMetrics>> StepMetrics { get; init; } = () => [];
 }

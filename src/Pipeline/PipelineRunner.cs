@@ -72,8 +72,8 @@ public sealed class PipelineRunner
             };
             run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
             nodes = BuildNetwork(definition, run, stop.Token);
-            var network = nodes;
-            run.Metrics = () => network.Select(n => n.Metrics()).ToList();
+            var built = nodes;
+            run.StepMetrics = () => built.Select(n => n.Metrics()).ToList();
             foreach (var sink in nodes.OfType<SinkNode>())
             {
                 await sink.OpenAsync(cancellationToken);

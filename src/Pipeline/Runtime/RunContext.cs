@@ -22,9 +22,6 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
     /// <summary>Money spent so far, checked against the budget as tokens are reported.</summary>
     public RunSpend Spend { get; init; } = new(null, () => { });
 
-    /// <summary>Every step's metrics so far (for sinks that report on the whole run, such as the dataset card).</summary>
-    public Func<IReadOnlyList<StepMetrics>>? Metrics { get; set; }
-
     /// <summary>The live figures of the model <paramref name="step"/> calls, when its client keeps them (served models).</summary>
     public ModelActivity? ActivityOf(StepDefinition step) =>
         step.Model is { } model && models.TryGetValue(model, out var client) ? client.GetService<IModelActivity>()?.Activity() : null;
@@ -44,6 +41,9 @@ internal sealed class RunContext(RunOptions options, string runDirectory, string
     public IProgress<StepProgress>? Progress => Options.Progress;
 
     public long? RowsTotal { get; set; }
+
+    /// <summary>Every step's counts so far (set once the network is built; sinks read it as they complete).</summary>
+    public Func<IReadOnlyList<StepMetrics>> StepMetrics { get; set; } = () => [];
 
     /// <summary>Cancelled when the user cancels or any step fails.</summary>
     public CancellationToken CancellationToken { get; init; }

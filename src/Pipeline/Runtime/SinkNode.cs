@@ -47,7 +47,7 @@ internal sealed class SinkNode : StepNode
         {
             Columns = known is null ? null : ColumnMappings.StepView(Definition, known),
             Models = Run.ModelIdentities,
-            RunMetrics = Run.Metrics,
+            StepMetrics = Run.StepMetrics,
         };
         return _sink.OpenAsync(context, Totals, cancellationToken);
     }

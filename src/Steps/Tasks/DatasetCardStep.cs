@@ -33,7 +33,8 @@ public sealed class DatasetCardStep : ISinkStep
     private readonly Stopwatch _clock = new();
     private string? _outputDirectory;
     private IReadOnlyList<ModelIdentity> _models = [];
-    private Func<IReadOnlyList<StepMetrics>>? _runMetrics;
+    private Func<IReadOnlyList<StepMetrics>> _stepMetrics = () => [];
+    private long? _flaggedContaminated;
     private long _rows;
     private long _inputTokens;
     private long _outputTokens;
@@ -69,7 +70,7 @@ public sealed class DatasetCardStep : ISinkStep
     {
         _outputDirectory = sink.OutputDirectory;
         _models = sink.Models;
-        _runMetrics = sink.RunMetrics;
+        _stepMetrics = sink.StepMetrics;
         _clock.Start();
         return ValueTask.CompletedTask;
     }
@@ -107,6 +108,11 @@ public sealed class DatasetCardStep : ISinkStep
                 && Number(row["chosen_rating"]) is { } chosenRating && Number(row["rejected_rating"]) is { } rejectedRating)
             {
                 _lengthBias.AddPair(chosenRating, chosenTokens, rejectedRating, rejectedTokens);
+            }
+
+            if (row[Decontaminate.Contaminated] is bool contaminated)
+            {
+                _flaggedContaminated = (_flaggedContaminated ?? 0) + (contaminated ? 1 : 0);
             }
 
             if (row.GetString("judge_model") is { } judge)
@@ -152,8 +158,9 @@ public sealed class DatasetCardStep : ISinkStep
             Elapsed = _elapsed ?? _clock.Elapsed,
             PipelineDefinition = _definition,
             ModelIdentities = _models.Select(m => (m.Name, m.Digest, m.Description)).ToList(),
-            Spend = (_runMetrics?.Invoke() ?? []).Where(s => s is { CostUsd: not null, Model: not null })
+            Spend = _stepMetrics().Where(s => s is { CostUsd: not null, Model: not null })
                 .Select(s => (s.Name, s.Model!, s.InputTokens, s.OutputTokens, s.CostUsd!.Value)).ToList(),
+            Filtering = Filtering(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
@@ -204,6 +211,34 @@ public sealed class DatasetCardStep : ISinkStep
         })
         .Where(f => f.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase))
         .Distinct(StringComparer.Ordinal);
+
+    /// <summary>What steps before the card removed (from their counts) or flagged (from the rows): the lines of the card's filtering summary.</summary>
+    private List<(string Label, long Count)> Filtering()
+    {
+        var dropped = _stepMetrics().SelectMany(s => s.Dropped).GroupBy(d => d.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(d => d.Value), StringComparer.Ordinal);
+        var lines = new List<(string, long)>();
+        if (dropped.TryGetValue(MinHashDedup.NearDuplicate, out var near))
+        {
+            lines.Add(("near-duplicates removed", near));
+        }
+
+        if (dropped.TryGetValue(EmbeddingDedup.SemanticDuplicate, out var semantic))
+        {
+            lines.Add(("semantic duplicates removed (embedding cosine)", semantic));
+        }
+
+        if (dropped.TryGetValue(Decontaminate.Contaminated, out var removed))
+        {
+            lines.Add(("contaminated rows removed (eval n-gram overlap)", removed));
+        }
+
+        if (_flaggedContaminated is { } flagged)
+        {
+            lines.Add(("contaminated rows flagged (eval n-gram overlap)", flagged));
+        }
+
+        return lines;
+    }
 
     private static double? Number(object? value) => value switch { long l => l, double d => d, _ => null };
 

@@ -2,7 +2,7 @@ using Distil.Pipeline;
 
 namespace Distil.Steps;
 
-/// <summary>Registers keep_columns, rename_columns, combine_columns, filter, dedup, pass_through.</summary>
+/// <summary>Registers keep_columns, rename_columns, combine_columns, filter, dedup, minhash_dedup, decontaminate, embedding_dedup, pass_through.</summary>
 public static class TransformSteps
 {
     public static void Register(StepRegistry registry)
@@ -17,6 +17,9 @@ public static class TransformSteps
             "Keeps rows where column op value holds (eq, ne, gt, lt, ge, le, contains, not_null)."));
         registry.Register(new StepType("dedup", ["column"], p => new Dedup(p),
             "Drops rows whose column value was already seen (exact match, first wins)."));
+        registry.Register(MinHashDedup.Type);
+        registry.Register(Decontaminate.Type);
+        registry.Register(EmbeddingDedup.Type);
         registry.Register(new StepType("pass_through", ["delay_ms", "cache"], p => new PassThrough(p),
             "Hands rows on unchanged, optionally waiting delay_ms per batch (stands in for a slow task)."));
     }
