@@ -1,4 +1,5 @@
 using Distil.Server.Hosting;
+using Distil.Steps;
 using Distil.Server.Storage;
 using Parquet;
 using Parquet.Utils;
@@ -7,8 +8,9 @@ namespace Distil.Server.Jobs;
 
 /// <summary>
 /// Writes a run's final dataset: for each file the shards produced, the shards' files concatenated in
-/// shard order (Parquet row groups copied as they are, nothing decoded or held in memory; JSONL line by
-/// line; any other file is taken from the first shard; <see cref="RunJobs"/> then rewrites
+/// shard order (Parquet that a sink of the definition wrote: rows rewritten through that sink's writer and
+/// row group size, so the file has a single process's bytes (<see cref="ParquetConcatenation"/>); other Parquet:
+/// row groups copied as they are; JSONL line by line; any other file is taken from the first shard; <see cref="RunJobs"/> then rewrites
 /// dataset cards from the merged rows). The result appears
 /// at <c>outputs/&lt;pipeline&gt;/&lt;run&gt;/</c> by rename, so a crash never leaves half a dataset there.
 /// </summary>
@@ -16,7 +18,8 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
 {
     public sealed record Merged(string Directory, IReadOnlyList<string> Files);
 
-    public async Task<Merged> MergeAsync(RunRecord run, CancellationToken cancellationToken)
+    /// <param name="rowGroupSizeOf">The row group size of the sink that writes a Parquet file (null: no sink claims it).</param>
+    public async Task<Merged> MergeAsync(RunRecord run, Func<string, int?> rowGroupSizeOf, CancellationToken cancellationToken)
     {
         var target = Path.GetFullPath(Path.Combine(options.OutputDirectory, run.Pipeline, run.Id.ToString("N")));
         var staging = Path.GetFullPath(Path.Combine(options.WorkDirectory, "merge", $"{run.Id:N}-{Guid.NewGuid():N}"));
@@ -34,7 +37,7 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
             foreach (var name in namesByShard.SelectMany(n => n).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
             {
                 var shards = Enumerable.Range(0, run.ShardCount).Where(i => namesByShard[i].Contains(name, StringComparer.Ordinal)).ToList();
-                merged.Add(await MergeFileAsync(run, name, shards, staging, cancellationToken));
+                merged.Add(await MergeFileAsync(run, name, shards, staging, rowGroupSizeOf(name), cancellationToken));
             }
 
             // Replace any earlier attempt's output whole.
@@ -57,7 +60,7 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
         }
     }
 
-    private async Task<string> MergeFileAsync(RunRecord run, string name, IReadOnlyList<int> shards, string staging, CancellationToken cancellationToken)
+    private async Task<string> MergeFileAsync(RunRecord run, string name, IReadOnlyList<int> shards, string staging, int? rowGroupSize, CancellationToken cancellationToken)
     {
         var parts = new List<FileInfo>();
         foreach (var shard in shards)
@@ -89,6 +92,12 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
 
         var kept = await NonEmptyPartsAsync(parts, cancellationToken);
         await CheckSchemasAsync(run, name, kept, cancellationToken);
+        if (rowGroupSize is { } size)
+        {
+            await ParquetConcatenation.WriteAsync(kept.Select(p => p.FullName).ToList(), destination, size, cancellationToken);
+            return destination;
+        }
+
         await using (var output = File.Create(destination))
         {
             await using var merger = new FileMerger(kept);

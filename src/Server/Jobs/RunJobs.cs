@@ -125,8 +125,10 @@ public sealed class RunJobs(
         var run = (await store.GetRunAsync(runId, cancellationToken))!;
         try
         {
-            var merged = await merger.MergeAsync(run.Run, cancellationToken);
-            if (await LoadDefinitionAsync(runId, cancellationToken) is { } definition)
+            var loaded = await LoadDefinitionAsync(runId, cancellationToken);
+            var parquetSinks = loaded?.Steps.Select(s => s.Step).OfType<IParquetFileSink>().ToList() ?? [];
+            var merged = await merger.MergeAsync(run.Run, name => parquetSinks.FirstOrDefault(s => s.Writes(name))?.RowGroupSize, cancellationToken);
+            if (loaded is { } definition)
             {
                 var sink = await MergedSinkAsync(definition, merged.Directory, cancellationToken);
                 var elapsed = DateTimeOffset.UtcNow - (run.Run.StartedAt ?? run.Run.CreatedAt);

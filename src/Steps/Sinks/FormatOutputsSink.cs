@@ -14,7 +14,7 @@ namespace Distil.Steps;
 /// With <c>test_size</c> the pairs are split train/test by prompt (<see cref="PromptGroupSplit"/>): the split needs
 /// every prompt's pair count first, so the pairs are spooled to a file in the run folder and written out at the end.
 /// </summary>
-internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IAsyncDisposable
+internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IParquetFileSink, IAsyncDisposable
 {
     public static readonly StepType Type = new(
         "format_outputs",
@@ -105,6 +105,10 @@ internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IAsyncDispos
     public IReadOnlyList<string> InputColumns { get; }
 
     public IReadOnlyList<string> OutputColumns => [];
+
+    public int RowGroupSize => _rowGroupSize;
+
+    public bool Writes(string relativePath) => OwnedFiles.Any(f => string.Equals(f.Replace('\\', '/'), relativePath, StringComparison.Ordinal));
 
     /// <summary>Every configuration's split files, so a rerun that writes fewer leaves no stale file beside the new ones.</summary>
     public IReadOnlyList<string> OwnedFiles =>

@@ -7,7 +7,7 @@ namespace Distil.Steps;
 /// place when the run completes, so a reader never sees a half-written dataset. The schema comes from the
 /// first row group (see <see cref="ParquetRowSchema"/>); <c>columns</c> optionally picks and orders columns.
 /// </summary>
-internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
+internal sealed class ParquetSink : ISinkStep, IAsyncDisposable, IParquetFileSink
 {
     private readonly string _fileName;
     private readonly int _rowGroupSize;
@@ -32,6 +32,10 @@ internal sealed class ParquetSink : ISinkStep, IAsyncDisposable
 
     /// <summary>Where the file goes, relative to the run's output folder.</summary>
     internal string FileName => _fileName;
+
+    public int RowGroupSize => _rowGroupSize;
+
+    public bool Writes(string relativePath) => string.Equals(relativePath, _fileName.Replace('\\', '/'), StringComparison.Ordinal);
 
     public IReadOnlyList<string> InputColumns => _columns ?? [];
 
