@@ -1,4 +1,4 @@
-using Distil.Judge;
+using Distil.Seeding;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Steps;
