@@ -134,13 +134,8 @@ internal static class DedupBench
             return string.Join(' ', words);
         }
 
-        private static ulong StableWord(long row, int position)
-        {
-            var x = ((ulong)row * 0x9e3779b97f4a7c15) + (ulong)position;
-            x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
-            x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
-            return x ^ (x >> 31);
-        }
+        private static ulong StableWord(long row, int position) =>
+            Distil.Seeding.SplitMix64.Mix(((ulong)row * Distil.Seeding.SplitMix64.Gamma) + (ulong)position);
 
         public ValueTask<string> FingerprintAsync(CancellationToken cancellationToken) => ValueTask.FromResult($"prompts:{rows}");
 

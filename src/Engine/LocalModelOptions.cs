@@ -1,8 +1,13 @@
+using Distil.Engine.Generation;
+
 namespace Distil.Engine;
 
 /// <summary>How a local model folder is opened.</summary>
 public sealed record LocalModelOptions
 {
+    /// <summary>Every option at its default, for readers of model entries that fill in what an entry leaves out.</summary>
+    public static LocalModelOptions Default { get; } = new();
+
     /// <summary>"cpu" (default), "cuda" or "cuda:N" (needs the GPU build, <c>-p:DistilGpu=true</c>).</summary>
     public string? Device { get; init; }
 
@@ -21,13 +26,13 @@ public sealed record LocalModelOptions
     public IReadOnlyDictionary<string, System.Text.Json.JsonElement>? ChatTemplateKwargs { get; init; }
 
     /// <summary>Sequences decoded together by the continuous-batching scheduler.</summary>
-    public int MaxBatchSize { get; init; } = 16;
+    public int MaxBatchSize { get; init; } = SchedulerOptions.DefaultMaxBatchSize;
 
     /// <summary>False waits for a whole batch to finish before admitting more (static batching).</summary>
     public bool ContinuousBatching { get; init; } = true;
 
     /// <summary>Memory for KV caches of prompt prefixes shared between requests; 0 turns reuse off.</summary>
-    public long PrefixCacheBytes { get; init; } = 256L << 20;
+    public long PrefixCacheBytes { get; init; } = SchedulerOptions.DefaultPrefixCacheBytes;
 
     /// <summary>Model id reported in responses and metadata; defaults to the folder's name.</summary>
     public string? ModelId { get; init; }

@@ -1,3 +1,5 @@
+using Distil.Seeding;
+
 namespace Distil.Judge;
 
 /// <summary>How the rejected response is picked once the best one is known.</summary>
@@ -101,6 +103,6 @@ public sealed class PreferencePairSelector(PairStrategy strategy, double minMarg
     private static List<int> Indices(double[] values, Func<double, bool> predicate) =>
         Enumerable.Range(0, values.Length).Where(i => predicate(values[i])).ToList();
 
-    private static int Pick(List<int> indices, ref SeededRandom random) =>
+    private static int Pick(List<int> indices, ref SplitMix64 random) =>
         indices.Count == 1 ? indices[0] : indices[random.Next(indices.Count)];
 }

@@ -1,3 +1,5 @@
+using Distil.Seeding;
+
 namespace Distil.Judge;
 
 /// <summary>

@@ -111,6 +111,10 @@ public class TextGenerationStepTests
     [InlineData(", \"num_generations\": 0", "$.steps[0].num_generations")]
     [InlineData(", \"generation\": {\"temprature\": 1}", "$.steps[0].generation")]
     [InlineData(", \"generation\": {\"top_p\": 1.5}", "$.steps[0].generation.top_p")]
+    [InlineData(", \"generation\": {\"temperature\": -0.5}", "$.steps[0].generation.temperature")]
+    [InlineData(", \"generation\": {\"top_k\": -1}", "$.steps[0].generation.top_k")]
+    [InlineData(", \"generation\": {\"min_p\": 1.2}", "$.steps[0].generation.min_p")]
+    [InlineData(", \"generation\": {\"repetition_penalty\": 0}", "$.steps[0].generation.repetition_penalty")]
     [InlineData(", \"template\": \"no placeholders\"", "$.steps[0].template")]
     [InlineData(", \"system_prompt\": \"a\", \"system_prompt_column\": \"b\"", "$.steps[0].system_prompt_column")]
     public void Bad_parameters_are_located_errors(string extra, string path)

@@ -1,3 +1,5 @@
+using Distil.Seeding;
+
 namespace Distil.Engine.Building;
 
 /// <summary>
@@ -31,32 +33,22 @@ public sealed class RandomLlamaWeights(LlamaConfig config, ulong seed) : ILlamaW
             _ => 1.0 / Math.Sqrt(shape[1]),
         };
         var center = isVector && !isBias ? 1.0 : 0.0;
-        var nameSeed = Mix(Mix(seed) ^ Fnv(name));
+        var nameSeed = SplitMix64.Mix(SplitMix64.Mix(seed) ^ Fnv(name));
         var chunks = (int)((count + ChunkSize - 1) / ChunkSize);
         Parallel.For(0, chunks, chunk =>
         {
             // Seeding chunk c at a hash, not at nameSeed + c·γ: consecutive SplitMix64 seeds give streams that are
             // the same sequence shifted by one, so whole rows of one chunk used to reappear in the next.
-            var state = Mix(nameSeed ^ Mix((ulong)chunk + 1));
+            var random = new SplitMix64(SplitMix64.Mix(nameSeed ^ SplitMix64.Mix((ulong)chunk + 1)));
             var end = Math.Min(count, (long)(chunk + 1) * ChunkSize);
             for (var i = (long)chunk * ChunkSize; i < end; i++)
             {
                 // Uniform on [-sqrt(3), sqrt(3)) has unit variance.
-                var u = (Next(ref state) >> 11) * (1.0 / (1UL << 53));
+                var u = random.NextDouble();
                 data[i] = (float)(center + std * Math.Sqrt(3) * (2 * u - 1));
             }
         });
         return data;
-    }
-
-    private static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
-
-    /// <summary>SplitMix64's output function: a bijective 64-bit mixer.</summary>
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 
     private static ulong Fnv(string text)

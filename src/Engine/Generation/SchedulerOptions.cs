@@ -3,8 +3,14 @@ namespace Distil.Engine.Generation;
 /// <summary>How a model's scheduler batches work.</summary>
 public sealed record SchedulerOptions
 {
+    /// <summary>The engine's default slots: every layer above (model options, pipeline model entries, memory plans) takes it from here.</summary>
+    public const int DefaultMaxBatchSize = 16;
+
+    /// <summary>The engine's default prefix-cache memory (256 MiB), likewise the one statement of it.</summary>
+    public const long DefaultPrefixCacheBytes = 256L << 20;
+
     /// <summary>Sequences decoded together (the batch's slots).</summary>
-    public int MaxBatchSize { get; init; } = 16;
+    public int MaxBatchSize { get; init; } = DefaultMaxBatchSize;
 
     /// <summary>Refill a finished sequence's slot at once (continuous batching); false waits for the whole
     /// batch to finish first (static batching, kept as the benchmark's baseline).</summary>
@@ -15,5 +21,5 @@ public sealed record SchedulerOptions
     public long PrefillLogitsBudgetBytes { get; init; } = 64L << 20;
 
     /// <summary>Memory for cached prefixes shared between requests; 0 turns prefix reuse off.</summary>
-    public long PrefixCacheBytes { get; init; } = 256L << 20;
+    public long PrefixCacheBytes { get; init; } = DefaultPrefixCacheBytes;
 }

@@ -10,6 +10,9 @@ namespace Distil.Engine.Text;
 /// </summary>
 public sealed record SamplingOptions(float Temperature = 1, int TopK = 0, float TopP = 1, float MinP = 0, float RepetitionPenalty = 1)
 {
+    public const string TemperatureKey = "temperature";
+    public const string TopKKey = "top_k";
+    public const string TopPKey = "top_p";
     public const string MinPKey = "min_p";
     public const string RepetitionPenaltyKey = "repetition_penalty";
 
@@ -43,18 +46,33 @@ public sealed record SamplingOptions(float Temperature = 1, int TopK = 0, float 
     /// <exception cref="ArgumentException">Naming the first option out of range.</exception>
     public void Validate()
     {
-        Check(float.IsFinite(Temperature) && Temperature >= 0, "temperature", Temperature, "must be ≥ 0");
-        Check(TopK >= 0, "top_k", TopK, "must be ≥ 0");
-        Check(TopP > 0 && TopP <= 1, "top_p", TopP, "must be in (0, 1]");
-        Check(MinP >= 0 && MinP <= 1, MinPKey, MinP, "must be in [0, 1]");
-        Check(float.IsFinite(RepetitionPenalty) && RepetitionPenalty > 0, RepetitionPenaltyKey, RepetitionPenalty, "must be > 0");
+        Check(TemperatureKey, Temperature);
+        Check(TopKKey, TopK);
+        Check(TopPKey, TopP);
+        Check(MinPKey, MinP);
+        Check(RepetitionPenaltyKey, RepetitionPenalty);
     }
 
-    private static void Check(bool ok, string name, object value, string rule)
+    /// <summary>
+    /// The range rule <paramref name="value"/> breaks for the option <paramref name="key"/> (one of the keys above),
+    /// or null when it is in range. The one statement of the ranges: pipeline definitions are checked against it
+    /// too, so a definition that validates is one the engine accepts.
+    /// </summary>
+    public static string? RangeViolation(string key, double value) => key switch
     {
-        if (!ok)
+        TemperatureKey => double.IsFinite(value) && value >= 0 ? null : "must be ≥ 0",
+        TopKKey => value >= 0 ? null : "must be ≥ 0",
+        TopPKey => value > 0 && value <= 1 ? null : "must be in (0, 1]",
+        MinPKey => value >= 0 && value <= 1 ? null : "must be in [0, 1]",
+        RepetitionPenaltyKey => double.IsFinite(value) && value > 0 ? null : "must be > 0",
+        _ => throw new ArgumentOutOfRangeException(nameof(key), key, "not a sampling option"),
+    };
+
+    private static void Check(string key, double value)
+    {
+        if (RangeViolation(key, value) is { } rule)
         {
-            throw new ArgumentException($"sampling option {name} = {Convert.ToString(value, CultureInfo.InvariantCulture)} {rule}", name);
+            throw new ArgumentException($"sampling option {key} = {Convert.ToString(value, CultureInfo.InvariantCulture)} {rule}", key);
         }
     }
 

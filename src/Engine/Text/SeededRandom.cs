@@ -1,3 +1,5 @@
+using Distil.Seeding;
+
 namespace Distil.Engine.Text;
 
 /// <summary>
@@ -10,10 +12,11 @@ public struct SeededRandom
 
     public SeededRandom(ulong seed)
     {
-        _s0 = SplitMix(ref seed);
-        _s1 = SplitMix(ref seed);
-        _s2 = SplitMix(ref seed);
-        _s3 = SplitMix(ref seed);
+        var splitMix = new SplitMix64(seed);
+        _s0 = splitMix.NextUInt64();
+        _s1 = splitMix.NextUInt64();
+        _s2 = splitMix.NextUInt64();
+        _s3 = splitMix.NextUInt64();
     }
 
     public ulong NextUInt64()
@@ -30,13 +33,5 @@ public struct SeededRandom
     }
 
     /// <summary>Uniform in [0, 1) with 53 bits of precision.</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
-
-    private static ulong SplitMix(ref ulong state)
-    {
-        var z = state += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
+    public double NextDouble() => SplitMix64.ToUnitInterval(NextUInt64());
 }

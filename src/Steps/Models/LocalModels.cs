@@ -36,8 +36,9 @@ internal static class LocalModels
     public static LocalModelOptions ReadOptions(string name, StepParameters definition, DefinitionProblems problems)
     {
         var threads = problems.Check(() => definition.GetInt32("threads", 0, 0, DefinitionLimits.MaxThreads), 0);
-        var maxBatch = problems.Check(() => definition.GetInt32("max_batch_size", 16, 1, 4096), 16);
-        var prefixCacheMb = problems.Check(() => definition.GetInt64("prefix_cache_mb", 256, 0, MaxPrefixCacheMb), 256);
+        var defaults = LocalModelOptions.Default;
+        var maxBatch = problems.Check(() => definition.GetInt32("max_batch_size", defaults.MaxBatchSize, 1, 4096), defaults.MaxBatchSize);
+        var prefixCacheMb = problems.Check(() => definition.GetInt64("prefix_cache_mb", defaults.PrefixCacheBytes >> 20, 0, MaxPrefixCacheMb), defaults.PrefixCacheBytes >> 20);
         var device = problems.Check<string?>(() => ReadDevice(name, definition), null);
         var template = problems.Check<string?>(() => ReadChatTemplate(name, definition), null);
         var kwargs = problems.Check<IReadOnlyDictionary<string, JsonElement>?>(() => ReadTemplateKwargs(name, definition), null);

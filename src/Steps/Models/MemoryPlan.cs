@@ -41,7 +41,7 @@ internal static class MemoryPlan
                     throw entry.Error("path", $"model '{name}': cannot read {path}: {e.Message}");
                 }
 
-                var batch = entry.GetInt32("max_batch_size", 16);
+                var batch = entry.GetInt32("max_batch_size", LocalModelOptions.Default.MaxBatchSize);
                 var context = entry.GetInt32("context", info.ContextLength);
                 if (context < 1)
                 {

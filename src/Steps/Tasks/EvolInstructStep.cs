@@ -1,5 +1,5 @@
-using Distil.Judge;
 using Distil.Pipeline;
+using Distil.Seeding;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Steps;

@@ -1,4 +1,5 @@
-using Distil.Judge;
+using Distil.Engine.Text;
+using Distil.Seeding;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Steps;
@@ -35,32 +36,21 @@ public sealed record GenerationSettings
             throw parameters.Error($"{name}.max_new_tokens", "'max_new_tokens' must be at least 1");
         }
 
-        if (settings.Temperature is < 0)
-        {
-            throw parameters.Error($"{name}.temperature", "'temperature' must not be negative");
-        }
-
-        if (settings.TopP is <= 0 or > 1)
-        {
-            throw parameters.Error($"{name}.top_p", "'top_p' must be in (0, 1]");
-        }
-
-        if (settings.MinP is < 0 or > 1)
-        {
-            throw parameters.Error($"{name}.min_p", "'min_p' must be in [0, 1]");
-        }
-
-        if (settings.TopK is < 0)
-        {
-            throw parameters.Error($"{name}.top_k", "'top_k' must not be negative");
-        }
-
-        if (settings.RepetitionPenalty is <= 0)
-        {
-            throw parameters.Error($"{name}.repetition_penalty", "'repetition_penalty' must be positive");
-        }
-
+        CheckRange(parameters, name, SamplingOptions.TemperatureKey, settings.Temperature);
+        CheckRange(parameters, name, SamplingOptions.TopPKey, settings.TopP);
+        CheckRange(parameters, name, SamplingOptions.MinPKey, settings.MinP);
+        CheckRange(parameters, name, SamplingOptions.TopKKey, settings.TopK);
+        CheckRange(parameters, name, SamplingOptions.RepetitionPenaltyKey, settings.RepetitionPenalty);
         return settings;
+    }
+
+    /// <summary>The engine's range for the knob, reported at the knob's place in the definition.</summary>
+    private static void CheckRange(Distil.Pipeline.StepParameters parameters, string name, string key, double? value)
+    {
+        if (value is { } set && SamplingOptions.RangeViolation(key, set) is { } rule)
+        {
+            throw parameters.Error($"{name}.{key}", $"'{key}' {rule}");
+        }
     }
 
     /// <summary>Options for one request: generation <paramref name="index"/> of row <paramref name="rowId"/>.</summary>
@@ -84,12 +74,12 @@ public sealed record GenerationSettings
             options.AdditionalProperties = [];
             if (MinP is { } minP)
             {
-                options.AdditionalProperties["min_p"] = minP;
+                options.AdditionalProperties[SamplingOptions.MinPKey] = minP;
             }
 
             if (RepetitionPenalty is { } penalty)
             {
-                options.AdditionalProperties["repetition_penalty"] = penalty;
+                options.AdditionalProperties[SamplingOptions.RepetitionPenaltyKey] = penalty;
             }
         }
 

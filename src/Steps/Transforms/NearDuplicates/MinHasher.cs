@@ -17,11 +17,12 @@ internal sealed class MinHasher
     {
         _a = new ulong[permutations];
         _b = new ulong[permutations];
-        var state = (ulong)seed;
+        // One increment past the seed, as the coefficients have always been drawn: signatures stay comparable across versions.
+        var random = new Distil.Seeding.SplitMix64((ulong)seed + Distil.Seeding.SplitMix64.Gamma);
         for (var i = 0; i < permutations; i++)
         {
-            _a[i] = 1 + (Next(ref state) % (Prime - 1));
-            _b[i] = Next(ref state) % Prime;
+            _a[i] = 1 + (random.NextUInt64() % (Prime - 1));
+            _b[i] = random.NextUInt64() % Prime;
         }
     }
 
@@ -58,11 +59,5 @@ internal sealed class MinHasher
         var r = (ulong)(product & Prime) + (ulong)(product >> 61);
         r = (r & Prime) + (r >> 61);
         return r >= Prime ? r - Prime : r;
-    }
-
-    private static ulong Next(ref ulong state)
-    {
-        state += 0x9e3779b97f4a7c15;
-        return StableHash.Mix(state);
     }
 }

@@ -137,12 +137,6 @@ internal static class StableHash
 
     public static ulong Add(ulong hash, char c) => (hash ^ c) * 0x100000001b3;
 
-    /// <summary>The SplitMix64 finaliser: spreads every input bit over the whole word.</summary>
-    public static ulong Mix(ulong x)
-    {
-        x += 0x9e3779b97f4a7c15;
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
-        return x ^ (x >> 31);
-    }
+    /// <summary>SplitMix64 as a hash: spreads every input bit over the whole word.</summary>
+    public static ulong Mix(ulong x) => Distil.Seeding.SplitMix64.Hash(x);
 }
