@@ -161,6 +161,9 @@ public sealed class DatasetCardStep : ISinkStep
             Spend = _stepMetrics().Where(s => s is { CostUsd: not null, Model: not null })
                 .Select(s => (s.Name, s.Model!, s.InputTokens, s.OutputTokens, s.CostUsd!.Value)).ToList(),
             Filtering = Filtering(),
+            Agreement = _stepMetrics().Where(s => s.Tallies.ContainsKey(PairwiseJudgeStep.Judged))
+                .Select(s => ($"position-consistent verdicts (`{s.Name}`, both orders)", s.Tallies.GetValueOrDefault(PairwiseJudgeStep.Consistent), s.Tallies[PairwiseJudgeStep.Judged]))
+                .ToList(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
