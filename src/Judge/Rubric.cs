@@ -22,7 +22,7 @@ public sealed partial class Rubric
         ArgumentException.ThrowIfNullOrWhiteSpace(criteria);
         if (levels.Count < 2)
         {
-            throw new ArgumentException("a rubric needs at least two scores");
+            throw new ArgumentException("needs at least two scores");
         }
 
         Criteria = criteria.Trim();
@@ -31,7 +31,7 @@ public sealed partial class Rubric
         {
             if (Levels[i].Score != Levels[i - 1].Score + 1)
             {
-                throw new ArgumentException($"the scores must be consecutive: {Levels[i - 1].Score} is followed by {Levels[i].Score}");
+                throw new ArgumentException($"must be consecutive whole numbers: {Levels[i - 1].Score} is followed by {Levels[i].Score} (missing {Levels[i - 1].Score + 1})");
             }
         }
     }

@@ -173,20 +173,14 @@ public sealed class RubricJudgeStep : ModelTask
             levels.Add(new RubricLevel(score, level.Value.GetString()!));
         }
 
-        if (levels.Count < 2)
+        try
         {
-            throw parameters.Error("rubric.scores", "'rubric.scores' needs at least two scores");
+            return new Rubric(criteria.GetString()!, levels);
         }
-
-        var sorted = levels.Select(l => l.Score).Order().ToArray();
-        for (var i = 1; i < sorted.Length; i++)
+        catch (ArgumentException e)
         {
-            if (sorted[i] != sorted[i - 1] + 1)
-            {
-                throw parameters.Error("rubric.scores", $"'rubric.scores' must be consecutive whole numbers: {sorted[i - 1]} is followed by {sorted[i]} (missing {sorted[i - 1] + 1})");
-            }
+            // The scale's own rules (at least two scores, consecutive) live in Rubric; here they get their location.
+            throw parameters.Error("rubric.scores", $"'rubric.scores' {e.Message}");
         }
-
-        return new Rubric(criteria.GetString()!, levels);
     }
 }
