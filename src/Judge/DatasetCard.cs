@@ -51,6 +51,10 @@ public sealed class DatasetCard
     /// </summary>
     public IReadOnlyList<(string Label, long Count)> Filtering { get; init; } = [];
 
+    /// <summary>How often judges agreed, as lines of the summary: e.g. a pairwise judge's position-consistent rows
+    /// out of the rows it judged (in both orders).</summary>
+    public IReadOnlyList<(string Label, long Agreeing, long Total)> Agreement { get; init; } = [];
+
     /// <summary>Each model of the run and the SHA-256 of what determines its outputs (weights, tokenizer, template, endpoint).</summary>
     public IReadOnlyList<(string Name, string Sha256, string Description)> ModelIdentities { get; init; } = [];
 
@@ -98,6 +102,13 @@ public sealed class DatasetCard
         foreach (var (label, count) in Filtering)
         {
             md.Append("| ").Append(label).Append(" | ").Append(count.ToString("N0", CultureInfo.InvariantCulture)).Append(" |\n");
+        }
+
+        foreach (var (label, agreeing, total) in Agreement)
+        {
+            md.Append("| ").Append(label).Append(" | ").Append(agreeing.ToString("N0", CultureInfo.InvariantCulture)).Append(" / ")
+              .Append(total.ToString("N0", CultureInfo.InvariantCulture))
+              .Append(total == 0 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $" ({100.0 * agreeing / total:0.0}%)")).Append(" |\n");
         }
 
         md

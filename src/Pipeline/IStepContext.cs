@@ -31,4 +31,10 @@ public interface IStepContext
     void CountBackend(string backend)
     {
     }
+
+    /// <summary>Adds to a named count a step reports about its work (rows judged, position-consistent verdicts…).
+    /// Kept per batch (in the step cache) and summed per step into the manifest's <c>tallies</c>, like drops.</summary>
+    void Tally(string name, long count = 1)
+    {
+    }
 }

@@ -107,6 +107,10 @@ public sealed record StepMetrics
     /// <c>system_fingerprint</c> in brackets when it sent one (served models; empty for steps that call none).</summary>
     public IReadOnlyDictionary<string, long> Backends { get; init; } = new Dictionary<string, long>();
 
+    /// <summary>Named counts the step reported about its work (<c>IStepContext.Tally</c>): e.g. a pairwise judge's
+    /// rows judged and position-consistent verdicts. Empty for steps that report none.</summary>
+    public IReadOnlyDictionary<string, long> Tallies { get; init; } = new Dictionary<string, long>();
+
     /// <summary>What the step's tokens cost at its model's <c>price</c>, in US dollars (null without a price).</summary>
     public decimal? CostUsd { get; init; }
 

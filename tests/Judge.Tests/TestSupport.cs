@@ -33,6 +33,10 @@ internal sealed class RecordingStepContext(IReadOnlyDictionary<string, IChatClie
 
     public void CountDropped(string reason, long count = 1) => Dropped[reason] = Dropped.GetValueOrDefault(reason) + count;
 
+    public Dictionary<string, long> Tallies { get; } = [];
+
+    public void Tally(string name, long count = 1) => Tallies[name] = Tallies.GetValueOrDefault(name) + count;
+
     public void AddTokens(long inputTokens, long outputTokens)
     {
         InputTokens += inputTokens;

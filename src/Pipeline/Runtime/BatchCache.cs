@@ -59,6 +59,20 @@ internal sealed class BatchCache(string directory, string stepKey)
         }
     }
 
+    private static Dictionary<string, long> OptionalCounts(JsonElement header, string name)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (header.TryGetProperty(name, out var recorded))
+        {
+            foreach (var c in recorded.EnumerateObject())
+            {
+                counts[c.Name] = c.Value.GetInt64();
+            }
+        }
+
+        return counts;
+    }
+
     private static async Task<(Row[] Rows, BatchCounts Counts)?> ReadAsync(string path, Row[] input, CancellationToken cancellationToken)
     {
         var lines = await File.ReadAllLinesAsync(path, cancellationToken);
@@ -75,22 +89,17 @@ internal sealed class BatchCache(string directory, string stepKey)
             dropped[d.Name] = d.Value.GetInt64();
         }
 
-        // Batches cached before backends were recorded have none.
-        var backends = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (header.RootElement.TryGetProperty("backends", out var recorded))
-        {
-            foreach (var b in recorded.EnumerateObject())
-            {
-                backends[b.Name] = b.Value.GetInt64();
-            }
-        }
+        // Batches cached before backends or tallies were recorded have none.
+        var backends = OptionalCounts(header.RootElement, "backends");
+        var tallies = OptionalCounts(header.RootElement, "tallies");
 
         var counts = new BatchCounts(
             header.RootElement.GetProperty("errors").GetInt64(),
             header.RootElement.GetProperty("input_tokens").GetInt64(),
             header.RootElement.GetProperty("output_tokens").GetInt64(),
             dropped,
-            backends);
+            backends,
+            tallies);
 
         var rows = new Row[lines.Length - 1];
         for (var i = 1; i < lines.Length; i++)
@@ -129,6 +138,13 @@ internal sealed class BatchCache(string directory, string stepKey)
             foreach (var (backend, count) in counts.Backends ?? new Dictionary<string, long>())
             {
                 writer.WriteNumber(backend, count);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteStartObject("tallies");
+            foreach (var (name, count) in counts.Tallies ?? new Dictionary<string, long>())
+            {
+                writer.WriteNumber(name, count);
             }
 
             writer.WriteEndObject();

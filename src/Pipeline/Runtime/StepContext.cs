@@ -14,6 +14,7 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
     // Created on first use: a context is made per batch, and most batches drop nothing.
     private ConcurrentDictionary<string, long>? _dropped;
     private ConcurrentDictionary<string, long>? _backends;
+    private ConcurrentDictionary<string, long>? _tallies;
     private ConcurrentDictionary<Row, byte>? _erroredRows;
     private long _errors;
     private long _inputTokens;
@@ -35,6 +36,9 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
 
     /// <summary>Answers by the backend that produced them (<see cref="IStepContext.CountBackend"/>).</summary>
     public IReadOnlyDictionary<string, long> Backends => (IReadOnlyDictionary<string, long>?)_backends ?? NoDrops;
+
+    /// <summary>Named counts the step reported (<see cref="IStepContext.Tally"/>).</summary>
+    public IReadOnlyDictionary<string, long> Tallies => (IReadOnlyDictionary<string, long>?)_tallies ?? NoDrops;
 
     /// <summary>Rows marked failed through this context (so none can disappear from a batch unnoticed).</summary>
     public ICollection<Row> ErroredRows => _erroredRows?.Keys ?? [];
@@ -61,6 +65,10 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
     public void CountBackend(string backend) =>
         LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
             .AddOrUpdate(backend, 1, (_, c) => c + 1);
+
+    public void Tally(string name, long count = 1) =>
+        LazyInitializer.EnsureInitialized(ref _tallies, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
+            .AddOrUpdate(name, count, (_, c) => c + count);
 
     public void AddTokens(long inputTokens, long outputTokens)
     {
@@ -89,9 +97,14 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
             LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
                 .AddOrUpdate(backend, count, (_, c) => c + count);
         }
+
+        foreach (var (name, count) in counts.Tallies ?? NoDrops)
+        {
+            Tally(name, count);
+        }
     }
 
-    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, Snapshot(_dropped), Snapshot(_backends));
+    public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, Snapshot(_dropped), Snapshot(_backends), Snapshot(_tallies));
 
     private static IReadOnlyDictionary<string, long> Snapshot(ConcurrentDictionary<string, long>? counts) =>
         counts is null || counts.IsEmpty ? NoDrops : new Dictionary<string, long>(counts, StringComparer.Ordinal);
@@ -100,4 +113,4 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
 }
 
 /// <summary>What one batch added to its step's metrics.</summary>
-internal sealed record BatchCounts(long Errors, long InputTokens, long OutputTokens, IReadOnlyDictionary<string, long> Dropped, IReadOnlyDictionary<string, long>? Backends = null);
+internal sealed record BatchCounts(long Errors, long InputTokens, long OutputTokens, IReadOnlyDictionary<string, long> Dropped, IReadOnlyDictionary<string, long>? Backends = null, IReadOnlyDictionary<string, long>? Tallies = null);

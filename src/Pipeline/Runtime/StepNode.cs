@@ -172,6 +172,7 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
         Errors = Totals.Errors,
         Dropped = new Dictionary<string, long>(Totals.Dropped, StringComparer.Ordinal),
         Backends = new Dictionary<string, long>(Totals.Backends, StringComparer.Ordinal),
+        Tallies = new Dictionary<string, long>(Totals.Tallies, StringComparer.Ordinal),
         InputTokens = Totals.InputTokens,
         OutputTokens = Totals.OutputTokens,
         Model = Definition.Model,

@@ -161,6 +161,11 @@ public sealed class DatasetCardStep : ISinkStep
             Spend = _stepMetrics().Where(s => s is { CostUsd: not null, Model: not null })
                 .Select(s => (s.Name, s.Model!, s.InputTokens, s.OutputTokens, s.CostUsd!.Value)).ToList(),
             Filtering = Filtering(),
+            Agreement = _stepMetrics().Where(s => s.Tallies.ContainsKey(PairwiseJudgeStep.Judged))
+                .Select(s => ($"position-consistent verdicts (`{s.Name}`, both orders)", s.Tallies.GetValueOrDefault(PairwiseJudgeStep.Consistent), s.Tallies[PairwiseJudgeStep.Judged]))
+                .Concat(_stepMetrics().Where(s => s.Tallies.ContainsKey(JudgeAgreementStep.Comparable))
+                    .Select(s => ($"judges name the same best response (`{s.Name}`)", s.Tallies.GetValueOrDefault(JudgeAgreementStep.SameBest), s.Tallies[JudgeAgreementStep.Comparable])))
+                .ToList(),
         };
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);

@@ -61,7 +61,7 @@ public sealed class UltraFeedbackStep : ModelTask
         var orders = new Dictionary<Row, ResponseOrder>();
         foreach (var row in rows)
         {
-            if (!TryReadInputs(row, out var instruction, out var responses, out var problem))
+            if (!JudgeInputs.TryRead(row, out var instruction, out var responses, out var problem))
             {
                 calls.Fail(row, problem);
                 continue;
@@ -123,32 +123,5 @@ public sealed class UltraFeedbackStep : ModelTask
         }
 
         return options;
-    }
-
-    private static bool TryReadInputs(Row row, out string instruction, out IReadOnlyList<string> responses, out string problem)
-    {
-        instruction = row.GetString("instruction") ?? string.Empty;
-        responses = [];
-        problem = string.Empty;
-        if (string.IsNullOrWhiteSpace(instruction))
-        {
-            problem = "the column 'instruction' is missing or empty";
-            return false;
-        }
-
-        if (row["generations"] is not IReadOnlyList<object?> list || list.Count == 0)
-        {
-            problem = "the column 'generations' is missing or not a list";
-            return false;
-        }
-
-        if (list.Any(g => g is not string))
-        {
-            problem = "a response in 'generations' is missing (its generation failed?)";
-            return false;
-        }
-
-        responses = list.Cast<string>().ToList();
-        return true;
     }
 }

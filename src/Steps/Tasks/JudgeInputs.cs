@@ -1,0 +1,34 @@
+using Distil.Pipeline;
+
+namespace Distil.Steps;
+
+/// <summary>What every judge reads from a row: the <c>instruction</c> and the <c>generations</c> to rate, all present.</summary>
+internal static class JudgeInputs
+{
+    public static bool TryRead(Row row, out string instruction, out IReadOnlyList<string> responses, out string problem)
+    {
+        instruction = row.GetString("instruction") ?? string.Empty;
+        responses = [];
+        problem = string.Empty;
+        if (string.IsNullOrWhiteSpace(instruction))
+        {
+            problem = "the column 'instruction' is missing or empty";
+            return false;
+        }
+
+        if (row["generations"] is not IReadOnlyList<object?> list || list.Count == 0)
+        {
+            problem = "the column 'generations' is missing or not a list";
+            return false;
+        }
+
+        if (list.Any(g => g is not string))
+        {
+            problem = "a response in 'generations' is missing (its generation failed?)";
+            return false;
+        }
+
+        responses = list.Cast<string>().ToList();
+        return true;
+    }
+}

@@ -1,0 +1,110 @@
+using Distil.Judge;
+using Distil.Pipeline;
+using Microsoft.Extensions.AI;
+
+namespace Distil.Steps;
+
+/// <summary>
+/// <c>pairwise_judge</c>: an A-vs-B verdict on a row's two <c>generations</c>, asked in both orders (0 as A, then
+/// 1 as A). Only a position-consistent verdict counts: <c>pairwise_winner</c> is the index both orders named (null
+/// for an inconsistent pair or an agreed tie) and <c>pairwise_consistent</c> says whether they agreed. The step
+/// tallies rows judged and rows consistent, so the manifest and the dataset card show its agreement rate.
+/// </summary>
+public sealed class PairwiseJudgeStep : ModelTask
+{
+    /// <summary>Tally: rows that got a verdict in both orders.</summary>
+    public const string Judged = "pairwise_judged";
+
+    /// <summary>Tally: rows whose two verdicts named the same response (or both a tie).</summary>
+    public const string Consistent = "pairwise_consistent";
+
+    public static readonly StepType Type = new(
+        "pairwise_judge",
+        ParametersWith("allow_ties", "structured_output", "rationale_max_length"),
+        p => new PairwiseJudgeStep(p),
+        "A-vs-B verdict on two generations, judged in both orders; keeps position-consistent verdicts");
+
+    private readonly bool _allowTies;
+    private readonly bool _json;
+    private readonly int _rationaleMaxLength;
+
+    public PairwiseJudgeStep(StepParameters parameters)
+        : base(parameters)
+    {
+        _allowTies = parameters.GetBoolean("allow_ties", true);
+        _json = parameters.GetBoolean("structured_output", true);
+        _rationaleMaxLength = parameters.GetInt32("rationale_max_length", 300, 8, 8000);
+    }
+
+    public override IReadOnlyList<string> InputColumns { get; } = ["instruction", "generations"];
+
+    public override IReadOnlyList<string> OutputColumns =>
+        ["pairwise_winner", "pairwise_consistent", "pairwise_rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
+
+    protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
+    {
+        var requests = new List<ModelRequest>();
+        foreach (var row in rows)
+        {
+            if (!JudgeInputs.TryRead(row, out var instruction, out var responses, out var problem))
+            {
+                calls.Fail(row, problem);
+                continue;
+            }
+
+            if (responses.Count != 2)
+            {
+                calls.Fail(row, $"'generations' has {responses.Count} responses; a pairwise judge compares exactly 2");
+                continue;
+            }
+
+            // Request index 0: response 0 shown as A; index 1: swapped. Each has its own seed.
+            requests.Add(new ModelRequest(row, PairwiseJudging.Messages(_allowTies, _json, instruction, responses[0], responses[1]), BuildOptions(row.Id, 0)));
+            requests.Add(new ModelRequest(row, PairwiseJudging.Messages(_allowTies, _json, instruction, responses[1], responses[0]), BuildOptions(row.Id, 1)));
+        }
+
+        var replies = await calls.SendAsync(requests, cancellationToken).ConfigureAwait(false);
+        var judgeName = calls.ModelId;
+        for (var i = 0; i < replies.Count; i += 2)
+        {
+            var row = replies[i].Row;
+            var inOrder = Read(replies[i]);
+            var swapped = Read(replies[i + 1]);
+            if (inOrder.Pick is not { } first || swapped.Pick is not { } second)
+            {
+                calls.Fail(row, inOrder.Error is { } e ? $"order A=0: {e}" : $"order A=1: {swapped.Error}");
+                continue;
+            }
+
+            var (consistent, winner) = PairwiseJudging.Reconcile(first, second);
+            row["pairwise_winner"] = consistent && winner is { } w ? (long)w : null;
+            row["pairwise_consistent"] = consistent;
+            row["pairwise_rationales"] = new List<object?> { inOrder.Rationale, swapped.Rationale };
+            row["judge_model"] = judgeName;
+            calls.Context.Tally(Judged);
+            if (consistent)
+            {
+                calls.Context.Tally(Consistent);
+            }
+        }
+    }
+
+    private PairwiseVerdict Read(ModelReply reply) =>
+        reply.Response is null ? PairwiseVerdict.Fail($"judge '{Model}' failed: {reply.Error}") : PairwiseJudging.Parse(reply.Text, _allowTies);
+
+    internal ChatOptions BuildOptions(long rowId, int index)
+    {
+        var options = Generation.ToChatOptions(rowId, index);
+        if (_json)
+        {
+            options.ResponseFormat = ChatResponseFormat.ForJsonSchema(PairwiseJudging.Schema(_allowTies, _rationaleMaxLength), PairwiseJudging.SchemaName);
+            options.MaxOutputTokens ??= PairwiseJudging.MaxOutputTokens(_rationaleMaxLength);
+        }
+        else
+        {
+            options.MaxOutputTokens ??= 64 + _rationaleMaxLength / 2;
+        }
+
+        return options;
+    }
+}
