@@ -226,4 +226,8 @@ public sealed class BadInputFuzzTests : IDisposable
 
         throw new InvalidOperationException("Distil.sln not found above the test folder");
     }
+
+    /// <summary>A file of the repository (a shipped pipeline, say) by its path from the root.</summary>
+    internal static string RepositoryFile(string relative) =>
+        Path.Combine(RepositoryRoot(), relative) is var path && File.Exists(path) ? path : throw new FileNotFoundException(relative, path);
 }

@@ -58,7 +58,7 @@ public sealed class BatchInvarianceTests : IDisposable
     /// workspace and shared by all runs (each run has its own runs folder, so nothing is reused from a cache).</summary>
     private string WriteDefinition(string label, int maxBatch)
     {
-        var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var shipped = BadInputFuzzTests.RepositoryFile("pipelines/ultrafeedback-dpo.json");
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
         foreach (var (name, model) in definition["models"]!.AsObject())
         {
@@ -75,19 +75,5 @@ public sealed class BatchInvarianceTests : IDisposable
         }
 
         return _ws.Write($"{label}.json", definition.ToJsonString());
-    }
-
-    private static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
     }
 }

@@ -311,14 +311,20 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            past?.Dispose();
-            foreach (var request in requests)
-            {
-                request.Completion.TrySetException(e);
-            }
-
-            return null;
+            return Fail(requests, past, e);
         }
+    }
+
+    /// <summary>A prefill that threw fails every request it carried and releases what it had computed.</summary>
+    private static Joiner? Fail(List<GenerationRequest> requests, KvState? past, Exception error)
+    {
+        past?.Dispose();
+        foreach (var request in requests)
+        {
+            request.Completion.TrySetException(error);
+        }
+
+        return null;
     }
 
     /// <summary>Chooses each prefilled row's first token; the rows not done join the batch with their cache.</summary>
@@ -414,13 +420,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            past?.Dispose();
-            foreach (var request in requests)
-            {
-                request.Completion.TrySetException(e);
-            }
-
-            return null;
+            return Fail(requests, past, e);
         }
     }
 
