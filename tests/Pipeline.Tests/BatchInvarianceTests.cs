@@ -6,8 +6,8 @@ namespace Distil.Pipeline.Tests;
 /// <summary>
 /// The same definition and seeds give a byte-identical Parquet whatever the batching: the shipped seed pipeline
 /// (two generators and a judge, all sampling) through the real CLI at <c>max_batch_size</c> 1, 8 and 32, and at 8
-/// killed with SIGKILL mid-run then resumed. The presets are built with GroupQueryAttention, whose rows reduce over
-/// their own tokens only, so no <c>"deterministic"</c> switch is needed.
+/// killed with SIGKILL once its first generated batch is cached, then resumed. The presets are built with
+/// GroupQueryAttention, whose rows reduce over their own tokens only, so no <c>"deterministic"</c> switch is needed.
 /// </summary>
 public sealed class BatchInvarianceTests : IDisposable
 {
@@ -30,10 +30,11 @@ public sealed class BatchInvarianceTests : IDisposable
         }
 
         var killed = WriteDefinition("killed", maxBatch: 8);
-        var judgeCache = _ws.StepCache("ultrafeedback-dpo", "judge", "runs-killed");
+        // Killed once the first generated batch is cached: a second generator batch and every judgement are still to come.
+        var generatedCache = _ws.StepCache("ultrafeedback-dpo", "gen_a", "runs-killed");
         using (var run = DistilProcess.Start(_ws.Root, "run", killed, "--limit", $"{Prompts}", "--runs", "runs-killed", "--output", "out-killed"))
         {
-            await Eventually.WaitUntilAsync(() => run.HasExited || (Directory.Exists(judgeCache) && Directory.GetFiles(judgeCache, "*.jsonl").Length > 0), "a judged batch in the step cache", TimeSpan.FromMinutes(4));
+            await Eventually.WaitUntilAsync(() => run.HasExited || (Directory.Exists(generatedCache) && Directory.GetFiles(generatedCache, "*.jsonl").Length > 0), "a generated batch in the step cache", TimeSpan.FromMinutes(4));
             Assert.False(run.HasExited, "the run finished before it could be killed");
             run.KillHard();
             await run.WaitAsync();
