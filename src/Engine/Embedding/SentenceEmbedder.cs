@@ -44,23 +44,7 @@ public sealed class SentenceEmbedder : IDisposable
         }
 
         var tokenizer = BertTokenizer.Create(vocabFile, new BertOptions { LowerCaseBeforeTokenization = true });
-        OrtEnvironment.Prepare();
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (threads > 0)
-        {
-            options.IntraOpNumThreads = threads;
-            options.InterOpNumThreads = 1;
-        }
-
-        InferenceSession session;
-        try
-        {
-            session = new InferenceSession(modelFile, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new ModelFormatException(modelFile, $"ONNX Runtime cannot load it: {e.Message}", e);
-        }
+        var session = OrtEnvironment.OpenSession(modelFile, threads, ExecutionDevice.Cpu);
 
         try
         {

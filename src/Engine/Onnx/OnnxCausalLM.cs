@@ -48,28 +48,7 @@ internal sealed class OnnxCausalLM : IDisposable
         var config = DecoderConfig.Load(folder);
         var modelFile = ModelVariant.Find(folder, variant, config);
         var summary = OnnxFileSummary.Read(modelFile);
-        OrtEnvironment.Prepare();
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (threads > 0)
-        {
-            options.IntraOpNumThreads = threads;
-            options.InterOpNumThreads = 1;
-        }
-
-        InferenceSession session;
-        try
-        {
-            device.Configure(options);
-            session = new InferenceSession(modelFile, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new ModelFormatException(modelFile, $"ONNX Runtime cannot load it: {e.Message}", e);
-        }
-        finally
-        {
-            options.Dispose();
-        }
+        var session = OrtEnvironment.OpenSession(modelFile, threads, device);
 
         try
         {

@@ -22,6 +22,32 @@ public static class OrtEnvironment
     /// <summary>Whether ORT telemetry was left on (the opt-in); prepares the environment on first call.</summary>
     public static bool Prepare() => Prepared.Value;
 
+    /// <summary>
+    /// A session on a model file as every Distil model opens one: environment prepared, full graph optimisation,
+    /// <paramref name="threads"/> intra-op threads when positive (one inter-op thread), on <paramref name="device"/>.
+    /// A file ONNX Runtime refuses is a <see cref="ModelFormatException"/> naming it.
+    /// </summary>
+    internal static InferenceSession OpenSession(string modelFile, int threads, ExecutionDevice device)
+    {
+        Prepare();
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (threads > 0)
+        {
+            options.IntraOpNumThreads = threads;
+            options.InterOpNumThreads = 1;
+        }
+
+        try
+        {
+            device.Configure(options);
+            return new InferenceSession(modelFile, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelFormatException(modelFile, $"ONNX Runtime cannot load it: {e.Message}", e);
+        }
+    }
+
     private static bool PrepareOnce()
     {
         var optIn = Environment.GetEnvironmentVariable(OptInVariable) == "1";
