@@ -59,18 +59,31 @@ internal sealed class BatchCache(string directory, string stepKey)
         }
     }
 
-    private static Dictionary<string, long> OptionalCounts(JsonElement header, string name)
+    /// <summary>A header object of named counts ({"duplicate": 3, …}).</summary>
+    private static Dictionary<string, long> ReadCounts(JsonElement recorded)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (header.TryGetProperty(name, out var recorded))
+        foreach (var c in recorded.EnumerateObject())
         {
-            foreach (var c in recorded.EnumerateObject())
-            {
-                counts[c.Name] = c.Value.GetInt64();
-            }
+            counts[c.Name] = c.Value.GetInt64();
         }
 
         return counts;
+    }
+
+    /// <summary>Counts added to the header after batches were first cached: absent from older files, so empty there.</summary>
+    private static Dictionary<string, long> OptionalCounts(JsonElement header, string name) =>
+        header.TryGetProperty(name, out var recorded) ? ReadCounts(recorded) : new Dictionary<string, long>(StringComparer.Ordinal);
+
+    private static void WriteCounts(Utf8JsonWriter writer, string name, IReadOnlyDictionary<string, long>? counts)
+    {
+        writer.WriteStartObject(name);
+        foreach (var (key, count) in counts ?? new Dictionary<string, long>())
+        {
+            writer.WriteNumber(key, count);
+        }
+
+        writer.WriteEndObject();
     }
 
     private static async Task<(Row[] Rows, BatchCounts Counts)?> ReadAsync(string path, Row[] input, CancellationToken cancellationToken)
@@ -83,23 +96,13 @@ internal sealed class BatchCache(string directory, string stepKey)
             return null;
         }
 
-        var dropped = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var d in header.RootElement.GetProperty("dropped").EnumerateObject())
-        {
-            dropped[d.Name] = d.Value.GetInt64();
-        }
-
-        // Batches cached before backends or tallies were recorded have none.
-        var backends = OptionalCounts(header.RootElement, "backends");
-        var tallies = OptionalCounts(header.RootElement, "tallies");
-
         var counts = new BatchCounts(
             header.RootElement.GetProperty("errors").GetInt64(),
             header.RootElement.GetProperty("input_tokens").GetInt64(),
             header.RootElement.GetProperty("output_tokens").GetInt64(),
-            dropped,
-            backends,
-            tallies);
+            ReadCounts(header.RootElement.GetProperty("dropped")),
+            OptionalCounts(header.RootElement, "backends"),
+            OptionalCounts(header.RootElement, "tallies"));
 
         var rows = new Row[lines.Length - 1];
         for (var i = 1; i < lines.Length; i++)
@@ -127,27 +130,9 @@ internal sealed class BatchCache(string directory, string stepKey)
             writer.WriteNumber("errors", counts.Errors);
             writer.WriteNumber("input_tokens", counts.InputTokens);
             writer.WriteNumber("output_tokens", counts.OutputTokens);
-            writer.WriteStartObject("dropped");
-            foreach (var (reason, count) in counts.Dropped)
-            {
-                writer.WriteNumber(reason, count);
-            }
-
-            writer.WriteEndObject();
-            writer.WriteStartObject("backends");
-            foreach (var (backend, count) in counts.Backends ?? new Dictionary<string, long>())
-            {
-                writer.WriteNumber(backend, count);
-            }
-
-            writer.WriteEndObject();
-            writer.WriteStartObject("tallies");
-            foreach (var (name, count) in counts.Tallies ?? new Dictionary<string, long>())
-            {
-                writer.WriteNumber(name, count);
-            }
-
-            writer.WriteEndObject();
+            WriteCounts(writer, "dropped", counts.Dropped);
+            WriteCounts(writer, "backends", counts.Backends);
+            WriteCounts(writer, "tallies", counts.Tallies);
             writer.WriteEndObject();
         }
 

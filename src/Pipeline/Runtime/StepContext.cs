@@ -58,17 +58,11 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
         }
     }
 
-    public void CountDropped(string reason, long count = 1) =>
-        LazyInitializer.EnsureInitialized(ref _dropped, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
-            .AddOrUpdate(reason, count, (_, c) => c + count);
+    public void CountDropped(string reason, long count = 1) => Count(ref _dropped, reason, count);
 
-    public void CountBackend(string backend) =>
-        LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
-            .AddOrUpdate(backend, 1, (_, c) => c + 1);
+    public void CountBackend(string backend) => Count(ref _backends, backend, 1);
 
-    public void Tally(string name, long count = 1) =>
-        LazyInitializer.EnsureInitialized(ref _tallies, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
-            .AddOrUpdate(name, count, (_, c) => c + count);
+    public void Tally(string name, long count = 1) => Count(ref _tallies, name, count);
 
     public void AddTokens(long inputTokens, long outputTokens)
     {
@@ -89,20 +83,24 @@ internal sealed class StepContext(string stepName, ILogger logger, string runDir
         CountTokens(counts.InputTokens, counts.OutputTokens); // charged when they were reported (or, from the cache, by the caller)
         foreach (var (reason, count) in counts.Dropped)
         {
-            CountDropped(reason, count);
+            Count(ref _dropped, reason, count);
         }
 
         foreach (var (backend, count) in counts.Backends ?? NoDrops)
         {
-            LazyInitializer.EnsureInitialized(ref _backends, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
-                .AddOrUpdate(backend, count, (_, c) => c + count);
+            Count(ref _backends, backend, count);
         }
 
         foreach (var (name, count) in counts.Tallies ?? NoDrops)
         {
-            Tally(name, count);
+            Count(ref _tallies, name, count);
         }
     }
+
+    /// <summary>Adds to a named count, creating the table on first use.</summary>
+    private static void Count(ref ConcurrentDictionary<string, long>? counts, string key, long count) =>
+        LazyInitializer.EnsureInitialized(ref counts, () => new ConcurrentDictionary<string, long>(StringComparer.Ordinal))
+            .AddOrUpdate(key, count, (_, c) => c + count);
 
     public BatchCounts Counts() => new(Errors, InputTokens, OutputTokens, Snapshot(_dropped), Snapshot(_backends), Snapshot(_tallies));
 
