@@ -14,26 +14,34 @@ public static class ParquetConcatenation
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parts.Count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(rowGroupSize, 1);
+        var layouts = new List<ParquetLayout>(parts.Count);
+        foreach (var part in parts)
+        {
+            layouts.Add(await ParquetRows.ReadLayoutAsync(part, wanted: null, stepName: "merge", cancellationToken));
+        }
+
+        if (layouts.All(l => l.Rows == 0))
+        {
+            // No rows anywhere: the first slice is what one process writes for an empty dataset (its sink's columns).
+            File.Copy(parts[0], destination, overwrite: true);
+            return;
+        }
+
         await using var writer = new ParquetRowWriter(destination, rowGroupSize, $"merging {Path.GetFileName(destination)}");
         writer.Open();
         long id = 0;
-        foreach (var part in parts)
+        for (var i = 0; i < parts.Count; i++)
         {
-            var layout = await ParquetRows.ReadLayoutAsync(part, wanted: null, stepName: "merge", cancellationToken);
-            await foreach (var row in ParquetRows.ReadAsync(part, layout, firstId: id, skipBefore: 0, cancellationToken))
+            await foreach (var row in ParquetRows.ReadAsync(parts[i], layouts[i], firstId: id, skipBefore: 0, cancellationToken))
             {
                 await writer.AddAsync(row.Id, row.Values, cancellationToken);
             }
 
-            id += layout.Rows;
+            id += layouts[i].Rows;
         }
 
-        // No slice had a row: keep the first slice's columns (its schema was written for an empty dataset too).
-        await writer.CompleteAsync(() => EmptySchemaOf(parts[0]), cancellationToken);
+        await writer.CompleteAsync(() => throw new InvalidOperationException("rows were written, so the schema is known"), cancellationToken);
     }
-
-    private static ParquetRowSchema EmptySchemaOf(string part) =>
-        ParquetRowSchema.AllStrings(ParquetRows.ReadFieldsAsync(part, CancellationToken.None).GetAwaiter().GetResult());
 }
 
 /// <summary>A sink that writes Parquet files row group by row group: which files, and how many rows per group.</summary>
