@@ -61,13 +61,20 @@ public sealed class RunJobs(
         }
     }
 
-    [AutomaticRetry(Attempts = ShardAttempts - 1, DelaysInSeconds = [2, 10, 30])]
+    [AutomaticRetry(Attempts = ShardAttempts - 1, DelaysInSeconds = [2, 10, 30], ExceptOn = [typeof(ShardFailedException)])]
     public async Task RunShardAsync(Guid runId, int shard, PerformContext? context, CancellationToken cancellationToken)
     {
         var range = await store.StartShardAsync(runId, shard, options.WorkerName, cancellationToken);
         if (range is null)
         {
-            // Done already (a retry of a completed shard), or the run is over: at most help the merge along.
+            if (await store.GetRunStateAsync(runId, cancellationToken) is RunState.Failed or RunState.Cancelled)
+            {
+                // The run ended before this shard ran: the job did no work, and Hangfire should not list it as done.
+                DeleteJob(context);
+                return;
+            }
+
+            // Done already (a retry of a completed shard): at most help the merge along.
             await EnqueueMergeIfDoneAsync(runId, cancellationToken);
             return;
         }
@@ -89,16 +96,20 @@ public sealed class RunJobs(
                 jobs.Enqueue<RunJobs>(Queue, j => j.MergeAsync(runId, CancellationToken.None));
             }
         }
-        catch (RunCancelledException)
+        catch (RunStoppedException e)
         {
-            await store.RecordShardErrorAsync(runId, shard, "stopped: the run was cancelled", CancellationToken.None);
-            logger.LogInformation("Run {Run} shard {Shard} stopped: the run was cancelled", runId, shard);
+            await store.RecordShardErrorAsync(runId, shard, $"stopped: {e.Message}", CancellationToken.None);
+            logger.LogInformation("Run {Run} shard {Shard} stopped: {Reason}", runId, shard, e.Message);
+            executor.Clean(runId, shard);
+            DeleteJob(context);
         }
         catch (PipelineDefinitionException e)
         {
             // The user's input is wrong; retrying cannot help.
             await store.RecordShardErrorAsync(runId, shard, e.Message, CancellationToken.None);
-            await store.FailRunAsync(runId, $"shard {shard}: {e.Message}", CancellationToken.None);
+            var message = $"shard {shard}: {e.Message}";
+            await store.FailRunAsync(runId, message, CancellationToken.None);
+            throw new ShardFailedException(message, e);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -106,11 +117,22 @@ public sealed class RunJobs(
             var retries = context?.GetJobParameter<int>("RetryCount") ?? 0;
             if (retries + 1 >= ShardAttempts)
             {
-                await store.FailRunAsync(runId, $"shard {shard} failed {ShardAttempts} times: {e.Message}", CancellationToken.None);
-                return;
+                var message = $"shard {shard} failed {ShardAttempts} times: {e.Message}";
+                await store.FailRunAsync(runId, message, CancellationToken.None);
+                throw new ShardFailedException(message, e);
             }
 
             throw;
+        }
+    }
+
+    /// <summary>Moves the running job to Hangfire's Deleted state, so its dashboard does not count a stopped shard as
+    /// succeeded (the worker's own Succeeded transition then finds the job no longer Processing and is dropped).</summary>
+    private void DeleteJob(PerformContext? context)
+    {
+        if (context?.BackgroundJob.Id is { } id)
+        {
+            jobs.Delete(id);
         }
     }
 

@@ -52,7 +52,8 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
         catch (OperationCanceledException) when (run.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new RunCancelledException(runId);
+            // Only the watcher cancels `run` while the job's own token is live, and it says why.
+            throw new RunStoppedException(runId, await watcher ?? RunState.Cancelled);
         }
         finally
         {
@@ -76,8 +77,9 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
     }
 
-    /// <summary>Flushes live counters to the store and stops the shard when its run is cancelled, until the shard ends.</summary>
-    private async Task WatchAsync(Guid runId, int shard, ShardProgress progress, CancellationTokenSource run, CancellationToken cancellationToken)
+    /// <summary>Flushes live counters to the store until the shard ends, and stops the shard when its run is cancelled or
+    /// has failed elsewhere (returning that state).</summary>
+    private async Task<RunState?> WatchAsync(Guid runId, int shard, ShardProgress progress, CancellationTokenSource run, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger<ShardExecutor>();
         using var timer = new PeriodicTimer(FlushInterval);
@@ -87,10 +89,10 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
             {
                 try
                 {
-                    if (await store.GetRunStateAsync(runId, run.Token) == RunState.Cancelled)
+                    if (await store.GetRunStateAsync(runId, run.Token) is (RunState.Cancelled or RunState.Failed) and var ended)
                     {
                         await run.CancelAsync();
-                        return;
+                        return ended;
                     }
 
                     if (progress.TakeSnapshotIfChanged() is { } snapshot)
@@ -108,6 +110,8 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         catch (OperationCanceledException)
         {
         }
+
+        return null;
     }
 
     private string ShardFolder(Guid runId, int shard) =>

@@ -96,6 +96,15 @@ public sealed class InMemoryRunStore : IRunStore
         {
             var e = _runs[runId];
             var s = e.Shards[shard];
+            if (s.State != ShardState.Succeeded && e.State is (RunState.Failed or RunState.Cancelled))
+            {
+                // The run ended without it: nothing will merge this shard, so its files are not kept.
+                s.State = ShardState.Succeeded;
+                s.FinishedAt = DateTimeOffset.UtcNow;
+                s.Steps = steps;
+                return Task.FromResult(new ShardCompletion(true, false));
+            }
+
             if (s.State != ShardState.Succeeded)
             {
                 // The shard's folder appears whole (rename) or not at all.
@@ -188,13 +197,17 @@ public sealed class InMemoryRunStore : IRunStore
             e.Error = null;
         }
 
+        DropResults(runId);
+        return Task.CompletedTask;
+    }
+
+    private void DropResults(Guid runId)
+    {
         var folder = Path.Combine(_resultsRoot, runId.ToString("N"));
         if (Directory.Exists(folder))
         {
             Directory.Delete(folder, recursive: true);
         }
-
-        return Task.CompletedTask;
     }
 
     public Task FailRunAsync(Guid runId, string error, CancellationToken cancellationToken) =>
@@ -291,6 +304,8 @@ public sealed class InMemoryRunStore : IRunStore
             e.State = state;
             e.Error = error ?? e.Error;
             e.FinishedAt = DateTimeOffset.UtcNow;
+            // Completions take the same lock and see the end state, so no shard folder appears after this.
+            DropResults(runId);
             return true;
         }
     }

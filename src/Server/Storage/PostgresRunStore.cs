@@ -123,7 +123,8 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         mark.Parameters.Add(new() { Value = runId });
         mark.Parameters.Add(new() { Value = shard });
         var recorded = await mark.ExecuteNonQueryAsync(ct) == 1;
-        if (recorded)
+        // A shard that finishes after its run failed or was cancelled keeps no data: nothing will merge it.
+        if (recorded && state is not (RunState.Failed or RunState.Cancelled))
         {
             foreach (var file in files)
             {
@@ -474,14 +475,26 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
+    /// <summary>Ends a run that did not succeed; the shard files stored so far go with it, since no merge will read them.</summary>
     private Task<bool> SetTerminalAsync(Guid runId, RunState state, string? error, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
-        await using var command = _dataSource.CreateCommand(
-            "UPDATE distil.runs SET state = $2, error = coalesce($3, error), finished_at = now() WHERE id = $1 AND state NOT IN ('Succeeded', 'Failed', 'Cancelled')");
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var command = new NpgsqlCommand(
+            "UPDATE distil.runs SET state = $2, error = coalesce($3, error), finished_at = now() WHERE id = $1 AND state NOT IN ('Succeeded', 'Failed', 'Cancelled')", connection);
         command.Parameters.Add(new() { Value = runId });
         command.Parameters.Add(new() { Value = state.ToString() });
         command.Parameters.Add(new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        return await command.ExecuteNonQueryAsync(ct) == 1;
+        var ended = await command.ExecuteNonQueryAsync(ct) == 1;
+        if (ended)
+        {
+            await using var drop = new NpgsqlCommand("DELETE FROM distil.shard_files WHERE run_id = $1", connection);
+            drop.Parameters.Add(new() { Value = runId });
+            await drop.ExecuteNonQueryAsync(ct);
+        }
+
+        await transaction.CommitAsync(ct);
+        return ended;
     }, cancellationToken);
 
     private static async Task<RunState?> LockRunAsync(NpgsqlConnection connection, Guid runId, CancellationToken ct)
