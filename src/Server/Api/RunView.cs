@@ -54,7 +54,6 @@ public sealed record RunDetailView(
         var run = RunView.From(details.Run, now);
         var total = details.Run.RowsTotal ?? 0;
         var seconds = run.ElapsedSeconds is > 0 ? run.ElapsedSeconds.Value : 0;
-        var read = details.Steps.Count == 0 ? 0 : Math.Max(details.Steps[0].RowsIn, details.Steps[0].RowsOut);
         var inputTokens = details.Steps.Sum(s => s.InputTokens);
         var outputTokens = details.Steps.Sum(s => s.OutputTokens);
         double? eta = null;
@@ -64,10 +63,18 @@ public sealed record RunDetailView(
         }
 
         var steps = details.Steps.Select(s => new StepView(
-            s.Step, s.RowsIn, s.RowsOut, s.Errors, s.Dropped, s.InputTokens, s.OutputTokens,
-            total > 0 ? Math.Min(1.0, Math.Max(s.RowsIn, s.RowsOut) / (double)total) : 0)).ToList();
+            s.Step, s.RowsIn, s.RowsOut, s.Errors, s.Dropped, s.InputTokens, s.OutputTokens, StepProgress(s, total))).ToList();
         JsonElement? summary = details.SummaryJson is null ? null : JsonDocument.Parse(details.SummaryJson).RootElement.Clone();
-        return new RunDetailView(run, seconds > 0 ? read / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
+        // Rows per second are rows the work steps have finished (RowsDone), not rows the source has read ahead:
+        // the source runs ahead of the models by whole batches, so its rate says nothing of the run's pace.
+        return new RunDetailView(run, seconds > 0 ? run.RowsDone / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
             seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary, details.Publications ?? []);
     }
+
+    /// <summary>
+    /// The share of the run's rows a step is done with: rows it passed on, failed or dropped. Rows coming in are not
+    /// used, because a step fed by two branches (combine) receives each row twice and would read 100 % half way.
+    /// </summary>
+    internal static double StepProgress(StepCounts step, long totalRows) =>
+        totalRows > 0 ? Math.Min(1.0, (step.RowsOut + step.Errors + step.Dropped) / (double)totalRows) : 0;
 }
