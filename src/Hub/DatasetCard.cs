@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -100,7 +101,7 @@ internal static partial class DatasetCard
         card.Append("\n\n");
         foreach (var config in configs)
         {
-            card.Append(configs.Count > 1 ? $"- `{config.Name}`: " : "").Append($"{config.Rows:N0} rows; columns: ")
+            card.Append(configs.Count > 1 ? $"- `{config.Name}`: " : "").Append(CultureInfo.InvariantCulture, $"{config.Rows:N0} rows; columns: ")
                 .Append(string.Join(", ", config.Columns.Select(c => $"`{c}`"))).Append('\n');
         }
 

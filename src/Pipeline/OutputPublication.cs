@@ -258,9 +258,10 @@ public sealed class OutputPublication
         }
 
         [DllImport("libc", SetLastError = true)]
-        private static extern int renameat2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+        private static extern int renameat2(
+            int oldDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string oldPath, int newDirectory, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath, uint flags);
 
         [DllImport("libc", SetLastError = true)]
-        private static extern int link(string existing, string created);
+        private static extern int link([MarshalAs(UnmanagedType.LPUTF8Str)] string existing, [MarshalAs(UnmanagedType.LPUTF8Str)] string created);
     }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Distil.Pipeline;
 
 /// <summary>
@@ -69,7 +71,7 @@ public sealed class PipelineDefinitionException : Exception
             }
             else if (char.IsControl(c) || char.IsSurrogate(c))
             {
-                shown.Append($"\\u{(int)c:x4}");
+                shown.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
             }
             else
             {

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Distil.Pipeline.Runtime;
 using Microsoft.Extensions.AI;
 
@@ -20,6 +21,7 @@ public sealed class PipelineRunner
     /// <summary>Name of the copy of the definition kept in each run folder.</summary>
     public const string DefinitionFileName = "pipeline.json";
 
+    [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Callers hold a runner (new PipelineRunner().RunAsync); a static method would break every call site.")]
     public async Task<RunManifest> RunAsync(PipelineDefinition definition, RunOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(definition);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -14,7 +15,7 @@ public static class RunFingerprint
     {
         var source = (ISourceStep)definition.Steps.First(s => s.Step is ISourceStep).Step;
         var data = await source.FingerprintAsync(cancellationToken);
-        var text = $"distil-run-1\n{definition.FingerprintText}\n{data}\n{range.Offset}\n{range.Limit?.ToString() ?? "all"}";
+        var text = $"distil-run-1\n{definition.FingerprintText}\n{data}\n{range.Offset}\n{range.Limit?.ToString(CultureInfo.InvariantCulture) ?? "all"}";
         return (Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16], data);
     }
 

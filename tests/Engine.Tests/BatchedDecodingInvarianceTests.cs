@@ -98,7 +98,7 @@ public sealed class BatchedDecodingInvarianceTests(TinyModels models, ITestOutpu
         Assert.False(standard.Summary.Uses("GroupQueryAttention"));
     }
 
-    private async Task<List<IReadOnlyList<int>>> Generate(string folder, int maxBatch, bool continuous)
+    private static async Task<List<IReadOnlyList<int>>> Generate(string folder, int maxBatch, bool continuous)
     {
         await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 2, MaxBatchSize = maxBatch, ContinuousBatching = continuous });
         var requests = Prompts.Select((p, i) => new BatchChatRequest(Chat.User(p), new ChatOptions { Temperature = 0.7f, TopP = 0.95f, MaxOutputTokens = 40, Seed = 100 + i })).ToList();

@@ -86,7 +86,7 @@ public sealed partial class LoopbackHub
         }
     }
 
-    private bool IsAnonymousRead(HttpRequest request) =>
+    private static bool IsAnonymousRead(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && request.Headers.Authorization.Count == 0
         && (request.Path.StartsWithSegments("/api/datasets") || request.Path.StartsWithSegments("/datasets"));
 

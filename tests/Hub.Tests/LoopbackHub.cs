@@ -122,7 +122,8 @@ public sealed partial class LoopbackHub : IAsyncDisposable
             await next(context);
         });
 
-        app.MapPost("/api/repos/create", CreateRepoAsync);
+        // As a route handler (not a RequestDelegate), so the IResult it returns is written to the response.
+        app.MapPost("/api/repos/create", (Delegate)CreateRepoAsync);
         app.MapPost("/api/datasets/{ns}/{name}/preupload/{revision}", PreuploadAsync);
         app.MapPost("/datasets/{ns}/{repo}/info/lfs/objects/batch", BatchAsync);
         app.MapPut("/storage/{upload}/basic", PutBasicAsync);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -95,11 +96,11 @@ public class JudgeAgreementTests
     {
         if (prompt.Contains("## Responses", StringComparison.Ordinal))
         {
-            var digits = Regex.Matches(prompt, @"### Text \d+\nanswer (\d)").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+            var digits = Regex.Matches(prompt, @"### Text \d+\nanswer (\d)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
             return JsonSerializer.Serialize(new { ratings = digits, rationales = digits.Select(d => $"digit {d}") });
         }
 
-        var digit = int.Parse(Regex.Match(prompt, @"## Response to evaluate\nanswer (\d)").Groups[1].Value);
+        var digit = int.Parse(Regex.Match(prompt, @"## Response to evaluate\nanswer (\d)").Groups[1].Value, CultureInfo.InvariantCulture);
         var score = prompt.Contains("contrarian", StringComparison.Ordinal) ? 6 - digit : digit;
         return $"Feedback: judged by the digit. [RESULT] {score}";
     }

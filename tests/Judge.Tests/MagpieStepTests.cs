@@ -111,7 +111,7 @@ public class MagpieStepTests(TinyModels models)
     {
         var json = $$"""{"name": "p", "models": {"writer": {{model}}}, "steps": [{"name": "magpie", "type": "magpie", "model": "writer", "num_rows": 3{{(path.EndsWith("n_turns", StringComparison.Ordinal) ? ", \"n_turns\": 0" : "")}}}, {"name": "out", "type": "write_jsonl", "path": "o.jsonl"}]}""";
         var e = Assert.Throws<PipelineDefinitionException>(() => PipelineDefinition.Parse(json, "p.json", Steps.Registry));
-        var problem = Assert.Single((e.Problems.Count > 0 ? e.Problems : [e]).Where(p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal)));
+        var problem = Assert.Single(e.Problems.Count > 0 ? e.Problems : [e], p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal));
         Assert.Equal(path, problem.JsonPath);
         Assert.Contains(message, problem.Message);
     }

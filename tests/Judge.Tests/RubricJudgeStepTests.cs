@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Distil.Engine;
@@ -25,7 +26,7 @@ public class RubricJudgeStepTests(TinyModels models)
     private static string GradeByContent(IReadOnlyList<ChatMessage> messages, ChatOptions? options)
     {
         var digit = Regex.Match(messages[^1].Text, @"## Response to evaluate\nanswer (\d)").Groups[1].Value;
-        return JsonSerializer.Serialize(new { feedback = $"reads like a {digit}", score = int.Parse(digit) });
+        return JsonSerializer.Serialize(new { feedback = $"reads like a {digit}", score = int.Parse(digit, CultureInfo.InvariantCulture) });
     }
 
     [Fact]
@@ -104,7 +105,7 @@ public class RubricJudgeStepTests(TinyModels models)
     {
         using var judge = models.Open(models.ModelA);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = judge });
-        var scores = JsonSerializer.Serialize(Enumerable.Range(1, 10).ToDictionary(s => s.ToString(), s => $"level {s}"));
+        var scores = JsonSerializer.Serialize(Enumerable.Range(1, 10).ToDictionary(s => s.ToString(CultureInfo.InvariantCulture), s => $"level {s}"));
         var step = Make($$"""
             "rubric": {"criteria": "How clear is it?", "scores": {{scores}} }, "reference_column": "gold",
             "feedback_max_length": 24, "generation": {"temperature": 1.0, "seed": 9}

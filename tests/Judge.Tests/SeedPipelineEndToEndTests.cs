@@ -114,12 +114,12 @@ public class SeedPipelineEndToEndTests(TinyModels models)
         {
             using var group = reader.OpenRowGroupReader(g);
             rows += group.RowCount;
-            var ids = new string[group.RowCount];
+            var ids = new string?[group.RowCount];
             await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "prompt_id"), ids.AsMemory(), null);
             Assert.All(ids, id => Assert.Matches("^[0-9a-f]{64}$", id));
 
             // One assistant message per row in chosen: as many leaf values as rows.
-            var roles = new string[group.RowCount];
+            var roles = new string?[group.RowCount];
             var repetition = new int[group.RowCount];
             await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "role" && f.Path.ToString()!.StartsWith("chosen", StringComparison.Ordinal)), roles.AsMemory(), repetition.AsMemory());
             Assert.All(roles, role => Assert.Equal("assistant", role));

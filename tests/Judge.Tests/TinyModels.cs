@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Distil.Engine;
 using Distil.Steps;
 
@@ -23,6 +24,7 @@ public sealed class TinyModels : IAsyncLifetime
             ModelFolderBuilder.EnsureBuiltAsync(ModelB, "tiny", 2, default));
     }
 
+    [SuppressMessage("Performance", "CA1822:Mark members as static", Justification = "Tests open models through the fixture they are given.")]
     public LocalChatClient Open(string folder) => LocalModel.Load(folder, new LocalModelOptions { Threads = 1, ChatTemplate = "llama3" });
 
     public Task DisposeAsync()

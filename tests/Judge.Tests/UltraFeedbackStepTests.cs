@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Distil.Pipeline;
@@ -21,7 +22,7 @@ public class UltraFeedbackStepTests
     /// <summary>A judge that rates each response by the digit it contains, wherever it is shown.</summary>
     private static string RateByContent(IReadOnlyList<ChatMessage> messages, ChatOptions? options)
     {
-        var shown = Regex.Matches(messages[^1].Text, @"### Text \d+\nanswer (\d)").Select(m => int.Parse(m.Groups[1].Value)).ToList();
+        var shown = Regex.Matches(messages[^1].Text, @"### Text \d+\nanswer (\d)").Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
         return JsonSerializer.Serialize(new { ratings = shown, rationales = shown.Select(s => $"looks like {s}") });
     }
 
@@ -111,7 +112,7 @@ public class UltraFeedbackStepTests
     {
         static string Answer(IReadOnlyList<ChatMessage> m, ChatOptions? o)
         {
-            var shown = Regex.Matches(m[^1].Text, @"### Text \d+\nanswer (\d)").Select(x => int.Parse(x.Groups[1].Value)).ToList();
+            var shown = Regex.Matches(m[^1].Text, @"### Text \d+\nanswer (\d)").Select(x => int.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
             return JsonSerializer.Serialize(new { ratings = shown, rationales = shown.Select(s => "r"), types = shown.Select(s => s == 1 ? new[] { 1, 3 } : Array.Empty<int>()) });
         }
 

@@ -12,7 +12,7 @@ public sealed class LoaderTests : IDisposable
 
     public void Dispose() => _ws.Dispose();
 
-    private string Pipeline(string load) => $$"""
+    private static string Pipeline(string load) => $$"""
         {
           "name": "loader",
           "steps": [

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using Distil.Steps;
 
@@ -111,7 +112,7 @@ public sealed partial class StepCacheTests : IDisposable
     {
         var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", "pipeline.json", "--runs", "runs", "--output", "out", "--plan");
         Assert.True(code == 0, stderr + stdout);
-        return PlanLine().Matches(stdout).ToDictionary(m => m.Groups[1].Value, m => (long.Parse(m.Groups[2].Value), long.Parse(m.Groups[3].Value)));
+        return PlanLine().Matches(stdout).ToDictionary(m => m.Groups[1].Value, m => (long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture)));
     }
 
     [GeneratedRegex(@"run directory (.+)")]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Distil.Server.Tests.Infrastructure;
@@ -58,7 +59,7 @@ public sealed class InputTravelTests(PostgresServer postgres) : IDisposable
     private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync());
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     public void Dispose() => _workspace.Dispose();

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Distil.Pipeline;
@@ -50,7 +51,7 @@ public sealed class ShardedInvarianceTests : IDisposable
               (select string_agg(column_name || ' ' || column_type, ',') from (describe select * from {Read(expected)}))
                 = (select string_agg(column_name || ' ' || column_type, ',') from (describe select * from {Read(merged)})) as same_schema
             """);
-        Assert.True(int.Parse(comparison.GetProperty("rows").GetString()!) > 5, $"too few pairs to compare: {comparison}");
+        Assert.True(int.Parse(comparison.GetProperty("rows").GetString()!, CultureInfo.InvariantCulture) > 5, $"too few pairs to compare: {comparison}");
         Assert.Equal("0", comparison.GetProperty("only_single").GetString());
         Assert.Equal("0", comparison.GetProperty("only_merged").GetString());
         Assert.True(comparison.GetProperty("same_order").GetBoolean(), "rows are merged in another order than the single-process run wrote them");

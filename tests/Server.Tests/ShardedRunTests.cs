@@ -1,3 +1,4 @@
+using System.Globalization;
 using Distil.Server.Tests.Infrastructure;
 using Npgsql;
 
@@ -57,7 +58,7 @@ public sealed class ShardedRunTests(PostgresServer postgres) : IDisposable
             var steps = new List<(string, long, long)>();
             while (await reader.ReadAsync())
             {
-                steps.Add((reader.GetString(0), Convert.ToInt64(reader.GetValue(1)), Convert.ToInt64(reader.GetValue(2))));
+                steps.Add((reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(2), CultureInfo.InvariantCulture)));
             }
 
             Assert.Equal(["load", "pace", "keep", "write"], steps.Select(s => s.Item1));

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using Distil.Server.Tests.Infrastructure;
 namespace Distil.Server.Tests;
 
 /// <summary>Bad submissions are refused with an error that says where the problem is; nothing is enqueued.</summary>
+[SuppressMessage("Design", "CA1001:TypesThatOwnDisposableFieldsShouldBeDisposable", Justification = "xUnit disposes it through IAsyncLifetime.DisposeAsync.")]
 public sealed class SubmissionErrorTests : IAsyncLifetime
 {
     private readonly TestWorkspace _workspace = new();

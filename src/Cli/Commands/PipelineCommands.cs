@@ -69,7 +69,7 @@ internal static class PipelineCommands
     }
 
     private static Task<int> RunAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
-        ReportFailuresAsync("run", error, cancellationToken, async () =>
+        ReportFailuresAsync("run", error, async () =>
         {
             var runner = new PipelineRunner();
             var interactive = output == Console.Out && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -78,10 +78,12 @@ internal static class PipelineCommands
                 : await runner.RunAsync(definition, options with { Progress = new PlainProgress(output) }, cancellationToken);
             PrintSummary(manifest, output);
             return ExitCodes.Ok;
-        });
+        }, cancellationToken);
+
+    private static readonly System.Text.Json.JsonSerializerOptions IndentedJson = new(SnakeCaseJson.Options) { WriteIndented = true };
 
     /// <summary>A run's (or a plan's) failures as exit codes: interrupted 130, invalid input 2, anything else 1.</summary>
-    private static async Task<int> ReportFailuresAsync(string what, TextWriter error, CancellationToken cancellationToken, Func<Task<int>> body)
+    private static async Task<int> ReportFailuresAsync(string what, TextWriter error, Func<Task<int>> body, CancellationToken cancellationToken)
     {
         try
         {
@@ -110,11 +112,11 @@ internal static class PipelineCommands
     }
 
     private static Task<int> PlanAsync(PipelineDefinition definition, RunOptions options, TextWriter output, TextWriter error, CancellationToken cancellationToken) =>
-        ReportFailuresAsync("plan", error, cancellationToken, async () =>
+        ReportFailuresAsync("plan", error, async () =>
         {
             PrintPlan(await new PipelineRunner().RunAsync(definition, options, cancellationToken), output);
             return ExitCodes.Ok;
-        });
+        }, cancellationToken);
 
     private static void PrintPlan(RunManifest plan, TextWriter output)
     {
@@ -192,12 +194,12 @@ internal static class PipelineCommands
             var scratch = Path.Combine(Path.GetTempPath(), $"distil-estimate-{Environment.ProcessId}-{Guid.NewGuid():N}");
             try
             {
-                return await ReportFailuresAsync("estimate", error, cancellationToken, async () =>
+                return await ReportFailuresAsync("estimate", error, async () =>
                 {
                     var estimate = await RunEstimate.MeasureAsync(definition, new RunOptions { Models = new ModelCatalog() }, result.GetValue(sample), scratch, cancellationToken);
                     if (result.GetValue(json))
                     {
-                        output.WriteLine(System.Text.Json.JsonSerializer.Serialize(estimate, new System.Text.Json.JsonSerializerOptions(SnakeCaseJson.Options) { WriteIndented = true }));
+                        output.WriteLine(System.Text.Json.JsonSerializer.Serialize(estimate, IndentedJson));
                     }
                     else
                     {
@@ -205,7 +207,7 @@ internal static class PipelineCommands
                     }
 
                     return ExitCodes.Ok;
-                });
+                }, cancellationToken);
             }
             finally
             {

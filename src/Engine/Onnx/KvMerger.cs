@@ -12,6 +12,8 @@ namespace Distil.Engine.Onnx;
 /// </summary>
 internal sealed class KvMerger : IDisposable
 {
+    private static readonly string[] Sides = ["a", "b"];
+
     private readonly InferenceSession _session;
     private readonly KvLayout _layout;
     private readonly OrtMemoryInfo _kvMemory;
@@ -117,7 +119,7 @@ internal sealed class KvMerger : IDisposable
         var axis = g.Int64s(2);
         for (var i = 0; i < count; i++)
         {
-            var parts = new[] { "a", "b" }.Select(side =>
+            var parts = Sides.Select(side =>
             {
                 var rows = g.Op("Gather", [$"{side}_{i}", $"{side}_rows"], new OnnxAttribute("axis", Int: 0));
                 var sliced = g.Op("Slice", rows, $"{side}_start", $"{side}_end", axis);

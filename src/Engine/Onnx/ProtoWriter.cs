@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
 namespace Distil.Engine.Onnx;
@@ -7,6 +8,7 @@ namespace Distil.Engine.Onnx;
 /// packed repeated scalars. Sub-messages are written into their own buffer first because protobuf
 /// prefixes them with their length.
 /// </summary>
+[SuppressMessage("Design", "CA1001:TypesThatOwnDisposableFieldsShouldBeDisposable", Justification = "A MemoryStream holds no unmanaged resource; disposing it frees nothing.")]
 internal sealed class ProtoWriter
 {
     private readonly MemoryStream _buffer = new();

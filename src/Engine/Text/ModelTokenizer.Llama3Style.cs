@@ -199,7 +199,7 @@ public sealed partial class ModelTokenizer
             json.WriteEndObject();
             json.WriteEndArray();
             json.WriteStartArray("pair");
-            foreach (var part in new[] { "A", "B" })
+            foreach (var part in (ReadOnlySpan<string>)["A", "B"])
             {
                 json.WriteStartObject();
                 json.WriteStartObject("SpecialToken");

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -286,8 +287,8 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             while (await reader.ReadAsync(ct))
             {
                 steps.Add(new StepCounts(
-                    reader.GetString(0), Convert.ToInt64(reader.GetValue(1)), Convert.ToInt64(reader.GetValue(2)), Convert.ToInt64(reader.GetValue(3)),
-                    Convert.ToInt64(reader.GetValue(4)), Convert.ToInt64(reader.GetValue(5)), Convert.ToInt64(reader.GetValue(6)), reader.GetDouble(7)));
+                    reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(2), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(3), CultureInfo.InvariantCulture),
+                    Convert.ToInt64(reader.GetValue(4), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(5), CultureInfo.InvariantCulture), Convert.ToInt64(reader.GetValue(6), CultureInfo.InvariantCulture), reader.GetDouble(7)));
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 
 namespace Distil.Server.Storage;
@@ -112,7 +113,7 @@ internal static class PostgresSchema
         await Execute(connection, $"CREATE SCHEMA IF NOT EXISTS {Name}", cancellationToken);
         await Execute(connection, $"CREATE TABLE IF NOT EXISTS {Name}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", cancellationToken);
         await using var read = new NpgsqlCommand($"SELECT coalesce(max(version), 0) FROM {Name}.schema_version", connection);
-        var current = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken));
+        var current = Convert.ToInt32(await read.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         for (var version = current + 1; version <= Migrations.Length; version++)
         {
             await Execute(connection, Migrations[version - 1], cancellationToken);

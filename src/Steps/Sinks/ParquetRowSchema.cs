@@ -176,9 +176,9 @@ internal sealed class ParquetRowSchema
                     // The untyped writer takes list elements of strings as ReadOnlyMemory<char>.
                     return inList ? s.AsMemory() : s;
                 case ShapeKind.Int64 when value is long or int:
-                    return System.Convert.ToInt64(value);
+                    return System.Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
                 case ShapeKind.Double when value is double or float or long or int:
-                    return System.Convert.ToDouble(value);
+                    return System.Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture);
                 case ShapeKind.Boolean when value is bool:
                     return value;
                 case ShapeKind.Struct when value is IReadOnlyDictionary<string, object?> dict:

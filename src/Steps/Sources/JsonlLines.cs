@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Distil.Pipeline;
@@ -15,6 +16,7 @@ internal sealed record JsonlLine(long Number, long FileOffset, string? Text, str
 /// skipped to its end and reported, and invalid UTF-8 is reported with its byte offset instead of being replaced
 /// with U+FFFD the way <see cref="StreamReader"/> does.
 /// </summary>
+[SuppressMessage("Design", "CA1001:TypesThatOwnDisposableFieldsShouldBeDisposable", Justification = "A MemoryStream holds no unmanaged resource; disposing it frees nothing.")]
 internal sealed class JsonlLines(int maxLineBytes)
 {
     private const int ChunkSize = 1 << 16;

@@ -22,6 +22,8 @@ public sealed class DatasetCardStep : ISinkStep
 
     public const string FileName = "README.md";
 
+    private static readonly string[] DefaultTags = ["dpo", "synthetic", "distil", "ultrafeedback"];
+
     private readonly IReadOnlyList<string> _dataFiles;
     private readonly string _prettyName;
     private readonly IReadOnlyList<string> _tags;
@@ -57,7 +59,7 @@ public sealed class DatasetCardStep : ISinkStep
         _definition = parameters.File is { } file && File.Exists(file) ? File.ReadAllText(file) : null;
         _prettyName = parameters.GetString("pretty_name") ?? PipelineName(_definition) ?? "distil-dataset";
         var extraTags = parameters.GetStringList("tags") ?? [];
-        _tags = new[] { "dpo", "synthetic", "distil", "ultrafeedback" }.Concat(extraTags).Distinct(StringComparer.Ordinal).ToList();
+        _tags = DefaultTags.Concat(extraTags).Distinct(StringComparer.Ordinal).ToList();
     }
 
     public string Name { get; }

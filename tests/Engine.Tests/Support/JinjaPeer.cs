@@ -10,6 +10,8 @@ namespace Distil.Engine.Tests.Support;
 /// </summary>
 internal static class JinjaPeer
 {
+    private static readonly JsonSerializerOptions CaseInsensitive = new() { PropertyNameCaseInsensitive = true };
+
     public sealed record Result(string? Output, string? Error);
 
     public static string RepositoryRoot { get; } = FindRoot();
@@ -47,7 +49,7 @@ internal static class JinjaPeer
             process.StandardInput.Close();
             process.WaitForExit();
             Assert.True(process.ExitCode == 0, $"node {script} failed: {stderr.Result}");
-            return JsonSerializer.Deserialize<List<Result>>(stdout.Result, new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            return JsonSerializer.Deserialize<List<Result>>(stdout.Result, CaseInsensitive)!;
         }
     }
 

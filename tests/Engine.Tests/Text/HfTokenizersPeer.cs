@@ -10,6 +10,8 @@ namespace Distil.Engine.Tests.Text;
 /// </summary>
 internal static class HfTokenizersPeer
 {
+    private static readonly JsonSerializerOptions CaseInsensitive = new() { PropertyNameCaseInsensitive = true };
+
     public sealed record StringResult(int[] Ids, int[] WithSpecial, string Decoded, string DecodedSkip);
 
     public sealed record VocabResult(int Id, string Text, int[] Ids);
@@ -63,7 +65,7 @@ internal static class HfTokenizersPeer
                 Assert.True(process.ExitCode == 0, $"hf-tokenize.js failed: {stderr.Result}");
             }
             using var stream = File.OpenRead(output);
-            return JsonSerializer.Deserialize<Reference>(stream, new JsonSerializerOptions { PropertyNameCaseInsensitive = true })!;
+            return JsonSerializer.Deserialize<Reference>(stream, CaseInsensitive)!;
         }
         finally
         {

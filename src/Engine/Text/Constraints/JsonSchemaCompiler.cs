@@ -28,6 +28,7 @@ internal sealed class JsonSchemaCompiler
         ["null"] = [],
     };
 
+    private static readonly JsonSerializerOptions RelaxedJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonWriterOptions CompactWriter = new() { Indented = false, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly List<GrammarNode> _nodes = [];
@@ -186,7 +187,7 @@ internal sealed class JsonSchemaCompiler
                 {
                     pending.Append(',');
                 }
-                pending.Append(JsonSerializer.Serialize(property.Name, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })).Append(':');
+                pending.Append(JsonSerializer.Serialize(property.Name, RelaxedJson)).Append(':');
                 items.Add(new SequenceItem(Encoding.UTF8.GetBytes(pending.ToString()), -1));
                 pending.Clear();
                 items.Add(new SequenceItem(null, Value(property.Value, $"{path}.properties.{property.Name}", depth + 1)));

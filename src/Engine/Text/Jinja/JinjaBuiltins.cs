@@ -71,7 +71,7 @@ internal static partial class JinjaBuiltins
         ["iterable"] = (v, _) => v is string or List<object?> or OrderedDictionary<string, object?>,
         ["le"] = (v, a) => JinjaValue.Compare(v, a.Get(0, "other")) <= 0,
         ["<="] = (v, a) => JinjaValue.Compare(v, a.Get(0, "other")) <= 0,
-        ["lower"] = (v, _) => v is string s && s == s.ToLowerInvariant(),
+        ["lower"] = (v, _) => v is string s && string.Equals(s, s.ToLowerInvariant(), StringComparison.Ordinal),
         ["lt"] = (v, a) => JinjaValue.Compare(v, a.Get(0, "other")) < 0,
         ["lessthan"] = (v, a) => JinjaValue.Compare(v, a.Get(0, "other")) < 0,
         ["<"] = (v, a) => JinjaValue.Compare(v, a.Get(0, "other")) < 0,
@@ -86,7 +86,7 @@ internal static partial class JinjaBuiltins
         ["string"] = (v, _) => v is string,
         ["true"] = (v, _) => v is true,
         ["undefined"] = (v, _) => v is JinjaUndefined,
-        ["upper"] = (v, _) => v is string s && s == s.ToUpperInvariant(),
+        ["upper"] = (v, _) => v is string s && string.Equals(s, s.ToUpperInvariant(), StringComparison.Ordinal),
     };
 
     public static object? ApplyFilter(string name, object? value, JinjaArguments args) =>
