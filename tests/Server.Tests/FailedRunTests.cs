@@ -38,7 +38,12 @@ public sealed class FailedRunTests(PostgresServer postgres) : IDisposable
         await connection.OpenAsync();
         var jobs = await WaitForShardJobsToSettleAsync(connection, id, TimeSpan.FromSeconds(30));
         Assert.Equal(["Deleted", "Failed", "Deleted"], jobs);
-        Assert.Equal(0L, await ScalarAsync(connection, $"SELECT count(*) FROM distil.shard_files WHERE run_id = '{id}'"));
+        await using (var stored = new NpgsqlCommand("SELECT count(*) FROM distil.shard_files WHERE run_id = $1", connection))
+        {
+            stored.Parameters.Add(new() { Value = id });
+            Assert.Equal(0L, (long)(await stored.ExecuteScalarAsync())!);
+        }
+
         Assert.NotEqual("Succeeded", Shard(await serve.GetRunAsync(id), 0).GetProperty("state").GetString());
     }
 
@@ -83,12 +88,6 @@ public sealed class FailedRunTests(PostgresServer postgres) : IDisposable
 
             await Task.Delay(200);
         }
-    }
-
-    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        return Convert.ToInt64(await command.ExecuteScalarAsync());
     }
 
     public void Dispose() => _workspace.Dispose();
