@@ -23,12 +23,12 @@ public class BatchApiTests
             await using var synchronous = ServedPipeline.Server();
             var reference = Path.Combine(root, "sync");
             ServedPipeline.Write(reference, synchronous, rows: 12);
-            var syncManifest = await RunAsync(reference);
+            var syncManifest = await RunInProcessAsync(reference);
 
             await using var batched = ServedPipeline.Server();
             var folder = Path.Combine(root, "batch");
             ServedPipeline.Write(folder, batched, rows: 12, modelSettings: BatchMode);
-            var manifest = await RunAsync(folder);
+            var manifest = await RunInProcessAsync(folder);
 
             Assert.Equal(RunStatus.Succeeded, manifest.Status);
             Assert.Equal(0, batched.Requests); // nothing went through chat completions
@@ -62,7 +62,7 @@ public class BatchApiTests
     }
 
     [Fact]
-    public async Task A_run_killed_mid_poll_resumes_its_stored_batches_without_submitting_twice()
+    public async Task A_run_interrupted_then_killed_mid_poll_resumes_its_stored_batches_without_submitting_twice()
     {
         var root = TempFolder("distil-batch-kill");
         try
@@ -70,27 +70,43 @@ public class BatchApiTests
             await using var reference = ServedPipeline.Server();
             var clean = Path.Combine(root, "clean");
             ServedPipeline.Write(clean, reference, rows: 8);
-            Assert.Equal(RunStatus.Succeeded, (await RunAsync(clean)).Status);
+            Assert.Equal(RunStatus.Succeeded, (await RunInProcessAsync(clean)).Status);
 
-            // Batches stay in progress long enough for the CLI to be polling when it is killed.
+            // Batches stay in progress long enough for the CLI to be polling when it is stopped.
             await using var server = ServedPipeline.Server();
-            server.Batches.InProgressFor = TimeSpan.FromSeconds(2);
-            var folder = Path.Combine(root, "killed");
+            server.Batches.InProgressFor = TimeSpan.FromSeconds(1.2);
+            var folder = Path.Combine(root, "stopped");
             ServedPipeline.Write(folder, server, rows: 8, modelSettings: BatchMode);
-            using (var run = DistilProcess.Start(folder, "run", Path.Combine(folder, "served-dpo.json"), "--runs", Path.Combine(folder, "runs"), "-o", Path.Combine(folder, "out")))
+
+            // Ctrl+C while polling: the run stops, the stored batch ids stay.
+            using (var run = StartCli(folder))
             {
-                await Eventually.WaitUntilAsync(() => server.Batches.PollsInProgress > 0 && Journals(folder) >= 2 || run.HasExited, "a stored batch being polled");
-                Assert.False(run.HasExited, "the run finished before it could be killed");
+                await Eventually.WaitUntilAsync(() => (server.Batches.PollsInProgress > 0 && Journals(folder) >= 2) || run.HasExited, "a stored batch being polled");
+                Assert.False(run.HasExited, "the run finished before it could be interrupted");
+                run.Signal("INT");
+                var (code, _, stderr) = await run.WaitAsync();
+                Assert.True(code == 130, $"exit {code}: {stderr}");
+            }
+
+            var journals = Journals(folder);
+            Assert.InRange(server.Batches.Submissions, 1, 4); // the generators' batches, not yet the judge's
+
+            // kill -9 while the rerun polls (the generators' stored batches, or the judge's new ones).
+            var polls = server.Batches.PollsInProgress;
+            using (var run = StartCli(folder))
+            {
+                await Eventually.WaitUntilAsync(() => (server.Batches.PollsInProgress > polls && Journals(folder) > journals) || run.HasExited, "a batch of the rerun being polled");
+                Assert.False(run.HasExited, "the rerun finished before it could be killed");
                 run.KillHard();
                 await run.WaitAsync();
             }
 
-            var submittedBeforeKill = server.Batches.Submissions;
-            Assert.InRange(submittedBeforeKill, 1, 4); // the generators' batches, not yet the judge's
             Assert.False(File.Exists(Path.Combine(folder, "out", "data.parquet")));
 
-            var manifest = await RunAsync(folder);
-
+            using var last = StartCli(folder);
+            var (exit, _, error) = await last.WaitAsync();
+            Assert.True(exit == 0, error);
+            var manifest = ManifestIn(folder);
             Assert.Equal(RunStatus.Succeeded, manifest.Status);
             Assert.Equal(3 * 2, server.Batches.Submissions); // three steps, two batches of four rows each: none twice
             Assert.All(server.Batches.SubmissionsByContent.Values, n => Assert.Equal(1, n));
@@ -190,10 +206,16 @@ public class BatchApiTests
         Assert.Contains(error.Problems, p => p.JsonPath == path && p.Line == 3);
     }
 
-    private static async Task<RunManifest> RunAsync(string folder)
+    private static DistilProcess StartCli(string folder) =>
+        DistilProcess.Start(folder, "run", Path.Combine(folder, "served-dpo.json"), "--runs", Path.Combine(folder, "runs"), "-o", Path.Combine(folder, "out"));
+
+    private static Task<RunManifest> RunInProcessAsync(string folder) => new PipelineRunner().RunAsync(
+        PipelineDefinition.Load(Path.Combine(folder, "served-dpo.json"), BuiltInSteps.CreateRegistry()),
+        new RunOptions { RunsRoot = Path.Combine(folder, "runs"), OutputDirectory = Path.Combine(folder, "out"), Models = new ModelCatalog() },
+        default);
+
+    private static RunManifest ManifestIn(string folder)
     {
-        var (code, _, stderr) = await DistilProcess.RunAsync(folder, "run", Path.Combine(folder, "served-dpo.json"), "--runs", Path.Combine(folder, "runs"), "-o", Path.Combine(folder, "out"));
-        Assert.True(code == 0, stderr);
         var run = Assert.Single(Directory.GetDirectories(Path.Combine(folder, "runs", "served-dpo")), d => File.Exists(Path.Combine(d, RunManifest.FileName)));
         return RunManifest.Read(Path.Combine(run, RunManifest.FileName));
     }
