@@ -120,6 +120,47 @@ public class BatchApiTests
         }
     }
 
+    [Fact]
+    public async Task A_batch_created_but_not_yet_journaled_is_found_by_its_input_file_not_created_again()
+    {
+        var root = TempFolder("distil-batch-find");
+        try
+        {
+            await using var server = ServedPipeline.Server();
+            ServedPipeline.Write(root, server, rows: 8, modelSettings: BatchMode);
+            await RunInProcessAsync(root);
+            var data = Digest(Path.Combine(root, "out", "data.parquet"));
+            var submitted = server.Batches.Submissions;
+
+            // As if every run had been killed between creating its batches and storing their ids: the journals keep only
+            // the uploaded files, and the step caches are gone, so the rerun must ask the batch API again.
+            var journals = Directory.GetFiles(Path.Combine(root, "runs"), "*.json", SearchOption.AllDirectories).Where(f => f.Contains($"{Path.DirectorySeparatorChar}batches{Path.DirectorySeparatorChar}", StringComparison.Ordinal)).ToList();
+            Assert.Equal(3 * 2, journals.Count); // one per step batch, each with one round
+            foreach (var journal in journals)
+            {
+                var stored = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(journal))!;
+                foreach (var round in stored["rounds"]!.AsArray())
+                {
+                    Assert.True(round!.AsObject().Remove("batch_id"), $"{journal} stored no batch id");
+                }
+
+                await File.WriteAllTextAsync(journal, stored.ToJsonString());
+            }
+
+            Directory.Delete(Path.Combine(root, "runs", ".cache"), recursive: true);
+            var manifest = await RunInProcessAsync(root);
+
+            Assert.Equal(RunStatus.Succeeded, manifest.Status);
+            Assert.Equal(0, manifest.Steps.Sum(s => s.CachedBatches));
+            Assert.Equal(submitted, server.Batches.Submissions); // found through the paged batch list, none created
+            Assert.Equal(data, Digest(Path.Combine(root, "out", "data.parquet")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
