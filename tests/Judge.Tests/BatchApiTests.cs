@@ -227,6 +227,36 @@ public class BatchApiTests
         }
     }
 
+    [Fact]
+    public async Task A_batch_refused_as_a_whole_fails_the_run_and_the_next_run_submits_afresh()
+    {
+        var root = TempFolder("distil-batch-refused");
+        try
+        {
+            await using var server = ServedPipeline.Server();
+            server.Batches.RefuseBatches = true;
+            ServedPipeline.Write(root, server, rows: 4, modelSettings: BatchMode);
+
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => RunInProcessAsync(root));
+
+            Assert.Contains("refused batch", error.Message, StringComparison.Ordinal);
+            Assert.Contains("the model does not exist", error.Message, StringComparison.Ordinal);
+            Assert.Equal(RunStatus.Failed, ManifestIn(root).Status);
+            var refused = server.Batches.Submissions;
+
+            server.Batches.RefuseBatches = false;
+            var manifest = await RunInProcessAsync(root);
+
+            Assert.Equal(RunStatus.Succeeded, manifest.Status);
+            Assert.Equal(refused + 3, server.Batches.Submissions); // the refused ones again, then the judge's
+            Assert.Equal(4, manifest.Steps.Single(s => s.Name == "judge").RowsOut);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("\"poll_seconds\": 5", "$.models.m.poll_seconds")]
     [InlineData("\"api_version\": \"2024-10-21\"", "$.models.m.api_version")]

@@ -33,6 +33,9 @@ internal sealed class LoopbackBatchApi(LoopbackOpenAIServer server)
     /// <summary>The first this-many batches expire with only their even lines answered.</summary>
     public int ExpireFirst { get; set; }
 
+    /// <summary>While true, new batches fail validation as a whole (status failed, with an error).</summary>
+    public bool RefuseBatches { get; set; }
+
     /// <summary>Batches created.</summary>
     public int Submissions => _batches.Count;
 
@@ -168,7 +171,16 @@ internal sealed class LoopbackBatchApi(LoopbackOpenAIServer server)
         var batch = new Batch("batch_" + number, number, fileId, lines);
         _batches[batch.Id] = batch;
         _submissionsByContent.AddOrUpdate(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(input)), 1, (_, n) => n + 1);
-        _ = RunAsync(batch, expire: _batches.Count <= ExpireFirst);
+        if (RefuseBatches)
+        {
+            batch.Status = "failed";
+            batch.Errors = "line 1: the model does not exist";
+        }
+        else
+        {
+            _ = RunAsync(batch, expire: _batches.Count <= ExpireFirst);
+        }
+
         await LoopbackOpenAIServer.Write(context, batch.Json());
     }
 
@@ -247,6 +259,8 @@ internal sealed class LoopbackBatchApi(LoopbackOpenAIServer server)
 
         public volatile bool Cancelled;
 
+        public volatile string? Errors;
+
         public bool IsFinished => Status is "completed" or "failed" or "expired" or "cancelled";
 
         public void Cancel()
@@ -270,6 +284,7 @@ internal sealed class LoopbackBatchApi(LoopbackOpenAIServer server)
             error_file_id = ErrorFileId,
             created_at = 1,
             request_counts = new { total = Lines.Count },
+            errors = Errors is null ? null : new { @object = "list", data = new[] { new { code = "invalid_request", message = Errors, line = 1 } } },
         });
     }
 }

@@ -17,7 +17,8 @@ namespace Distil.Steps;
 /// Ctrl+C, polls the same batch and submits nothing twice. Requests the provider failed (429, 5xx) or left
 /// unanswered (an expired or cancelled batch keeps its finished answers) go out again, alone, as a new smaller
 /// batch, up to <c>max_retries</c> times; requests it refused (other 4xx) fail their rows at once. A batch the
-/// provider refuses as a whole (status failed: a bad file) fails the step and is forgotten, so a rerun submits anew.
+/// provider refuses as a whole (status failed: a bad file, a quota) fails the step and is forgotten, so a rerun
+/// submits anew (as it does when it finds a stored batch that was refused after the earlier run stopped).
 /// </summary>
 public sealed class BatchApiChatClient : IChatClient, IBatchChatClient
 {
@@ -77,6 +78,7 @@ public sealed class BatchApiChatClient : IChatClient, IBatchChatClient
         var answers = new ChatResponse?[requests.Count];
         var failures = new string?[requests.Count];
         var pending = Enumerable.Range(0, requests.Count).ToList();
+        var resumedRounds = journal.Rounds.Count;
         for (var round = 0; pending.Count > 0; round++)
         {
             if (round == journal.Rounds.Count)
@@ -105,7 +107,17 @@ public sealed class BatchApiChatClient : IChatClient, IBatchChatClient
             if (job.Status == "failed")
             {
                 journal.Delete();
-                throw new InvalidOperationException($"model '{_name}': the provider refused batch {job.Id} as a whole: {job.Errors ?? "no reason given"}");
+                if (round >= resumedRounds)
+                {
+                    throw new InvalidOperationException($"model '{_name}': the provider refused batch {job.Id} as a whole: {job.Errors ?? "no reason given"}");
+                }
+
+                // Refused before this run (a quota since freed, a file since fixed): this run submits the requests afresh, once.
+                resumedRounds = 0;
+                Array.Clear(answers);
+                pending = Enumerable.Range(0, requests.Count).ToList();
+                round = -1;
+                continue;
             }
 
             var retry = new HashSet<int>(pending);
