@@ -12,7 +12,8 @@ namespace Distil.Steps;
 /// Opens the models of a definition. <c>type: local</c> is an ONNX model folder run by Distil.Engine (built first
 /// from <c>build</c> when the folder does not exist yet); <c>type: openai</c> is any OpenAI-compatible endpoint
 /// (OpenAI, vLLM, TGI, Hugging Face endpoints) through Microsoft.Extensions.AI.OpenAI, with retries and a
-/// concurrency limit. Every mistake in a model entry is reported with the file, line and JSON path.
+/// concurrency limit, or with <c>"batch": true</c> through the provider's batch API (<see cref="BatchApiChatClient"/>).
+/// Every mistake in a model entry is reported with the file, line and JSON path.
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
