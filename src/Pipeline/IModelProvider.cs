@@ -13,6 +13,11 @@ public interface IModelProvider
     /// <param name="definition">The model's JSON object, with located errors (same getters as a step's).</param>
     ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken);
 
+    /// <summary>Opens the model for a run whose folder is <paramref name="runDirectory"/>: models that keep state a
+    /// rerun must find (the ids of submitted batches) keep it there. The default ignores the folder.</summary>
+    ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, string runDirectory, CancellationToken cancellationToken) =>
+        OpenAsync(name, definition, cancellationToken);
+
     /// <summary>Runs before any model is opened: refuses a definition whose models cannot fit the devices it states
     /// (<c>devices.*.memory_budget</c>) with a <see cref="PipelineDefinitionException"/> giving the numbers.</summary>
     void CheckBeforeOpening(PipelineDefinition definition)

@@ -4,17 +4,20 @@ namespace Distil.Pipeline;
 
 /// <summary>
 /// A model's <c>price</c>: US dollars per million input and output tokens, and the discount its provider gives
-/// requests sent through a batch API (a fraction: 0.5 is half price).
+/// requests sent through a batch API (a fraction: 0.5 is half price). <see cref="Batch"/>: the model sends every
+/// request through a batch API (<c>"batch": true</c> on its entry), so every token it reports costs the discounted price.
 /// </summary>
 public sealed record ModelPrice(decimal InputPerMTok, decimal OutputPerMTok, decimal BatchDiscount = 0)
 {
+    public bool Batch { get; init; }
+
     private static readonly HashSet<string> Keys = ["input_per_mtok", "output_per_mtok", "batch_discount"];
 
     /// <summary>What <paramref name="inputTokens"/> in and <paramref name="outputTokens"/> out cost, exactly (decimal arithmetic).</summary>
     public decimal Cost(long inputTokens, long outputTokens, bool batch = false)
     {
         var full = ((inputTokens * InputPerMTok) + (outputTokens * OutputPerMTok)) / 1_000_000m;
-        return batch ? full * (1 - BatchDiscount) : full;
+        return batch || Batch ? full * (1 - BatchDiscount) : full;
     }
 
     /// <summary>The <c>price</c> of a <c>models</c> entry (null when it has none); each bad field is recorded in <paramref name="problems"/>.</summary>
@@ -39,7 +42,9 @@ public sealed record ModelPrice(decimal InputPerMTok, decimal OutputPerMTok, dec
         var input = Amount(modelName, model, price, "input_per_mtok", required: true, max: 1_000_000m, problems);
         var output = Amount(modelName, model, price, "output_per_mtok", required: true, max: 1_000_000m, problems);
         var discount = Amount(modelName, model, price, "batch_discount", required: false, max: 1m, problems);
-        return input is { } i && output is { } o ? new ModelPrice(i, o, discount ?? 0) : null;
+        // A model in batch mode pays the batch price for all its tokens: resubmitted requests go out as batches too.
+        var batch = model.Get("batch") is { ValueKind: JsonValueKind.True };
+        return input is { } i && output is { } o ? new ModelPrice(i, o, discount ?? 0) { Batch = batch } : null;
     }
 
     private static decimal? Amount(string modelName, StepParameters model, JsonElement price, string key, bool required, decimal max, DefinitionProblems problems)

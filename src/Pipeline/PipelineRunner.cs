@@ -60,7 +60,7 @@ public sealed class PipelineRunner
         var publication = OutputPublication.Begin(outputDirectory, runDirectory);
         try
         {
-            await OpenModelsAsync(definition, options, models, cancellationToken);
+            await OpenModelsAsync(definition, options, runDirectory, models, cancellationToken);
             var identities = await IdentifyModelsAsync(definition, options, cancellationToken);
             manifest = manifest with { Models = identities };
             var run = new RunContext(options, runDirectory, publication.StagingDirectory, models)
@@ -248,7 +248,7 @@ public sealed class PipelineRunner
         return new OperationCanceledException("the run was cancelled", userToken);
     }
 
-    private static async Task OpenModelsAsync(PipelineDefinition definition, RunOptions options, Dictionary<string, IChatClient> models, CancellationToken cancellationToken)
+    private static async Task OpenModelsAsync(PipelineDefinition definition, RunOptions options, string runDirectory, Dictionary<string, IChatClient> models, CancellationToken cancellationToken)
     {
         options.Models?.CheckBeforeOpening(definition);
         foreach (var (name, parameters) in definition.Models)
@@ -258,7 +258,7 @@ public sealed class PipelineRunner
                 throw parameters.Error(null, $"model '{name}' cannot be opened: the run has no model provider");
             }
 
-            models[name] = await options.Models.OpenAsync(name, parameters, cancellationToken);
+            models[name] = await options.Models.OpenAsync(name, parameters, runDirectory, cancellationToken);
         }
     }
 

@@ -36,6 +36,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     public LoopbackOpenAIServer()
     {
+        Batches = new LoopbackBatchApi(this);
         // HttpListener needs a concrete port; retry on the rare collision instead of reserving one racily.
         for (var attempt = 0; ; attempt++)
         {
@@ -57,6 +58,9 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     }
 
     public string Endpoint { get; private set; } = "";
+
+    /// <summary>The files and batches endpoints (OpenAI shape under /v1, Azure OpenAI shape under /openai).</summary>
+    public LoopbackBatchApi Batches { get; }
 
     /// <summary>Fail this many first requests with <see cref="FailStatus"/>.</summary>
     public int FailFirst { get; init; }
@@ -145,6 +149,12 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     private async Task AnswerAsync(HttpListenerContext context)
     {
+        if (Batches.Handles(context.Request))
+        {
+            await Batches.AnswerAsync(context);
+            return;
+        }
+
         var inFlight = Interlocked.Increment(ref _inFlight);
         InterlockedMax(ref _maxInFlight, inFlight);
         try
@@ -186,29 +196,43 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
                 return;
             }
 
-            var model = request.GetProperty("model").GetString();
-            var prompt = request.GetProperty("messages").EnumerateArray().Last().GetProperty("content").ToString();
-            var content = Answer?.Invoke(prompt) ?? $"{model} says hi";
-            var completionTokens = Answer is null ? CompletionTokens : (content.Length + 3) / 4;
             AddRateLimitHeaders(context);
-            await Write(context, JsonSerializer.Serialize(new
-            {
-                id = "chatcmpl-" + number,
-                @object = "chat.completion",
-                created = 1,
-                model,
-                system_fingerprint = SystemFingerprint?.Invoke(number),
-                choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
-                usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens },
-            }));
-            _usage.AddOrUpdate(model!, (promptTokens, completionTokens), (_, u) => (u.Input + promptTokens, u.Output + completionTokens));
-            _delivered.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+            await Write(context, Complete(request, number));
         }
         finally
         {
             Interlocked.Decrement(ref _inFlight);
         }
     }
+
+    /// <summary>
+    /// The completion of one chat request (from the endpoint or from a batch), counted as delivered: the one piece of
+    /// answering logic both paths share, so a batch answers exactly what a synchronous call would.
+    /// </summary>
+    internal string Complete(JsonElement request, int number)
+    {
+        var promptTokens = PromptTokens(request);
+        var model = request.GetProperty("model").GetString();
+        var prompt = PromptOf(request);
+        var content = Answer?.Invoke(prompt) ?? $"{model} says hi";
+        var completionTokens = Answer is null ? CompletionTokens : (content.Length + 3) / 4;
+        var json = JsonSerializer.Serialize(new
+        {
+            id = "chatcmpl-" + number,
+            @object = "chat.completion",
+            created = 1,
+            model,
+            system_fingerprint = SystemFingerprint?.Invoke(number),
+            choices = new[] { new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" } },
+            usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens },
+        });
+        _usage.AddOrUpdate(model!, (promptTokens, completionTokens), (_, u) => (u.Input + promptTokens, u.Output + completionTokens));
+        _delivered.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+        return json;
+    }
+
+    /// <summary>The prompt of a chat request: its last message's text.</summary>
+    internal static string PromptOf(JsonElement request) => request.GetProperty("messages").EnumerateArray().Last().GetProperty("content").ToString();
 
     /// <summary>Prompt tokens as this server counts them: four characters of message text per token, rounded up.</summary>
     private static long PromptTokens(JsonElement request)
@@ -264,7 +288,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
         }
     }
 
-    private static async Task Write(HttpListenerContext context, string json)
+    internal static async Task Write(HttpListenerContext context, string json)
     {
         var bytes = Encoding.UTF8.GetBytes(json);
         context.Response.ContentType = "application/json";

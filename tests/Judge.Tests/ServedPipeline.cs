@@ -15,6 +15,9 @@ internal static class ServedPipeline
         ["judge"] = (2.5m, 10m),
     };
 
+    /// <summary>The <c>batch_discount</c> of every model's price.</summary>
+    public const decimal BatchDiscount = 0.5m;
+
     /// <summary>A server whose judge answers are well-formed ratings that depend only on the judge prompt.</summary>
     public static LoopbackOpenAIServer Server(int failFirst = 0, int dropEvery = 0, Func<int, string?>? systemFingerprint = null) => new()
     {
@@ -26,7 +29,8 @@ internal static class ServedPipeline
     };
 
     /// <summary>Writes <paramref name="rows"/> prompts and the definition into <paramref name="folder"/>; returns the definition's path.</summary>
-    public static string Write(string folder, LoopbackOpenAIServer server, int rows, string topLevel = "")
+    /// <param name="modelSettings">Added to every model entry, e.g. <c>"batch": true, </c>.</param>
+    public static string Write(string folder, LoopbackOpenAIServer server, int rows, string topLevel = "", string modelSettings = "")
     {
         Directory.CreateDirectory(folder);
         var prompts = new StringBuilder();
@@ -38,8 +42,8 @@ internal static class ServedPipeline
         File.WriteAllText(Path.Combine(folder, "prompts.jsonl"), prompts.ToString());
         string Model(string name) =>
             $$"""
-            "{{name}}": { "type": "openai", "endpoint": "{{server.Endpoint}}", "model": "{{name}}-served", "max_concurrency": 4, "max_retries": 8,
-                          "price": { "input_per_mtok": {{Prices[name].Input}}, "output_per_mtok": {{Prices[name].Output}} } }
+            "{{name}}": { "type": "openai", "endpoint": "{{server.Endpoint}}", "model": "{{name}}-served", "max_concurrency": 4, "max_retries": 8, {{modelSettings}}
+                          "price": { "input_per_mtok": {{Prices[name].Input}}, "output_per_mtok": {{Prices[name].Output}}, "batch_discount": {{BatchDiscount}} } }
             """;
         var definition = $$"""
             {

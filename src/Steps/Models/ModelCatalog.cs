@@ -12,12 +12,13 @@ namespace Distil.Steps;
 /// Opens the models of a definition. <c>type: local</c> is an ONNX model folder run by Distil.Engine (built first
 /// from <c>build</c> when the folder does not exist yet); <c>type: openai</c> is any OpenAI-compatible endpoint
 /// (OpenAI, vLLM, TGI, Hugging Face endpoints) through Microsoft.Extensions.AI.OpenAI, with retries and a
-/// concurrency limit. Every mistake in a model entry is reported with the file, line and JSON path.
+/// concurrency limit, or with <c>"batch": true</c> through the provider's batch API (<see cref="BatchApiChatClient"/>).
+/// Every mistake in a model entry is reported with the file, line and JSON path.
 /// </summary>
 public sealed class ModelCatalog : IModelProvider
 {
     private static readonly HashSet<string> LocalKeys = ["type", "path", "build", "device", "threads", "chat_template", "chat_template_kwargs", "max_batch_size", "deterministic", "prefix_cache_mb", "variant", "context", "price", "description"];
-    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "requests_per_minute", "tokens_per_minute", "price", "description"];
+    private static readonly HashSet<string> OpenAIKeys = ["type", "endpoint", "model", "api_key_env", "max_concurrency", "initial_concurrency", "adaptive_concurrency", "max_retries", "timeout_s", "requests_per_minute", "tokens_per_minute", "price", "description", "batch", "poll_seconds", "api_version"];
 
     /// <summary>
     /// Checks one <c>models</c> entry without opening anything (registered as the definition's model validator, so
@@ -43,14 +44,28 @@ public sealed class ModelCatalog : IModelProvider
         ModelPrice.Read(name, definition, problems);
     }
 
-    public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken)
+    public ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, CancellationToken cancellationToken) =>
+        OpenAsync(name, definition, null, cancellationToken);
+
+    /// <param name="runDirectory">Where a model in batch mode keeps its batches' ids (null outside a run: nothing to resume).</param>
+    public async ValueTask<IChatClient> OpenAsync(string name, StepParameters definition, string? runDirectory, CancellationToken cancellationToken)
     {
         var problems = new DefinitionProblems();
         Validate(name, definition, problems);
         problems.ThrowIfAny();
-        var client = definition.GetString("type") == "local"
-            ? await OpenLocalAsync(name, definition, cancellationToken).ConfigureAwait(false)
-            : OpenRemote(ReadRemote(name, definition, problems));
+        IChatClient client;
+        if (definition.GetString("type") == "local")
+        {
+            client = await OpenLocalAsync(name, definition, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var settings = ReadRemote(name, definition, problems);
+            client = settings.Batch is { } batch
+                ? OpenBatch(name, settings, batch, runDirectory is null ? null : BatchApiChatClient.JournalDirectory(runDirectory, name))
+                : OpenRemote(settings);
+        }
+
         return new MeteredChatClient(client, name);
     }
 
@@ -200,7 +215,10 @@ public sealed class ModelCatalog : IModelProvider
         return (preset!, seed);
     }
 
-    private sealed record RemoteSettings(string Model, Uri Endpoint, string Key, int MaxConcurrency, int InitialConcurrency, bool AdaptiveConcurrency, int MaxRetries, double TimeoutSeconds, long? RequestsPerMinute, long? TokensPerMinute);
+    private sealed record RemoteSettings(string Model, Uri Endpoint, string Key, int MaxConcurrency, int InitialConcurrency, bool AdaptiveConcurrency, int MaxRetries, double TimeoutSeconds, long? RequestsPerMinute, long? TokensPerMinute, BatchSettings? Batch);
+
+    /// <summary>Batch mode's settings: how often to poll, and the Azure OpenAI api-version when the endpoint is Azure's.</summary>
+    private sealed record BatchSettings(TimeSpan Poll, string? ApiVersion);
 
     /// <summary>The entry's endpoint settings; each bad field is recorded in <paramref name="problems"/>.</summary>
     private static RemoteSettings ReadRemote(string name, StepParameters definition, DefinitionProblems problems)
@@ -225,8 +243,40 @@ public sealed class ModelCatalog : IModelProvider
         var timeout = problems.Check(() => definition.GetDouble("timeout_s", 300, 0.001, 86_400), 300);
         var requestsPerMinute = problems.Check(() => definition.Has("requests_per_minute") ? definition.GetInt64("requests_per_minute", 0, 1, 100_000_000) : (long?)null, null);
         var tokensPerMinute = problems.Check(() => definition.Has("tokens_per_minute") ? definition.GetInt64("tokens_per_minute", 0, 1, 100_000_000_000) : (long?)null, null);
-        return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout, requestsPerMinute, tokensPerMinute);
+        return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout, requestsPerMinute, tokensPerMinute, ReadBatch(name, definition, problems));
     }
+
+    private static BatchSettings? ReadBatch(string name, StepParameters definition, DefinitionProblems problems)
+    {
+        var batch = problems.Check(() => definition.GetBoolean("batch", false), false);
+        if (!batch)
+        {
+            foreach (var key in new[] { "poll_seconds", "api_version" }.Where(definition.Has))
+            {
+                problems.Add(definition.Error(key, $"model '{name}': \"{key}\" applies to batch mode only; add \"batch\": true or remove it"));
+            }
+
+            return null;
+        }
+
+        var poll = problems.Check(() => definition.GetDouble("poll_seconds", 30, 0.001, 86_400), 30);
+        var apiVersion = problems.Check(() => definition.GetString("api_version"), null);
+        if (apiVersion is { Length: 0 })
+        {
+            problems.Add(definition.Error("api_version", $"model '{name}': \"api_version\" must name an Azure OpenAI api-version such as 2024-10-21"));
+        }
+
+        return new BatchSettings(TimeSpan.FromSeconds(poll), apiVersion);
+    }
+
+    private static BatchApiChatClient OpenBatch(string name, RemoteSettings settings, BatchSettings batch, string? journalDirectory) => new(
+        name,
+        settings.Model,
+        settings.Endpoint,
+        new BatchApi(settings.Endpoint, settings.Key, batch.ApiVersion, settings.MaxRetries, TimeSpan.FromSeconds(settings.TimeoutSeconds)),
+        journalDirectory,
+        batch.Poll,
+        settings.MaxRetries);
 
     private static string ReadKey(string name, StepParameters definition)
     {
