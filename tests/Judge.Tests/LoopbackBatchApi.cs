@@ -53,7 +53,7 @@ internal sealed class LoopbackBatchApi(LoopbackOpenAIServer server)
     /// <summary>The api-version of the last Azure-shaped call, and the key header it carried.</summary>
     public (string? ApiVersion, string? ApiKey) LastAzureCall { get; private set; }
 
-    public bool Handles(HttpListenerRequest request) =>
+    public static bool Handles(HttpListenerRequest request) =>
         request.Url!.AbsolutePath.StartsWith("/v1/files", StringComparison.Ordinal) || request.Url.AbsolutePath.StartsWith("/v1/batches", StringComparison.Ordinal)
         || request.Url.AbsolutePath.StartsWith("/openai/", StringComparison.Ordinal);
 

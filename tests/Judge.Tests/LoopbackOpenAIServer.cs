@@ -149,7 +149,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     private async Task AnswerAsync(HttpListenerContext context)
     {
-        if (Batches.Handles(context.Request))
+        if (LoopbackBatchApi.Handles(context.Request))
         {
             await Batches.AnswerAsync(context);
             return;

@@ -246,12 +246,14 @@ public sealed class ModelCatalog : IModelProvider
         return new RemoteSettings(model, endpoint, key, maxConcurrency, initialConcurrency, adaptive, maxRetries, timeout, requestsPerMinute, tokensPerMinute, ReadBatch(name, definition, problems));
     }
 
+    private static readonly string[] BatchOnlyKeys = ["poll_seconds", "api_version"];
+
     private static BatchSettings? ReadBatch(string name, StepParameters definition, DefinitionProblems problems)
     {
         var batch = problems.Check(() => definition.GetBoolean("batch", false), false);
         if (!batch)
         {
-            foreach (var key in new[] { "poll_seconds", "api_version" }.Where(definition.Has))
+            foreach (var key in BatchOnlyKeys.Where(definition.Has))
             {
                 problems.Add(definition.Error(key, $"model '{name}': \"{key}\" applies to batch mode only; add \"batch\": true or remove it"));
             }
