@@ -47,6 +47,7 @@ public static class ServiceHost
         });
         DashboardPage.Map(app);
         RunsApi.Map(app);
+        ReviewApi.Map(app);
         EventsEndpoint.Map(app);
         app.MapPrometheusScrapingEndpoint(ServiceMetrics.ScrapePath);
 

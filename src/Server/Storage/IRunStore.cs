@@ -63,6 +63,16 @@ public interface IRunStore
     /// <summary>Records (or replaces) what a push_to_hub step of the run published.</summary>
     Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Appends a person's decision about one pair of the run's output to its review log (never changed, only appended;
+    /// a row's latest entry counts). Postgres keeps it in <c>distil.reviews</c>; the single-process store in
+    /// <c>review.jsonl</c> beside the run's merged output, where <c>distil publish</c> finds it.
+    /// </summary>
+    Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>The run's review log in the order it was appended.</summary>
+    Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken);
+
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);
 

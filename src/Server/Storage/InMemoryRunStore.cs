@@ -253,6 +253,29 @@ public sealed class InMemoryRunStore : IRunStore
         return Task.CompletedTask;
     }
 
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Distil.Steps.Review.ReviewLog.AppendFile(
+                ReviewLogPath(runId) ?? throw new InvalidOperationException($"run {runId} has no merged output to review"), entry);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(ReviewLogPath(runId) is { } path ? Distil.Steps.Review.ReviewLog.ReadFile(path) : []);
+        }
+    }
+
+    /// <summary>The log lives beside the merged output, so it outlives this process and <c>distil publish</c> applies it.</summary>
+    private string? ReviewLogPath(Guid runId) =>
+        _runs.TryGetValue(runId, out var e) && e.Output is { } output ? Path.Combine(output, Distil.Steps.Review.ReviewLog.FileName) : null;
+
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
     {
         lock (_gate)

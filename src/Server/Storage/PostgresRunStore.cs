@@ -439,6 +439,36 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         await command.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.reviews (run_id, file, row_index, action, reviewer, reviewed_at, digest) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = entry.File });
+        command.Parameters.Add(new() { Value = entry.Row });
+        command.Parameters.Add(new() { Value = entry.Action });
+        command.Parameters.Add(new() { Value = entry.Reviewer });
+        command.Parameters.Add(new() { Value = entry.At });
+        command.Parameters.Add(new() { Value = entry.Digest });
+        await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<Distil.Steps.Review.ReviewEntry>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT file, row_index, action, reviewer, reviewed_at, digest FROM distil.reviews WHERE run_id = $1 ORDER BY seq");
+        command.Parameters.Add(new() { Value = runId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var entries = new List<Distil.Steps.Review.ReviewEntry>();
+        while (await reader.ReadAsync(ct))
+        {
+            entries.Add(new(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5)));
+        }
+
+        return entries;
+    }, cancellationToken);
+
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var command = _dataSource.CreateCommand(

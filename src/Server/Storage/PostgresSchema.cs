@@ -102,6 +102,18 @@ internal static class PostgresSchema
             PRIMARY KEY (run_id, path));
         """,
         "ALTER TABLE distil.shards ADD COLUMN rows_done bigint NOT NULL DEFAULT 0;",
+        """
+        CREATE TABLE distil.reviews (
+            seq bigserial PRIMARY KEY,
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            file text NOT NULL,
+            row_index bigint NOT NULL,
+            action text NOT NULL,
+            reviewer text NOT NULL,
+            reviewed_at timestamptz NOT NULL,
+            digest text NOT NULL);
+        CREATE INDEX reviews_run ON distil.reviews (run_id, seq);
+        """,
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
