@@ -24,6 +24,9 @@ public interface IRunStore
     /// <summary>Replaces a shard's live counters and its source rows done so far (best effort while it runs).</summary>
     Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken);
 
+    /// <summary>Replaces a shard's latest figures of the served models it calls (best effort while it runs).</summary>
+    Task ReportShardModelsAsync(Guid runId, int shard, IReadOnlyList<ShardModelActivity> models, CancellationToken cancellationToken);
+
     /// <summary>
     /// Stores the shard's files and final counters and marks it done, atomically. Idempotent: a shard
     /// completed twice (a retry racing a slow worker) keeps the first result, so no row appears twice.

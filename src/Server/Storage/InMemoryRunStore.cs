@@ -229,7 +229,7 @@ public sealed class InMemoryRunStore : IRunStore
             }
 
             var shards = e.Shards.Select(s => new ShardRecord(s.Range.Index, s.Range.Offset, s.Range.Limit, s.State, s.Attempts, s.Worker, s.StartedAt, s.FinishedAt, s.Error)).ToList();
-            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList()));
+            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList(), e.Models.Values.OrderBy(m => m.Model, StringComparer.Ordinal).ThenBy(m => m.Shard).ToList()));
         }
     }
 
@@ -247,6 +247,22 @@ public sealed class InMemoryRunStore : IRunStore
             if (_runs.TryGetValue(runId, out var e))
             {
                 e.Publications[publication.Step] = publication;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task ReportShardModelsAsync(Guid runId, int shard, IReadOnlyList<ShardModelActivity> models, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_runs.TryGetValue(runId, out var e))
+            {
+                foreach (var model in models)
+                {
+                    e.Models[(shard, model.Model)] = model;
+                }
             }
         }
 
@@ -357,6 +373,7 @@ public sealed class InMemoryRunStore : IRunStore
         public string? Summary { get; set; }
         public List<ShardEntry> Shards { get; set; } = [];
         public SortedDictionary<string, Publication> Publications { get; } = new(StringComparer.Ordinal);
+        public Dictionary<(int Shard, string Model), ShardModelActivity> Models { get; } = [];
 
         public RunRecord ToRecord() => new(
             New.Id, New.Pipeline, New.DefinitionFile, New.Trigger, State, New.ShardSize, RowsTotal, Shards.Count,

@@ -114,6 +114,19 @@ internal static class PostgresSchema
             digest text NOT NULL);
         CREATE INDEX reviews_run ON distil.reviews (run_id, seq);
         """,
+        """
+        CREATE TABLE distil.shard_models (
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            idx integer NOT NULL,
+            model text NOT NULL,
+            concurrency_limit integer NOT NULL,
+            in_flight integer NOT NULL,
+            succeeded bigint NOT NULL,
+            failed bigint NOT NULL,
+            output_tokens bigint NOT NULL,
+            seconds double precision NOT NULL,
+            PRIMARY KEY (run_id, idx, model));
+        """,
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
