@@ -113,11 +113,11 @@ public sealed partial class MetricsTests : IDisposable
         return path;
     }
 
-    private static string Series(string metric, params (string Name, string Value)[] labels) =>
+    internal static string Series(string metric, params (string Name, string Value)[] labels) =>
         metric + "|" + string.Join("|", labels.Select(l => $"{l.Name}=\"{l.Value}\""));
 
     /// <summary>The sum over every sample of the metric whose labels include all of the given ones (0 when none).</summary>
-    private static double Value(Dictionary<string, double> scrape, string series)
+    internal static double Value(Dictionary<string, double> scrape, string series)
     {
         var parts = series.Split('|');
         return scrape.Where(kv => kv.Key.StartsWith(parts[0] + "{", StringComparison.Ordinal) && parts.Skip(1).All(l => kv.Key.Contains(l, StringComparison.Ordinal)))
@@ -125,7 +125,7 @@ public sealed partial class MetricsTests : IDisposable
     }
 
     /// <summary>Prometheus text exposition: one sample per line, <c>name{labels} value [timestamp]</c>; comments skipped.</summary>
-    private static Dictionary<string, double> Parse(string text)
+    internal static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))
