@@ -105,7 +105,7 @@ public sealed class ReviewTests(PostgresServer postgres) : IDisposable
     [Fact]
     public async Task Without_postgres_the_review_log_sits_beside_the_output_and_distil_publish_applies_it()
     {
-        var pipeline = PairsPipeline("local", """{ "name": "write", "type": "write_parquet", "path": "pairs.parquet" }""");
+        var pipeline = PairsPipeline("local", """{ "name": "write", "type": "write_parquet", "path": "pairs.parquet", "row_group_size": 4 }""");
         await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, shardSize: 5);
         var id = await serve.SubmitAsync(_workspace, pipeline);
         var run = await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(60));
@@ -119,6 +119,11 @@ public sealed class ReviewTests(PostgresServer postgres) : IDisposable
         var next = first.GetProperty("next").GetInt64();
         var second = JsonDocument.Parse(await serve.Http.GetStringAsync($"/api/runs/{id}/rows?limit=2&after={next}")).RootElement;
         Assert.Equal([2L, 3L], second.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("pair").GetProperty("row").GetInt64()));
+        // Row groups hold 4 rows: this page skips the first group unread and runs across the next two.
+        var third = JsonDocument.Parse(await serve.Http.GetStringAsync($"/api/runs/{id}/rows?limit=5&after=4")).RootElement;
+        Assert.Equal([4L, 5L, 6L, 7L, 8L], third.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("pair").GetProperty("row").GetInt64()));
+        Assert.Equal(9, third.GetProperty("next").GetInt64());
+        Assert.Equal(Rows, third.GetProperty("total_rows").GetInt64());
 
         foreach (var (row, action) in new[] { (4, "reject"), (6, "flip"), (7, "flip"), (7, "keep") })
         {
