@@ -18,7 +18,7 @@ public sealed partial class MetricsTests : IDisposable
     {
         // 80 prompts in batches of 4, each request 150 ms: about 3 s of generation, several scrapes' worth.
         await using var model = new LoopbackOpenAIServer { BaseLatency = TimeSpan.FromMilliseconds(150) };
-        var pipeline = GenerationPipeline("metered", rows: 80, model.Endpoint);
+        var pipeline = GenerationPipeline(_workspace, "metered", rows: 80, model.Endpoint);
         await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, shardSize: 40);
         var id = await serve.SubmitAsync(_workspace, pipeline);
 
@@ -94,10 +94,11 @@ public sealed partial class MetricsTests : IDisposable
         Assert.Contains("localhost:4317", output);
     }
 
-    private string GenerationPipeline(string name, int rows, string endpoint)
+    /// <summary>JSONL prompts → text_generation on the served model "served" (at most 2 requests at once) → Parquet.</summary>
+    internal static string GenerationPipeline(TestWorkspace workspace, string name, int rows, string endpoint)
     {
-        File.WriteAllLines(Path.Combine(_workspace.Root, "data", $"{name}.jsonl"), Enumerable.Range(0, rows).Select(i => $$"""{"instruction": "Say hi number {{i}}", "n": {{i}}}"""));
-        var path = Path.Combine(_workspace.Root, "pipelines", $"{name}.json");
+        File.WriteAllLines(Path.Combine(workspace.Root, "data", $"{name}.jsonl"), Enumerable.Range(0, rows).Select(i => $$"""{"instruction": "Say hi number {{i}}", "n": {{i}}}"""));
+        var path = Path.Combine(workspace.Root, "pipelines", $"{name}.json");
         File.WriteAllText(path, $$"""
             {
               "name": "{{name}}",
@@ -112,11 +113,11 @@ public sealed partial class MetricsTests : IDisposable
         return path;
     }
 
-    private static string Series(string metric, params (string Name, string Value)[] labels) =>
+    internal static string Series(string metric, params (string Name, string Value)[] labels) =>
         metric + "|" + string.Join("|", labels.Select(l => $"{l.Name}=\"{l.Value}\""));
 
     /// <summary>The sum over every sample of the metric whose labels include all of the given ones (0 when none).</summary>
-    private static double Value(Dictionary<string, double> scrape, string series)
+    internal static double Value(Dictionary<string, double> scrape, string series)
     {
         var parts = series.Split('|');
         return scrape.Where(kv => kv.Key.StartsWith(parts[0] + "{", StringComparison.Ordinal) && parts.Skip(1).All(l => kv.Key.Contains(l, StringComparison.Ordinal)))
@@ -124,7 +125,7 @@ public sealed partial class MetricsTests : IDisposable
     }
 
     /// <summary>Prometheus text exposition: one sample per line, <c>name{labels} value [timestamp]</c>; comments skipped.</summary>
-    private static Dictionary<string, double> Parse(string text)
+    internal static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var line in text.Split('\n'))

@@ -60,20 +60,7 @@ public sealed class ShardedInvarianceTests : IDisposable
         Assert.True(singleBytes.AsSpan().SequenceEqual(mergedBytes), "same rows, but the merged file's bytes differ from the single-process file's");
     }
 
-    private static async Task<JsonElement> DuckDbAsync(string query)
-    {
-        var peers = Path.GetDirectoryName(RepositoryFile("tests/peers/duckdb-query.mjs"))!;
-        Assert.True(Directory.Exists(Path.Combine(peers, "node_modules", "@duckdb", "node-api")), "the npm peer @duckdb/node-api is missing: run .ci/setup.sh (npm ci --ignore-scripts --prefix tests/peers)");
-        var info = new System.Diagnostics.ProcessStartInfo("node") { WorkingDirectory = peers, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add("duckdb-query.mjs");
-        info.ArgumentList.Add(query);
-        using var node = System.Diagnostics.Process.Start(info)!;
-        var stdout = node.StandardOutput.ReadToEndAsync();
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
-        Assert.True(node.ExitCode == 0, stderr);
-        return JsonDocument.Parse(await stdout).RootElement[0].Clone();
-    }
+    private static async Task<JsonElement> DuckDbAsync(string query) => (await DuckDb.QueryAsync(query))[0];
 
     /// <summary>The shipped pipeline on the first prompts of its data, every model at <paramref name="maxBatch"/>;
     /// both definitions share the model folders (built by the first run).</summary>
@@ -104,17 +91,5 @@ public sealed class ShardedInvarianceTests : IDisposable
         return path;
     }
 
-    private static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
-    }
+    private static string RepositoryFile(string relative) => DuckDb.RepositoryFile(relative);
 }

@@ -72,7 +72,21 @@ internal static class PublishCommands
 
             try
             {
-                var result = await HubPublisher.PublishAsync(parse.GetValue(folder)!, options, cancellationToken);
+                var source = DatasetSource.FromFolder(parse.GetValue(folder)!);
+                PublishResult result;
+                if (Distil.Steps.Review.ReviewLog.FindFile(source) is { } logFile && Distil.Steps.Review.ReviewLog.ReadFile(logFile) is { Count: > 0 } log)
+                {
+                    // People's flips and rejections (the dashboard's review log) apply to what is published, never to the run's files.
+                    await using var reviewed = await Distil.Steps.Review.ReviewedDataset.PrepareAsync(source, log, cancellationToken);
+                    var counts = reviewed.Counts;
+                    await error.WriteLineAsync($"Applying the review log {logFile}: {counts.Reviewed} rows reviewed, {counts.Flipped} flipped, {counts.Rejected} rejected");
+                    result = await HubPublisher.PublishAsync(reviewed.Source, options, cancellationToken);
+                }
+                else
+                {
+                    result = await HubPublisher.PublishAsync(source, options, cancellationToken);
+                }
+
                 if (options.ToDirectory is not null)
                 {
                     await output.WriteLineAsync($"Wrote {result.Files.Count} files to {Path.GetFullPath(options.ToDirectory)}:");
@@ -94,7 +108,7 @@ internal static class PublishCommands
 
                 return ExitCodes.Ok;
             }
-            catch (HubPublishException e)
+            catch (Exception e) when (e is HubPublishException or InvalidDataException)
             {
                 await error.WriteLineAsync($"distil publish: {e.Message}");
                 return ExitCodes.RunFailed;

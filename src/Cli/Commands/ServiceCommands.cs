@@ -43,9 +43,18 @@ internal static class ServiceCommands
     {
         var postgres = PostgresOption();
         var worker = WorkerOptions();
-        var command = new Command("worker", "Take shards from the Postgres queue shared with 'serve' (any machine)") { postgres };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Answer Prometheus scrapes at http://127.0.0.1:PORT/metrics (loopback only; default: none, OTLP only)" };
+        var command = new Command("worker", "Take shards from the Postgres queue shared with 'serve' (any machine)") { postgres, metricsPort };
         worker.AddTo(command);
-        command.SetAction((result, ct) => Guard(() => ServiceHost.RunWorkerAsync(worker.Read(result, result.GetValue(postgres)), ct)));
+        command.SetAction((result, ct) => Guard(() =>
+        {
+            if (result.GetValue(metricsPort) is { } port && port is < 1 or > 65535)
+            {
+                throw new ServiceConfigurationException($"--metrics-port: {port} is not a TCP port (1–65535)");
+            }
+
+            return ServiceHost.RunWorkerAsync(worker.Read(result, result.GetValue(postgres)) with { MetricsPort = result.GetValue(metricsPort) }, ct);
+        }));
         return command;
     }
 

@@ -1,3 +1,4 @@
+using Distil.Pipeline;
 using System.Text.Json;
 using Distil.Server.Storage;
 
@@ -35,6 +36,30 @@ public sealed record RunView(
 /// <summary>One step's counters over the whole run.</summary>
 public sealed record StepView(string Name, long RowsIn, long RowsOut, long Errors, long Dropped, long InputTokens, long OutputTokens, double Progress);
 
+/// <summary>
+/// A served model over the whole run: requests in flight and the concurrency limits of the shards running now, output
+/// tokens per second (while the run goes on: each running shard's tokens over its time so far, summed over shards; once
+/// it is over: all tokens over the run's elapsed time), and the share of failed attempts.
+/// </summary>
+public sealed record ModelView(string Model, int InFlight, int ConcurrencyLimit, double TokensPerSecond, double ErrorRate, long Requests, long Failed, long OutputTokens)
+{
+    public static IReadOnlyList<ModelView> From(RunDetails details, double? elapsedSeconds)
+    {
+        var running = details.Shards.Where(s => s.State == ShardState.Running).Select(s => s.Index).ToHashSet();
+        return (details.Models ?? []).GroupBy(m => m.Model).Select(g =>
+        {
+            var live = g.Where(m => running.Contains(m.Shard)).ToList();
+            var total = new ModelActivity(
+                live.Sum(m => m.Activity.ConcurrencyLimit), live.Sum(m => m.Activity.InFlight),
+                g.Sum(m => m.Activity.Succeeded), g.Sum(m => m.Activity.Failed), g.Sum(m => m.Activity.OutputTokens));
+            var rate = details.Run.State is RunState.Running
+                ? live.Sum(m => m.Seconds > 0 ? m.Activity.OutputTokens / m.Seconds : 0)
+                : elapsedSeconds is > 0 ? total.OutputTokens / elapsedSeconds.Value : 0;
+            return new ModelView(g.Key, total.InFlight, total.ConcurrencyLimit, rate, total.ErrorRate, total.Succeeded + total.Failed, total.Failed, total.OutputTokens);
+        }).ToList();
+    }
+}
+
 /// <summary>The detail page of a run: figures, steps, shards and what the merged dataset holds.</summary>
 public sealed record RunDetailView(
     RunView Run,
@@ -47,7 +72,8 @@ public sealed record RunDetailView(
     IReadOnlyList<StepView> Steps,
     IReadOnlyList<ShardRecord> Shards,
     JsonElement? Summary,
-    IReadOnlyList<Publication> Publications)
+    IReadOnlyList<Publication> Publications,
+    IReadOnlyList<ModelView> Models)
 {
     public static RunDetailView From(RunDetails details, DateTimeOffset? now = null)
     {
@@ -68,7 +94,8 @@ public sealed record RunDetailView(
         // Rows per second are rows the work steps have finished (RowsDone), not rows the source has read ahead:
         // the source runs ahead of the models by whole batches, so its rate says nothing of the run's pace.
         return new RunDetailView(run, seconds > 0 ? run.RowsDone / seconds : 0, seconds > 0 ? (inputTokens + outputTokens) / seconds : 0,
-            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary, details.Publications ?? []);
+            seconds > 0 ? outputTokens / seconds : 0, eta, inputTokens, outputTokens, steps, details.Shards, summary, details.Publications ?? [],
+            ModelView.From(details, run.ElapsedSeconds));
     }
 
     /// <summary>

@@ -47,6 +47,7 @@ public static class ServiceHost
         });
         DashboardPage.Map(app);
         RunsApi.Map(app);
+        ReviewApi.Map(app);
         EventsEndpoint.Map(app);
         app.MapPrometheusScrapingEndpoint(ServiceMetrics.ScrapePath);
 
@@ -75,6 +76,12 @@ public static class ServiceHost
                 $"a worker needs the Postgres shared with serve: pass --postgres or set {ServiceOptions.PostgresVariable}");
         }
 
+        if (options.MetricsPort is { } port)
+        {
+            await RunScrapedWorkerAsync(options, port, cancellationToken);
+            return;
+        }
+
         var builder = Host.CreateApplicationBuilder();
         ConfigureLogging(builder.Logging);
         AddServices(builder.Services, options);
@@ -82,6 +89,24 @@ public static class ServiceHost
         using var host = builder.Build();
         await PrepareAsync(host.Services, options, registerFolderSchedules: false, cancellationToken);
         await host.RunAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// A worker that also answers Prometheus scrapes of its own meter, on loopback only: it serves nothing else and has
+    /// no token, so a scraper on the same machine (or a collector's sidecar) reads it; remote collection stays OTLP.
+    /// </summary>
+    private static async Task RunScrapedWorkerAsync(ServiceOptions options, int port, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        ConfigureLogging(builder.Logging);
+        AddServices(builder.Services, options);
+        builder.Services.AddDistilMetrics(options, prometheus: true, serviceName: "distil-worker");
+        await using var app = builder.Build();
+        app.MapPrometheusScrapingEndpoint(ServiceMetrics.ScrapePath);
+        await PrepareAsync(app.Services, options, registerFolderSchedules: false, cancellationToken);
+        await app.StartAsync(cancellationToken);
+        await app.WaitForShutdownAsync(cancellationToken);
     }
 
     internal static void AddServices(IServiceCollection services, ServiceOptions options)

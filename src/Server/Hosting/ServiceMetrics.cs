@@ -9,7 +9,7 @@ namespace Distil.Server.Hosting;
 /// <summary>
 /// Exports the "Distil" meter of this process: to Prometheus through <c>GET /metrics</c> on serve, and over OTLP
 /// (the .NET Aspire dashboard, an OpenTelemetry collector, Grafana Alloy) when an endpoint is configured. Workers
-/// have no web server, so OTLP is how their shards' metrics leave the machine.
+/// answer scrapes on loopback with <c>--metrics-port</c>; otherwise OTLP is how their shards' metrics leave the machine.
 /// </summary>
 public static class ServiceMetrics
 {
@@ -18,10 +18,11 @@ public static class ServiceMetrics
     /// <summary>The standard OpenTelemetry variable; <c>--otlp-endpoint</c> overrides it.</summary>
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-    public static void AddDistilMetrics(this IServiceCollection services, ServiceOptions options, bool prometheus)
+    /// <param name="serviceName">How the process reports itself (default: distil-serve with Prometheus, distil-worker without).</param>
+    public static void AddDistilMetrics(this IServiceCollection services, ServiceOptions options, bool prometheus, string? serviceName = null)
     {
         services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(prometheus ? "distil-serve" : "distil-worker", serviceInstanceId: options.WorkerName))
+            .ConfigureResource(r => r.AddService(serviceName ?? (prometheus ? "distil-serve" : "distil-worker"), serviceInstanceId: options.WorkerName))
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(DistilMetrics.MeterName);

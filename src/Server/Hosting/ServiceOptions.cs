@@ -41,5 +41,8 @@ public sealed record ServiceOptions
     /// <summary>Where to push metrics over OTLP (gRPC unless OTEL_EXPORTER_OTLP_PROTOCOL says http/protobuf); null sends none.</summary>
     public Uri? OtlpEndpoint { get; init; }
 
+    /// <summary>A worker's own Prometheus endpoint, <c>http://127.0.0.1:&lt;port&gt;/metrics</c>; null: none (serve always has one).</summary>
+    public int? MetricsPort { get; init; }
+
     public bool UsesPostgres => !string.IsNullOrWhiteSpace(PostgresConnectionString);
 }

@@ -155,7 +155,7 @@ public sealed class RunJobs(
                 var sink = await MergedSinkAsync(definition, merged.Directory, cancellationToken);
                 var elapsed = DateTimeOffset.UtcNow - (run.Run.StartedAt ?? run.Run.CreatedAt);
                 await RecountCardsAsync(definition, sink, elapsed, cancellationToken);
-                await PublishAsync(run.Run, definition, sink, elapsed, cancellationToken);
+                await PublishAsync(run.Run, definition, sink, elapsed, await store.GetReviewsAsync(runId, cancellationToken), cancellationToken);
             }
 
             var summary = await DatasetSummary.ComputeAsync(merged.Files, cancellationToken);
@@ -213,12 +213,34 @@ public sealed class RunJobs(
     /// merge retried after its commit went through (its worker died before recording it) finds that commit on the Hub
     /// and records it instead of committing again.
     /// </summary>
-    private async Task PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes a finished run's merged output again with its review log applied (flipped pairs swapped, rejected ones
+    /// left out): what a person's "publish" on the dashboard does. The commit marker carries a digest of the log's
+    /// decisions, so publishing the same decisions again finds that commit instead of making another.
+    /// </summary>
+    /// <returns>What each push_to_hub step published; empty when the definition has none.</returns>
+    public async Task<IReadOnlyList<Publication>> RepublishAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        var run = await store.GetRunAsync(runId, cancellationToken);
+        if (run?.Run is not { State: RunState.Succeeded, Output: { } output } record)
+        {
+            throw new InvalidOperationException($"run {runId} has not succeeded, so it has no merged dataset to publish");
+        }
+
+        var definition = await LoadDefinitionAsync(runId, cancellationToken)
+            ?? throw new InvalidOperationException($"run {runId}: its definition no longer loads");
+        var elapsed = (record.FinishedAt ?? DateTimeOffset.UtcNow) - (record.StartedAt ?? record.CreatedAt);
+        return await PublishAsync(record, definition, await MergedSinkAsync(definition, output, cancellationToken), elapsed,
+            await store.GetReviewsAsync(runId, cancellationToken), cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<Publication>> PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, IReadOnlyList<Distil.Steps.Review.ReviewEntry> review, CancellationToken cancellationToken)
     {
         var steps = definition.Steps.Where(s => s.Step is IHubPublishingStep).ToList();
+        var publications = new List<Publication>();
         if (steps.Count == 0)
         {
-            return;
+            return publications;
         }
 
         // The definition goes up beside the data as the text that was submitted; the submitted file need not exist here.
@@ -230,8 +252,11 @@ public sealed class RunJobs(
             foreach (var step in steps)
             {
                 var publishing = (IHubPublishingStep)step.Step;
-                var result = await publishing.PublishMergedAsync(merged, elapsed, copy, CommitMarker(run.Id, step.Name), logger, cancellationToken);
-                await store.RecordPublicationAsync(run.Id, new Publication(step.Name, result.RepoUrl ?? publishing.Target.ToDirectory, result.CommitUrl, DateTimeOffset.UtcNow), cancellationToken);
+                var marker = CommitMarker(run.Id, step.Name) + (review.Count == 0 ? "" : $" review: {Distil.Steps.Review.ReviewLog.DecisionsDigest(review)}");
+                var result = await publishing.PublishMergedAsync(merged, elapsed, copy, marker, logger, cancellationToken, review);
+                var publication = new Publication(step.Name, result.RepoUrl ?? publishing.Target.ToDirectory, result.CommitUrl, DateTimeOffset.UtcNow);
+                await store.RecordPublicationAsync(run.Id, publication, cancellationToken);
+                publications.Add(publication);
                 logger.LogInformation("Run {Run} step {Step} published{Again}: {Commit}", run.Id, step.Name, result.AlreadyPublished ? " (by an earlier attempt)" : "", result.CommitUrl ?? result.RepoUrl);
             }
         }
@@ -239,6 +264,8 @@ public sealed class RunJobs(
         {
             Directory.Delete(Path.GetDirectoryName(copy)!, recursive: true);
         }
+
+        return publications;
     }
 
     /// <summary>The line a run's commit carries in its description; what a retried merge looks for on the Hub.</summary>

@@ -36,7 +36,8 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
 
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList(), ShardProgress.WorkStepsOf(definition));
-        var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);
+        var models = new ObservedModels(new ModelCatalog());
+        var watcher = WatchAsync(runId, range.Index, progress, models, run, cancellationToken);
         RunManifest manifest;
         try
         {
@@ -45,7 +46,7 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                 Range = new SourceRange(range.Offset, range.Limit),
                 RunsRoot = Path.Combine(folder, "runs"),
                 OutputDirectory = output,
-                Models = new ModelCatalog(),
+                Models = models,
                 Progress = progress,
                 LoggerFactory = loggerFactory,
             }, run.Token);
@@ -59,6 +60,16 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         {
             await run.CancelAsync();
             await watcher;
+        }
+
+        // The models' final figures (nothing in flight any more); live ones were best effort.
+        try
+        {
+            await store.ReportShardModelsAsync(runId, range.Index, models.Now(range.Index), cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            loggerFactory.CreateLogger<ShardExecutor>().LogDebug("Model figures of run {Run} shard {Shard} not recorded: {Message}", runId, range.Index, e.Message);
         }
 
         var files = manifest.OutputFiles.Select(f => ToShardFile(output, f)).ToList();
@@ -77,9 +88,9 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         }
     }
 
-    /// <summary>Flushes live counters to the store until the shard ends, and stops the shard when its run is cancelled or
-    /// has failed elsewhere (returning that state).</summary>
-    private async Task<RunState?> WatchAsync(Guid runId, int shard, ShardProgress progress, CancellationTokenSource run, CancellationToken cancellationToken)
+    /// <summary>Flushes live counters (steps, served models) to the store until the shard ends, and stops the shard when its
+    /// run is cancelled or has failed elsewhere (returning that state).</summary>
+    private async Task<RunState?> WatchAsync(Guid runId, int shard, ShardProgress progress, ObservedModels models, CancellationTokenSource run, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger<ShardExecutor>();
         using var timer = new PeriodicTimer(FlushInterval);
@@ -99,6 +110,8 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                     {
                         await store.ReportShardProgressAsync(runId, shard, snapshot, progress.RowsDone, run.Token);
                     }
+
+                    await store.ReportShardModelsAsync(runId, shard, models.Now(shard), run.Token);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

@@ -24,6 +24,9 @@ public interface IRunStore
     /// <summary>Replaces a shard's live counters and its source rows done so far (best effort while it runs).</summary>
     Task ReportShardProgressAsync(Guid runId, int shard, IReadOnlyList<StepCounts> steps, long rowsDone, CancellationToken cancellationToken);
 
+    /// <summary>Replaces a shard's latest figures of the served models it calls (best effort while it runs).</summary>
+    Task ReportShardModelsAsync(Guid runId, int shard, IReadOnlyList<ShardModelActivity> models, CancellationToken cancellationToken);
+
     /// <summary>
     /// Stores the shard's files and final counters and marks it done, atomically. Idempotent: a shard
     /// completed twice (a retry racing a slow worker) keeps the first result, so no row appears twice.
@@ -62,6 +65,16 @@ public interface IRunStore
 
     /// <summary>Records (or replaces) what a push_to_hub step of the run published.</summary>
     Task RecordPublicationAsync(Guid runId, Publication publication, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends a person's decision about one pair of the run's output to its review log (never changed, only appended;
+    /// a row's latest entry counts). Postgres keeps it in <c>distil.reviews</c>; the single-process store in
+    /// <c>review.jsonl</c> beside the run's merged output, where <c>distil publish</c> finds it.
+    /// </summary>
+    Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken);
+
+    /// <summary>The run's review log in the order it was appended.</summary>
+    Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken);
 
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);

@@ -242,7 +242,7 @@ public sealed class InMemoryRunStore : IRunStore
             }
 
             var shards = e.Shards.Select(s => new ShardRecord(s.Range.Index, s.Range.Offset, s.Range.Limit, s.State, s.Attempts, s.Worker, s.StartedAt, s.FinishedAt, s.Error)).ToList();
-            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList()));
+            return Task.FromResult<RunDetails?>(new RunDetails(e.ToRecord(), shards, SumSteps(e.Shards), e.Summary, e.Publications.Values.ToList(), e.Models.Values.OrderBy(m => m.Model, StringComparer.Ordinal).ThenBy(m => m.Shard).ToList()));
         }
     }
 
@@ -265,6 +265,45 @@ public sealed class InMemoryRunStore : IRunStore
 
         return Task.CompletedTask;
     }
+
+    public Task ReportShardModelsAsync(Guid runId, int shard, IReadOnlyList<ShardModelActivity> models, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_runs.TryGetValue(runId, out var e))
+            {
+                foreach (var model in models)
+                {
+                    e.Models[(shard, model.Model)] = model;
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            Distil.Steps.Review.ReviewLog.AppendFile(
+                ReviewLogPath(runId) ?? throw new InvalidOperationException($"run {runId} has no merged output to review"), entry);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(ReviewLogPath(runId) is { } path ? Distil.Steps.Review.ReviewLog.ReadFile(path) : []);
+        }
+    }
+
+    /// <summary>The log lives beside the merged output, so it outlives this process and <c>distil publish</c> applies it.</summary>
+    private string? ReviewLogPath(Guid runId) =>
+        _runs.TryGetValue(runId, out var e) && e.Output is { } output ? Path.Combine(output, Distil.Steps.Review.ReviewLog.FileName) : null;
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
     {
@@ -349,6 +388,7 @@ public sealed class InMemoryRunStore : IRunStore
         public string? Summary { get; set; }
         public List<ShardEntry> Shards { get; set; } = [];
         public SortedDictionary<string, Publication> Publications { get; } = new(StringComparer.Ordinal);
+        public Dictionary<(int Shard, string Model), ShardModelActivity> Models { get; } = [];
 
         public RunRecord ToRecord() => new(
             New.Id, New.Pipeline, New.DefinitionFile, New.Trigger, State, New.ShardSize, RowsTotal, Shards.Count,

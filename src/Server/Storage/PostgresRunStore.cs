@@ -111,6 +111,29 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         await transaction.CommitAsync(ct);
     }, cancellationToken);
 
+    public Task ReportShardModelsAsync(Guid runId, int shard, IReadOnlyList<ShardModelActivity> models, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var batch = _dataSource.CreateBatch();
+        foreach (var m in models)
+        {
+            var command = new NpgsqlBatchCommand(
+                "INSERT INTO distil.shard_models (run_id, idx, model, concurrency_limit, in_flight, succeeded, failed, output_tokens, seconds) " +
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (run_id, idx, model) DO UPDATE SET concurrency_limit = excluded.concurrency_limit, " +
+                "in_flight = excluded.in_flight, succeeded = excluded.succeeded, failed = excluded.failed, output_tokens = excluded.output_tokens, seconds = excluded.seconds");
+            foreach (var value in new object[] { runId, shard, m.Model, m.Activity.ConcurrencyLimit, m.Activity.InFlight, m.Activity.Succeeded, m.Activity.Failed, m.Activity.OutputTokens, m.Seconds })
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+    }, cancellationToken);
+
     public Task<ShardCompletion> CompleteShardAsync(Guid runId, int shard, IReadOnlyList<ShardFile> files, IReadOnlyList<StepCounts> steps, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
@@ -305,7 +328,20 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
             }
         }
 
-        return new RunDetails(run, shards, steps, summary, publications);
+        var models = new List<ShardModelActivity>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT idx, model, concurrency_limit, in_flight, succeeded, failed, output_tokens, seconds FROM distil.shard_models WHERE run_id = $1 ORDER BY model, idx", connection))
+        {
+            command.Parameters.Add(new() { Value = runId });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                models.Add(new ShardModelActivity(reader.GetInt32(0), reader.GetString(1),
+                    new Distil.Pipeline.ModelActivity(reader.GetInt32(2), reader.GetInt32(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6)), reader.GetDouble(7)));
+            }
+        }
+
+        return new RunDetails(run, shards, steps, summary, publications, models);
     }, cancellationToken);
 
     public Task StoreInputAsync(Guid runId, string path, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
@@ -439,6 +475,36 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         command.Parameters.Add(new() { Value = (object?)publication.CommitUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = publication.PublishedAt });
         await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.reviews (run_id, file, row_index, action, reviewer, reviewed_at, digest) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = entry.File });
+        command.Parameters.Add(new() { Value = entry.Row });
+        command.Parameters.Add(new() { Value = entry.Action });
+        command.Parameters.Add(new() { Value = entry.Reviewer });
+        command.Parameters.Add(new() { Value = entry.At });
+        command.Parameters.Add(new() { Value = entry.Digest });
+        await command.ExecuteNonQueryAsync(ct);
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<Distil.Steps.Review.ReviewEntry>>(async ct =>
+    {
+        await using var command = _dataSource.CreateCommand(
+            "SELECT file, row_index, action, reviewer, reviewed_at, digest FROM distil.reviews WHERE run_id = $1 ORDER BY seq");
+        command.Parameters.Add(new() { Value = runId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var entries = new List<Distil.Steps.Review.ReviewEntry>();
+        while (await reader.ReadAsync(ct))
+        {
+            entries.Add(new(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5)));
+        }
+
+        return entries;
     }, cancellationToken);
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>

@@ -103,6 +103,31 @@ internal static class PostgresSchema
             PRIMARY KEY (run_id, path));
         """,
         "ALTER TABLE distil.shards ADD COLUMN rows_done bigint NOT NULL DEFAULT 0;",
+        """
+        CREATE TABLE distil.reviews (
+            seq bigserial PRIMARY KEY,
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            file text NOT NULL,
+            row_index bigint NOT NULL,
+            action text NOT NULL,
+            reviewer text NOT NULL,
+            reviewed_at timestamptz NOT NULL,
+            digest text NOT NULL);
+        CREATE INDEX reviews_run ON distil.reviews (run_id, seq);
+        """,
+        """
+        CREATE TABLE distil.shard_models (
+            run_id uuid NOT NULL REFERENCES distil.runs (id) ON DELETE CASCADE,
+            idx integer NOT NULL,
+            model text NOT NULL,
+            concurrency_limit integer NOT NULL,
+            in_flight integer NOT NULL,
+            succeeded bigint NOT NULL,
+            failed bigint NOT NULL,
+            output_tokens bigint NOT NULL,
+            seconds double precision NOT NULL,
+            PRIMARY KEY (run_id, idx, model));
+        """,
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

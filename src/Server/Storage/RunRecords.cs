@@ -76,7 +76,11 @@ public sealed record StepCounts(
 /// <summary>Everything the dashboard shows about one run.</summary>
 /// <param name="SummaryJson">Figures computed from the merged dataset (see Jobs.DatasetSummary), or null before the merge.</param>
 /// <param name="Publications">What the run's push_to_hub steps published, one per step.</param>
-public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null);
+/// <param name="Models">Each shard's latest figures of each served model it calls.</param>
+public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null, IReadOnlyList<ShardModelActivity>? Models = null);
+
+/// <summary>A served model's figures in one shard (<see cref="Distil.Pipeline.ModelActivity"/>), <paramref name="Seconds"/> after the shard started.</summary>
+public sealed record ShardModelActivity(int Shard, string Model, Distil.Pipeline.ModelActivity Activity, double Seconds);
 
 /// <summary>A merged dataset on the Hub: the step that published it, the repository page and the commit (or the folder for <c>to_dir</c>).</summary>
 public sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);

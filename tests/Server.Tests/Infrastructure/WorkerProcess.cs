@@ -6,11 +6,12 @@ namespace Distil.Server.Tests.Infrastructure;
 public static class WorkerProcess
 {
     /// <param name="workingDirectory">The process's current directory (default: the workspace root, where the data is).</param>
-    public static async Task<DistilProcess> StartAsync(TestWorkspace workspace, string postgres, string name, double invisibilitySeconds = 3, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    /// <param name="extraArgs">More options for <c>distil worker</c>.</param>
+    public static async Task<DistilProcess> StartAsync(TestWorkspace workspace, string postgres, string name, double invisibilitySeconds = 3, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, params string[] extraArgs)
     {
         var process = DistilProcess.Start(workingDirectory ?? workspace.Root, new Dictionary<string, string?>(environment ?? new Dictionary<string, string?>()) { ["DISTIL_POSTGRES"] = postgres },
-            "worker", "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
-            "--work-dir", workspace.WorkDirectory(name), "--output", workspace.Outputs);
+            ["worker", "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
+            "--work-dir", workspace.WorkDirectory(name), "--output", workspace.Outputs, .. extraArgs]);
         await process.WaitForOutputAsync("all the dispatchers started", TimeSpan.FromSeconds(60));
         return process;
     }
