@@ -22,6 +22,10 @@ public sealed class DatasetCard
     /// </summary>
     public IReadOnlyList<ConfigFiles>? Configs { get; init; }
 
+    /// <summary>With <see cref="Configs"/>, when the run wrote them: each configuration's columns and rows per split,
+    /// which the card gives a section each; null (a card recounted from files) keeps the short list.</summary>
+    public IReadOnlyList<ConfigContents>? ConfigContents { get; init; }
+
     public long Rows { get; init; }
 
     public IReadOnlyList<string> Tags { get; init; } = ["dpo", "synthetic", "distil"];
@@ -204,6 +208,14 @@ public sealed class DatasetCard
         if (configs.Any(c => c.Splits.Count > 1))
         {
             text.Append("\nThe splits are grouped by `prompt_id`: no prompt is in more than one split.\n");
+        }
+
+        foreach (var contents in ConfigContents ?? [])
+        {
+            text.Append("\n### Configuration `").Append(TrainerRows.NameOf(contents.Config)).Append("`\n\n")
+                .Append("- trainer: ").Append(TrainerRows.TrainerOf(contents.Config)).Append('\n')
+                .Append("- columns: ").Append(string.Join(", ", contents.Columns.Select(c => $"`{c}`"))).Append('\n')
+                .Append("- rows: ").Append(string.Join(", ", contents.Splits.Select(s => $"`{s.Split}` {s.Rows.ToString(CultureInfo.InvariantCulture)}"))).Append('\n');
         }
 
         return text.Append('\n').ToString();

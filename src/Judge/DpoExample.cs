@@ -38,7 +38,7 @@ public sealed record DpoExample(object Prompt, object Chosen, object Rejected, s
     public static DpoExample FromMessages(IReadOnlyList<(string Role, string Content)> promptMessages, string chosen, string rejected, DpoFormat format)
     {
         var user = promptMessages.LastOrDefault(m => m.Role == "user").Content ?? string.Empty;
-        var promptId = PromptIdOf(user);
+        var promptId = PromptIdOf(promptMessages);
         if (format == DpoFormat.Standard)
         {
             if (promptMessages.Count != 1 || promptMessages[0].Role != "user")
@@ -65,6 +65,17 @@ public sealed record DpoExample(object Prompt, object Chosen, object Rejected, s
     /// </summary>
     public static IReadOnlyList<object?> SftMessages(IReadOnlyList<(string Role, string Content)> promptMessages, string chosen) =>
         [.. promptMessages.Select(m => (object?)Message(m.Role, m.Content)), Message("assistant", chosen)];
+
+    /// <summary>
+    /// The id of a prompt, without its system prompt (as Hugging Face preference datasets key it): for a single user
+    /// turn the hash of its text; for a conversation the hash of every turn, each as its role, a newline and its
+    /// content, separated by a NUL, so chats that end with the same words ("Thanks!") stay different prompts.
+    /// </summary>
+    public static string PromptIdOf(IReadOnlyList<(string Role, string Content)> promptMessages)
+    {
+        var turns = promptMessages.Where(m => m.Role != "system").ToList();
+        return turns is [{ Role: "user" } only] ? PromptIdOf(only.Content) : PromptIdOf(string.Join('\0', turns.Select(m => m.Role + "\n" + m.Content)));
+    }
 
     /// <summary>Lower-case hex SHA-256 of the prompt text (UTF-8), as Hugging Face preference datasets use.</summary>
     public static string PromptIdOf(string prompt) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)));

@@ -55,12 +55,12 @@ public static class JudgePrompt
         return text.ToString();
     }
 
-    public static string UserMessage(string instruction, IReadOnlyList<string> shownResponses)
+    public static string UserMessage(JudgeInstruction instruction, IReadOnlyList<string> shownResponses)
     {
         var n = shownResponses.Count.ToString(CultureInfo.InvariantCulture);
         var text = new StringBuilder();
-        text.Append("## Instruction\n").Append(instruction.Trim()).Append("\n\n")
-            .Append("## Responses\nThere are ").Append(n).Append(" responses, numbered 1 to ").Append(n)
+        instruction.AppendTo(text);
+        text.Append("## Responses\nThere are ").Append(n).Append(" responses, numbered 1 to ").Append(n)
             .Append(". Give exactly ").Append(n).Append(" ratings.\n");
         for (var i = 0; i < shownResponses.Count; i++)
         {
@@ -71,7 +71,7 @@ public static class JudgePrompt
     }
 
     /// <summary>The full conversation: the shared rubric as system message, then the row.</summary>
-    public static IReadOnlyList<ChatMessage> Messages(UltraFeedbackAspect aspect, JudgeOutputStyle style, string instruction, IReadOnlyList<string> shownResponses) =>
+    public static IReadOnlyList<ChatMessage> Messages(UltraFeedbackAspect aspect, JudgeOutputStyle style, JudgeInstruction instruction, IReadOnlyList<string> shownResponses) =>
     [
         new(ChatRole.System, SystemMessage(aspect, style)),
         new(ChatRole.User, UserMessage(instruction, shownResponses)),

@@ -45,14 +45,17 @@ public static partial class PairwiseJudging
         return text.ToString();
     }
 
-    public static string UserMessage(string instruction, string a, string b) =>
-        new StringBuilder()
-            .Append("## Instruction\n").Append(instruction.Trim()).Append("\n\n")
+    public static string UserMessage(JudgeInstruction instruction, string a, string b)
+    {
+        var text = new StringBuilder();
+        instruction.AppendTo(text);
+        return text
             .Append("## Response A\n").Append(a.Trim()).Append("\n\n")
             .Append("## Response B\n").Append(b.Trim()).Append('\n')
             .ToString();
+    }
 
-    public static IReadOnlyList<ChatMessage> Messages(bool allowTies, bool json, string instruction, string a, string b) =>
+    public static IReadOnlyList<ChatMessage> Messages(bool allowTies, bool json, JudgeInstruction instruction, string a, string b) =>
     [
         new(ChatRole.System, SystemMessage(allowTies, json)),
         new(ChatRole.User, UserMessage(instruction, a, b)),

@@ -68,10 +68,11 @@ public sealed partial class Rubric
     }
 
     /// <summary>The row part of one grading request.</summary>
-    public static string UserMessage(string instruction, string response, string? reference)
+    public static string UserMessage(JudgeInstruction instruction, string response, string? reference)
     {
         var text = new StringBuilder();
-        text.Append("## Instruction\n").Append(instruction.Trim()).Append("\n\n## Response to evaluate\n").Append(response.Trim()).Append('\n');
+        instruction.AppendTo(text);
+        text.Append("## Response to evaluate\n").Append(response.Trim()).Append('\n');
         if (!string.IsNullOrWhiteSpace(reference))
         {
             text.Append("\n## Reference answer (would earn the highest score)\n").Append(reference.Trim()).Append('\n');
@@ -80,7 +81,7 @@ public sealed partial class Rubric
         return text.ToString();
     }
 
-    public IReadOnlyList<ChatMessage> Messages(JudgeOutputStyle style, string instruction, string response, string? reference) =>
+    public IReadOnlyList<ChatMessage> Messages(JudgeOutputStyle style, JudgeInstruction instruction, string response, string? reference) =>
     [
         new(ChatRole.System, SystemMessage(style)),
         new(ChatRole.User, UserMessage(instruction, response, reference)),

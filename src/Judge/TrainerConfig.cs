@@ -39,6 +39,15 @@ public static class TrainerRows
 
     public static string NameOf(TrainerConfig config) => Names[(int)config];
 
+    /// <summary>The TRL trainer a configuration is laid out for, as the dataset card names it.</summary>
+    public static string TrainerOf(TrainerConfig config) => config switch
+    {
+        TrainerConfig.Dpo => "`DPOTrainer` (and other explicit-prompt preference trainers: ORPO, CPO)",
+        TrainerConfig.Kto => "`KTOTrainer` (unpaired: one row per response, `label` true for chosen)",
+        TrainerConfig.Sft => "`SFTTrainer` (the chosen answer only)",
+        _ => "`RewardTrainer` (implicit prompt: the whole exchange in `chosen` and `rejected`)",
+    };
+
     /// <summary>
     /// The rows of <paramref name="config"/> for one pair. <paramref name="dpoColumns"/> are the pair's columns
     /// the dpo configuration keeps (prompt, chosen, rejected and metadata).
@@ -98,3 +107,6 @@ public static class TrainerRows
     private static Dictionary<string, object?> Row(params (string Column, object? Value)[] values) =>
         values.ToDictionary(v => v.Column, v => v.Value, StringComparer.Ordinal);
 }
+
+/// <summary>What one written configuration holds, for its section of the dataset card.</summary>
+public sealed record ConfigContents(TrainerConfig Config, IReadOnlyList<string> Columns, IReadOnlyList<(string Split, long Rows)> Splits);

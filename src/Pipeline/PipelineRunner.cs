@@ -218,7 +218,7 @@ public sealed class PipelineRunner
     private static Dictionary<string, string> KeysOf(PipelineDefinition definition, IReadOnlyList<ModelIdentity> identities)
     {
         var models = identities.ToDictionary(m => m.Name, StringComparer.Ordinal);
-        return definition.Steps.Where(s => s.Step is IBatchStep { CachesBatches: true })
+        return definition.Steps.Where(s => s.Step is IBatchStep { CachesBatches: true } or IGeneratingSource)
             .ToDictionary(s => s.Name, s => StepCacheKey.Compute(s, models), StringComparer.Ordinal);
     }
 

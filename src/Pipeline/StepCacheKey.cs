@@ -19,11 +19,12 @@ public static class StepCacheKey
     /// <summary>
     /// Keys that do not change what a batch computes: where the step sits in the graph is covered by its
     /// input rows, and batch size and parallelism only change how rows are grouped, which the rows themselves
-    /// record.
+    /// record. A generating source's <c>num_rows</c> only says how many batches there are (each batch's row ids are
+    /// in its key), so raising it reuses the batches already written.
     /// </summary>
     private static readonly HashSet<string> Excluded = new(StringComparer.Ordinal)
     {
-        "name", "after", "description", "input_batch_size", "max_parallelism",
+        "name", "after", "description", "input_batch_size", "max_parallelism", "num_rows",
     };
 
     public static string Compute(StepDefinition step, IReadOnlyDictionary<string, ModelIdentity> models)

@@ -161,6 +161,19 @@ public sealed class TrainerFormatOutputs : IDisposable
         }
 
         Assert.Contains($"| rows | {Pairs} |", card);
+
+        // Each configuration has its own section: its trainer, its columns as written, and the rows of each split as DuckDB counts them.
+        var trainers = new Dictionary<string, string> { ["dpo"] = "`DPOTrainer`", ["kto"] = "`KTOTrainer`", ["sft"] = "`SFTTrainer`", ["reward"] = "`RewardTrainer`" };
+        foreach (var config in Configs)
+        {
+            var section = card[card.IndexOf($"### Configuration `{config}`\n", StringComparison.Ordinal)..];
+            section = section[..section.IndexOf("\n\n", section.IndexOf("- rows:", StringComparison.Ordinal), StringComparison.Ordinal)];
+            Assert.Contains($"- trainer: {trainers[config]}", section);
+            Assert.Contains("- columns: " + string.Join(", ", DuckDbColumns(connection, FileOf(config, "train")).Select(c => $"`{c.Item1}`")) + "\n", section);
+            var train = DuckDbValues<string>(connection, FileOf(config, "train"), "prompt_id").Count;
+            var test = DuckDbValues<string>(connection, FileOf(config, "test"), "prompt_id").Count;
+            Assert.EndsWith($"- rows: `train` {train}, `test` {test}", section);
+        }
     }
 
     [Fact]

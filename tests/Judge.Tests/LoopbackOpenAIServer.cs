@@ -122,6 +122,11 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     public string? LastAuthorization { get; private set; }
 
+    /// <summary>The <c>messages</c> array of every request, as sent, in arrival order.</summary>
+    public IReadOnlyList<JsonElement> ReceivedMessages => [.. _received];
+
+    private readonly ConcurrentQueue<JsonElement> _received = new();
+
     /// <summary>How many complete answers each prompt (the last user message) received.</summary>
     public IReadOnlyDictionary<string, int> Delivered => _delivered;
 
@@ -163,6 +168,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
             LastAuthorization = context.Request.Headers["Authorization"];
             using var body = new StreamReader(context.Request.InputStream);
             var request = JsonDocument.Parse(await body.ReadToEndAsync()).RootElement;
+            _received.Enqueue(request.GetProperty("messages").Clone());
             var promptTokens = PromptTokens(request);
             var countedTokens = promptTokens + (request.TryGetProperty("max_tokens", out var max) || request.TryGetProperty("max_completion_tokens", out max) ? max.GetInt64() : CompletionTokens);
             var arrival = _clock.Elapsed;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Distil.Pipeline.Tests;
@@ -17,7 +16,7 @@ public sealed class DuckDbParquetTests : IDisposable
     public async Task Empty_lists_read_back_as_empty_lists_not_null()
     {
         var file = Path.Combine(_ws.Root, "duck.parquet");
-        await DuckDbAsync(file, """
+        await DuckDb.WriteParquetAsync(file, """
             SELECT i AS n,
                    CASE WHEN i % 2 = 0 THEN []::VARCHAR[] ELSE ['a', 'b'] END AS tags,
                    CASE WHEN i % 3 = 0 THEN NULL ELSE [i, i + 1] END AS nums,
@@ -41,32 +40,5 @@ public sealed class DuckDbParquetTests : IDisposable
             Assert.Equal(n % 3 == 0 ? JsonValueKind.Null : JsonValueKind.Array, row.GetProperty("nums").ValueKind);
             Assert.Equal(n % 4 == 0 ? 0 : 1, row.GetProperty("messages").GetArrayLength());
         }
-    }
-
-    private static async Task DuckDbAsync(string output, string query)
-    {
-        var peers = RepositoryFolder("tests/peers");
-        Assert.True(Directory.Exists(Path.Combine(peers, "node_modules", "@duckdb", "node-api")), "the npm peer @duckdb/node-api is missing: run .ci/setup.sh (npm ci --ignore-scripts --prefix tests/peers)");
-        var info = new ProcessStartInfo("node") { WorkingDirectory = peers, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add("duckdb-parquet.mjs");
-        info.ArgumentList.Add(output);
-        info.ArgumentList.Add(query);
-        using var node = Process.Start(info)!;
-        var stderr = await node.StandardError.ReadToEndAsync();
-        await node.WaitForExitAsync();
-        Assert.True(node.ExitCode == 0, stderr);
-    }
-
-    private static string RepositoryFolder(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (Directory.Exists(Path.Combine(dir.FullName, relative)))
-            {
-                return Path.Combine(dir.FullName, relative);
-            }
-        }
-
-        throw new DirectoryNotFoundException(relative);
     }
 }

@@ -5,8 +5,8 @@ namespace Distil.Pipeline.Tests;
 
 /// <summary>
 /// The shipped pipelines/magpie-dpo.json, unchanged, through the real CLI: its three tiny models are built on first
-/// use, magpie writes the instructions from nothing, and a second run reuses every cached model batch because magpie
-/// writes the same rows again (per-row seeds).
+/// use, magpie writes the instructions from nothing, and a second run reads every model batch, magpie's included, from
+/// the step cache.
 /// </summary>
 public sealed class MagpieDpoPipelineTests : IDisposable
 {
@@ -44,6 +44,7 @@ public sealed class MagpieDpoPipelineTests : IDisposable
 
         var again = await DistilProcess.RunAsync(_ws.Root, "run", pipeline, "--limit", "4", "--runs", "runs", "--output", "out2");
         Assert.True(again.ExitCode == 0, again.Stdout + again.Stderr);
+        Assert.Contains("magpie: 4 in, 4 out, 0 errors, 1 batches from cache, 0 computed", again.Stdout);
         Assert.Contains("answer: 4 in, 4 out, 0 errors, 1 batches from cache, 0 computed", again.Stdout);
         Assert.Contains("judge: 4 in, 4 out, 0 errors, 1 batches from cache, 0 computed", again.Stdout);
     }

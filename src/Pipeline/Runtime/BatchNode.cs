@@ -102,108 +102,11 @@ internal sealed class BatchNode : StepNode
         Interlocked.Increment(ref _activeBatches);
         try
         {
-            return await ProcessCountedAsync(batch);
+            return await ProcessBatchAsync(_step, _cache, batch.Rows);
         }
         finally
         {
             Interlocked.Decrement(ref _activeBatches);
         }
-    }
-
-    private async Task<Row[]> ProcessCountedAsync(Inbound batch)
-    {
-        var cancellationToken = Run.CancellationToken;
-        if (_cache is null)
-        {
-            var plain = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
-            var result = await ProcessFreshAsync(batch.Rows, plain, cancellationToken);
-            AddCounts(plain.Counts());
-            CountIn(batch.Rows.Length);
-            return result;
-        }
-
-        if (Run.Options.Plan && batch.Rows.Any(PlanPending.Is))
-        {
-            // Its input is not computed yet, so neither can its key be: it is work to do.
-            CountIn(batch.Rows.Length, computed: true);
-            return batch.Rows;
-        }
-
-        var key = _cache.KeyOf(batch.Rows);
-        if (!Run.Options.Fresh && await _cache.TryReadAsync(key, batch.Rows, cancellationToken) is { } cached)
-        {
-            AddCounts(cached.Counts);
-            if (Run.PriceOf(Definition) is { } price)
-            {
-                Run.Spend.Add(price.Cost(cached.Counts.InputTokens, cached.Counts.OutputTokens)); // a resumed run's budget covers what its cache cost
-            }
-
-            CountIn(batch.Rows.Length, cached: true);
-            return cached.Rows;
-        }
-
-        if (Run.Options.Plan)
-        {
-            CountIn(batch.Rows.Length, computed: true);
-            return PlanPending.Mark(batch.Rows);
-        }
-
-        var context = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
-        var output = await ProcessFreshAsync(batch.Rows, context, cancellationToken);
-        var counts = context.Counts();
-        await _cache.WriteAsync(key, batch.Rows, output, counts, cancellationToken);
-        AddCounts(counts);
-        CountIn(batch.Rows.Length, computed: true);
-        return output;
-    }
-
-    private void AddCounts(BatchCounts counts)
-    {
-        Totals.Add(counts);
-        if (counts.Errors > 0)
-        {
-            DistilMetrics.RowErrors.Add(counts.Errors, MetricTags);
-        }
-    }
-
-    private async Task<Row[]> ProcessFreshAsync(Row[] rows, StepContext context, CancellationToken cancellationToken)
-    {
-        // Model calls made from here on are measured against this step.
-        DistilMetrics.EnterStep(Definition.Name);
-
-        // Rows failed earlier lack what the failing step should have added; the step never sees them.
-        var healthy = new List<Row>(rows.Length);
-        List<Row>? failed = null;
-        foreach (var row in rows)
-        {
-            if (row.HasError)
-            {
-                (failed ??= []).Add(row);
-            }
-            else
-            {
-                ColumnMappings.ToStepView(Definition, row);
-                healthy.Add(row);
-            }
-        }
-
-        IReadOnlyList<Row> result = healthy.Count == 0 ? [] : await _step.ProcessAsync(healthy, context, cancellationToken);
-        foreach (var row in result)
-        {
-            ColumnMappings.FromStepView(Definition, row);
-        }
-
-        // A row the step marked failed stays in the output even if the step left it out: errors are never silent.
-        var kept = result.Count == healthy.Count ? null : result.ToHashSet(ReferenceEqualityComparer.Instance);
-        foreach (var row in context.ErroredRows)
-        {
-            if (kept is not null && !kept.Contains(row))
-            {
-                ColumnMappings.FromStepView(Definition, row);
-                (failed ??= []).Add(row);
-            }
-        }
-
-        return RowOrder.Merge(result, failed, Definition.Name);
     }
 }

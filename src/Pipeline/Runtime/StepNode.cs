@@ -97,6 +97,108 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
         Report(completed: false);
     }
 
+    /// <summary>
+    /// Runs one batch through <paramref name="step"/>, or reads it back from <paramref name="cache"/> when an earlier
+    /// run finished it (with <c>--plan</c>, an uncached batch is marked as work to do instead); its counts go to the
+    /// step's totals and the batch to the cached or computed tally.
+    /// </summary>
+    protected async Task<Row[]> ProcessBatchAsync(IBatchStep step, BatchCache? cache, Row[] rows)
+    {
+        var cancellationToken = Run.CancellationToken;
+        if (cache is null)
+        {
+            var plain = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
+            var result = await ProcessFreshAsync(step, rows, plain, cancellationToken);
+            AddCounts(plain.Counts());
+            CountIn(rows.Length);
+            return result;
+        }
+
+        if (Run.Options.Plan && rows.Any(PlanPending.Is))
+        {
+            // Its input is not computed yet, so neither can its key be: it is work to do.
+            CountIn(rows.Length, computed: true);
+            return rows;
+        }
+
+        var key = cache.KeyOf(rows);
+        if (!Run.Options.Fresh && await cache.TryReadAsync(key, rows, cancellationToken) is { } cached)
+        {
+            AddCounts(cached.Counts);
+            if (Run.PriceOf(Definition) is { } price)
+            {
+                Run.Spend.Add(price.Cost(cached.Counts.InputTokens, cached.Counts.OutputTokens)); // a resumed run's budget covers what its cache cost
+            }
+
+            CountIn(rows.Length, cached: true);
+            return cached.Rows;
+        }
+
+        if (Run.Options.Plan)
+        {
+            CountIn(rows.Length, computed: true);
+            return PlanPending.Mark(rows);
+        }
+
+        var context = Run.CreateContext(Definition.Name, Run.PriceOf(Definition));
+        var output = await ProcessFreshAsync(step, rows, context, cancellationToken);
+        var counts = context.Counts();
+        await cache.WriteAsync(key, rows, output, counts, cancellationToken);
+        AddCounts(counts);
+        CountIn(rows.Length, computed: true);
+        return output;
+    }
+
+    private void AddCounts(BatchCounts counts)
+    {
+        Totals.Add(counts);
+        if (counts.Errors > 0)
+        {
+            DistilMetrics.RowErrors.Add(counts.Errors, MetricTags);
+        }
+    }
+
+    private async Task<Row[]> ProcessFreshAsync(IBatchStep step, Row[] rows, StepContext context, CancellationToken cancellationToken)
+    {
+        // Model calls made from here on are measured against this step.
+        DistilMetrics.EnterStep(Definition.Name);
+
+        // Rows failed earlier lack what the failing step should have added; the step never sees them.
+        var healthy = new List<Row>(rows.Length);
+        List<Row>? failed = null;
+        foreach (var row in rows)
+        {
+            if (row.HasError)
+            {
+                (failed ??= []).Add(row);
+            }
+            else
+            {
+                ColumnMappings.ToStepView(Definition, row);
+                healthy.Add(row);
+            }
+        }
+
+        IReadOnlyList<Row> result = healthy.Count == 0 ? [] : await step.ProcessAsync(healthy, context, cancellationToken);
+        foreach (var row in result)
+        {
+            ColumnMappings.FromStepView(Definition, row);
+        }
+
+        // A row the step marked failed stays in the output even if the step left it out: errors are never silent.
+        var kept = result.Count == healthy.Count ? null : result.ToHashSet(ReferenceEqualityComparer.Instance);
+        foreach (var row in context.ErroredRows)
+        {
+            if (kept is not null && !kept.Contains(row))
+            {
+                ColumnMappings.FromStepView(Definition, row);
+                (failed ??= []).Add(row);
+            }
+        }
+
+        return RowOrder.Merge(result, failed, Definition.Name);
+    }
+
     /// <summary>Rows of the run's source this step has finished with, for progress against the source's row count.</summary>
     protected virtual long RowsDone => Definition.Step is ISourceStep ? RowsOut : Interlocked.Read(ref _rowsIn);
 

@@ -206,6 +206,10 @@ internal sealed class FormatOutputsSink : ISinkStep, IWholeRunSink, IParquetFile
 
         if (_card is not null)
         {
+            _card.ConfigContents = _configs.Select(c => new ConfigContents(
+                c,
+                _writers.Where(w => w.Key.Config == c).Select(w => w.Value.Schema?.Columns.ToList()).FirstOrDefault(l => l is not null) ?? [.. ColumnsOf(c)],
+                Splits.Select(s => (s, _writers[(c, s)].Rows)).ToList())).ToList();
             files.AddRange(await _card.CompleteAsync(cancellationToken));
         }
 

@@ -44,6 +44,9 @@ public sealed class DatasetCardStep : ISinkStep
 
     private readonly IReadOnlyList<ConfigFiles>? _configs;
 
+    /// <summary>Set by format_outputs once its files are written: each configuration's columns and rows per split.</summary>
+    internal IReadOnlyList<ConfigContents>? ConfigContents { get; set; }
+
     /// <param name="configs">The configurations and splits the card lists (format_outputs); null: <c>data_files</c> as one default configuration.</param>
     /// <param name="pairFiles">With <paramref name="configs"/>: the files holding one row per pair, which <see cref="RecountAsync"/> counts.</param>
     public DatasetCardStep(StepParameters parameters, IReadOnlyList<ConfigFiles>? configs = null, IReadOnlyList<string>? pairFiles = null)
@@ -149,6 +152,7 @@ public sealed class DatasetCardStep : ISinkStep
             PrettyName = _prettyName,
             DataFiles = _dataFiles,
             Configs = _configs,
+            ConfigContents = ConfigContents,
             Rows = _rows,
             Tags = _tags,
             RatingHistogram = _histogram,

@@ -6,9 +6,10 @@ namespace Distil.Steps;
 /// <summary>
 /// <c>magpie</c> with <c>num_rows</c>: the pipeline's source. Rows <c>0..num_rows-1</c> start empty and are written by
 /// <see cref="MagpieStep"/>, <c>batch_size</c> rows per model batch; each row's seeds come from its id, so a resumed or
-/// sharded run writes the same rows (and the later steps' cached batches, keyed by their input rows, are reused).
+/// sharded run writes the same rows. As an <see cref="IGeneratingSource"/> its batches go through the step batch
+/// cache: a rerun, or a resume after a kill, reads the finished batches back instead of calling the model.
 /// </summary>
-public sealed class MagpieGenerator : ISourceStep, ICountableSource, IModelRequirement
+public sealed class MagpieGenerator : IGeneratingSource, ICountableSource, IModelRequirement
 {
     private readonly MagpieStep _task;
     private readonly long _numRows;
@@ -33,6 +34,12 @@ public sealed class MagpieGenerator : ISourceStep, ICountableSource, IModelRequi
 
     public IReadOnlyList<string> InputColumns => [];
 
+    public IBatchStep Writer => _task;
+
+    public int BatchSize => _batchSize;
+
+    public long RowCount => _numRows;
+
     public IReadOnlyList<string> OutputColumns => _task.OutputColumns;
 
     public string? Refuse(string modelName, StepParameters model) => _task.Refuse(modelName, model);
@@ -42,6 +49,7 @@ public sealed class MagpieGenerator : ISourceStep, ICountableSource, IModelRequi
 
     public ValueTask<long?> CountAsync(CancellationToken cancellationToken) => ValueTask.FromResult<long?>(_numRows);
 
+    /// <summary>The rows without the cache, for readers outside a run (the runtime uses <see cref="Writer"/>).</summary>
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var end = range.Limit is { } limit ? Math.Min(_numRows, range.Offset + limit) : _numRows;

@@ -20,23 +20,26 @@ public sealed class PairwiseJudgeStep : ModelTask
 
     public static readonly StepType Type = new(
         "pairwise_judge",
-        ParametersWith("allow_ties", "structured_output", "rationale_max_length"),
+        ParametersWith("allow_ties", "structured_output", "rationale_max_length", PromptInput.Parameter),
         p => new PairwiseJudgeStep(p),
         "A-vs-B verdict on two generations, judged in both orders; keeps position-consistent verdicts");
 
     private readonly bool _allowTies;
     private readonly bool _json;
     private readonly int _rationaleMaxLength;
+    private readonly bool _messages;
 
     public PairwiseJudgeStep(StepParameters parameters)
         : base(parameters)
     {
+        _messages = PromptInput.ReadsMessages(parameters);
+        InputColumns = [PromptInput.ColumnOf(_messages), "generations"];
         _allowTies = parameters.GetBoolean("allow_ties", true);
         _json = parameters.GetBoolean("structured_output", true);
         _rationaleMaxLength = parameters.GetInt32("rationale_max_length", 300, 8, 8000);
     }
 
-    public override IReadOnlyList<string> InputColumns { get; } = ["instruction", "generations"];
+    public override IReadOnlyList<string> InputColumns { get; }
 
     public override IReadOnlyList<string> OutputColumns =>
         ["pairwise_winner", "pairwise_consistent", "pairwise_rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
@@ -46,7 +49,7 @@ public sealed class PairwiseJudgeStep : ModelTask
         var requests = new List<ModelRequest>();
         foreach (var row in rows)
         {
-            if (!JudgeInputs.TryRead(row, out var instruction, out var responses, out var problem))
+            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
             {
                 calls.Fail(row, problem);
                 continue;

@@ -13,13 +13,15 @@ namespace Distil.Steps;
 /// dropped and counted by reason; none of them fails the batch.
 /// The prompt is what the generators were sent: <c>generation_prompts</c> (each generator's
 /// <c>prompt_messages</c>, gathered by <c>combine_columns</c>; they must all be equal) or <c>prompt_messages</c>;
-/// only rows without either fall back to <c>instruction</c> and this step's <c>system_prompt</c>.
+/// only rows without either fall back to <c>instruction</c> (or with <c>"input": "messages"</c>, the conversation in
+/// <c>messages</c>) and this step's <c>system_prompt</c>. A multi-turn prompt stays whole: TRL's conversational
+/// format takes the prompt as the list of messages and chosen/rejected as the one assistant message that follows.
 /// </summary>
 public sealed class PreferencePairsStep : IBatchStep
 {
     public static readonly StepType Type = new(
         "preference_pairs",
-        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio", "outputs"],
+        ["strategy", "min_margin", "seed", "format", "ratings", "system_prompt", "max_length_ratio", "outputs", PromptInput.Parameter],
         p => new PreferencePairsStep(p),
         "picks chosen/rejected responses from the ratings and writes TRL DPO columns");
 
@@ -32,6 +34,7 @@ public sealed class PreferencePairsStep : IBatchStep
     private readonly string? _systemPrompt;
     private readonly double? _maxLengthRatio;
     private readonly bool _sft;
+    private readonly bool _messages;
 
     public PreferencePairsStep(StepParameters parameters)
     {
@@ -93,7 +96,8 @@ public sealed class PreferencePairsStep : IBatchStep
         }
 
         _sft = outputs.Contains("sft");
-        InputColumns = ["instruction", "generations", .. _ratingColumns];
+        _messages = PromptInput.ReadsMessages(parameters);
+        InputColumns = [PromptInput.ColumnOf(_messages), "generations", .. _ratingColumns];
     }
 
     public string Name { get; }
@@ -119,8 +123,7 @@ public sealed class PreferencePairsStep : IBatchStep
                 continue;
             }
 
-            if (input["generations"] is not IReadOnlyList<object?> generations || generations.Any(g => g is not string)
-                || input.GetString("instruction") is not { } instruction)
+            if (input["generations"] is not IReadOnlyList<object?> generations || generations.Any(g => g is not string))
             {
                 context.CountDropped(NoPairReason.MissingRatings);
                 continue;
@@ -151,11 +154,18 @@ public sealed class PreferencePairsStep : IBatchStep
                 }
             }
 
+            if (PromptOf(input, out var problem) is not { } promptMessages)
+            {
+                // Rows without a prompt are failed where they can be found, not dropped silently.
+                var failed = input.Clone();
+                context.RecordRowError(failed, $"{Name}: {problem}");
+                output.Add(failed);
+                continue;
+            }
+
             DpoExample example;
-            List<(string Role, string Content)> promptMessages;
             try
             {
-                promptMessages = PromptOf(input, instruction);
                 example = DpoExample.FromMessages(promptMessages, (string)generations[pair.Chosen]!, (string)generations[pair.Rejected]!, _format);
             }
             catch (InvalidDataException e) when (!e.Message.StartsWith(Name, StringComparison.Ordinal))
@@ -197,8 +207,9 @@ public sealed class PreferencePairsStep : IBatchStep
     public const string GenerationPromptsColumn = "generation_prompts";
 
     /// <summary>The messages the generators were sent; they must agree, since one prompt heads the pair.</summary>
-    private List<(string Role, string Content)> PromptOf(Row input, string instruction)
+    private List<(string Role, string Content)>? PromptOf(Row input, out string problem)
     {
+        problem = string.Empty;
         List<object?> sent = [];
         if (input[GenerationPromptsColumn] is IReadOnlyList<object?> perGenerator)
         {
@@ -211,7 +222,7 @@ public sealed class PreferencePairsStep : IBatchStep
 
         if (sent.Count == 0)
         {
-            return string.IsNullOrEmpty(_systemPrompt) ? [("user", instruction)] : [("system", _systemPrompt), ("user", instruction)];
+            return Unsent(input, out problem);
         }
 
         var distinct = sent.Select(RowJson.ToJson).Distinct(StringComparer.Ordinal).ToList();
@@ -231,6 +242,30 @@ public sealed class PreferencePairsStep : IBatchStep
         }
 
         return messages;
+    }
+
+    /// <summary>The prompt of a row no generator recorded: its instruction or conversation, with this step's system prompt.</summary>
+    private List<(string Role, string Content)>? Unsent(Row input, out string problem)
+    {
+        problem = string.Empty;
+        List<(string Role, string Content)> system = string.IsNullOrEmpty(_systemPrompt) ? [] : [("system", _systemPrompt)];
+        if (!_messages)
+        {
+            if (input.GetString("instruction") is { } instruction)
+            {
+                return [.. system, ("user", instruction)];
+            }
+
+            problem = $"the column 'instruction' is missing or null, and no generator recorded '{TextGenerationStep.PromptMessagesColumn}'";
+            return null;
+        }
+
+        if (!Conversation.TryRead(input, Conversation.Column, out var conversation, out problem))
+        {
+            return null;
+        }
+
+        return conversation.HasSystemPrompt ? [.. conversation.Messages] : [.. system, .. conversation.Messages];
     }
 
     /// <summary>

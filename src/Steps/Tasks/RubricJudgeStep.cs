@@ -18,13 +18,14 @@ public sealed class RubricJudgeStep : ModelTask
 {
     public static readonly StepType Type = new(
         "rubric_judge",
-        ParametersWith("rubric", "reference_column", "structured_output", "feedback_max_length"),
+        ParametersWith("rubric", "reference_column", "structured_output", "feedback_max_length", PromptInput.Parameter),
         p => new RubricJudgeStep(p),
         "grades each of a row's generations on a custom rubric and score scale (Prometheus-style, optional reference answer)");
 
     private readonly JudgeOutputStyle _style;
     private readonly int _feedbackMaxLength;
     private readonly string? _referenceColumn;
+    private readonly bool _messages;
 
     public RubricJudgeStep(StepParameters parameters)
         : base(parameters)
@@ -38,7 +39,9 @@ public sealed class RubricJudgeStep : ModelTask
             throw parameters.Error("reference_column", "'reference_column' must name a column");
         }
 
-        InputColumns = _referenceColumn is null ? ["instruction", "generations"] : ["instruction", "generations", _referenceColumn];
+        _messages = PromptInput.ReadsMessages(parameters);
+        var prompt = PromptInput.ColumnOf(_messages);
+        InputColumns = _referenceColumn is null ? [prompt, "generations"] : [prompt, "generations", _referenceColumn];
     }
 
     public Rubric Rubric { get; }
@@ -52,7 +55,7 @@ public sealed class RubricJudgeStep : ModelTask
         var requests = new List<ModelRequest>();
         foreach (var row in rows)
         {
-            if (!JudgeInputs.TryRead(row, out var instruction, out var responses, out var problem))
+            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
             {
                 calls.Fail(row, problem);
                 continue;

@@ -11,17 +11,19 @@ namespace Distil.Steps;
 /// Adds <c>generation</c> and <c>model_name</c> (with <c>num_generations</c> &gt; 1: the lists <c>generations</c>
 /// and <c>model_names</c>), the token columns of <see cref="TokenColumns"/>, and <c>prompt_messages</c>: the exact
 /// messages sent (<c>[{role, content}]</c>, system prompt and rendered user turn), which <c>preference_pairs</c>
-/// turns into the dataset's prompt.
+/// turns into the dataset's prompt. With <c>"input": "messages"</c> the prompt is a whole conversation from the
+/// <c>messages</c> column (<see cref="Conversation"/>; it must end with a user turn) and the model writes the next
+/// assistant turn; the system prompt is added only to conversations that do not open with their own.
 /// </summary>
 public sealed class TextGenerationStep : ModelTask
 {
     public static readonly StepType Type = new(
         "text_generation",
-        ParametersWith("template", "system_prompt", "system_prompt_column", "num_generations"),
+        ParametersWith("template", "system_prompt", "system_prompt_column", "num_generations", PromptInput.Parameter),
         p => new TextGenerationStep(p),
         "generates responses with a model from a template over the row's columns");
 
-    private readonly PromptTemplate _template;
+    private readonly PromptTemplate? _template;
     private readonly string? _systemPrompt;
     private readonly string? _systemPromptColumn;
     private readonly int _numGenerations;
@@ -32,8 +34,14 @@ public sealed class TextGenerationStep : ModelTask
     public TextGenerationStep(StepParameters parameters)
         : base(parameters)
     {
-        _template = parameters.GetString("template") is { } template ? PromptTemplate.Parse(template) : PromptTemplate.ForColumn("instruction");
-        if (_template.Columns.Count == 0)
+        var messages = PromptInput.ReadsMessages(parameters);
+        if (messages && parameters.Has("template"))
+        {
+            throw parameters.Error("template", "'template' writes one user message, and \"input\": \"messages\" sends the conversation as it is; give one or the other");
+        }
+
+        _template = messages ? null : parameters.GetString("template") is { } template ? PromptTemplate.Parse(template) : PromptTemplate.ForColumn("instruction");
+        if (_template is { Columns.Count: 0 })
         {
             throw parameters.Error("template", "the template names no column; use {{column}} placeholders, e.g. {{instruction}}");
         }
@@ -51,7 +59,8 @@ public sealed class TextGenerationStep : ModelTask
             throw parameters.Error("num_generations", "'num_generations' must be at least 1");
         }
 
-        InputColumns = _systemPromptColumn is null ? _template.Columns : [.. _template.Columns, _systemPromptColumn];
+        IReadOnlyList<string> prompt = _template?.Columns ?? [Conversation.Column];
+        InputColumns = _systemPromptColumn is null ? prompt : [.. prompt, _systemPromptColumn];
         OutputColumns = _numGenerations == 1
             ? ["generation", "model_name", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse]
             : ["generations", "model_names", PromptMessagesColumn, TokenColumns.Input(Name), TokenColumns.Output(Name), TokenColumns.PerResponse];
@@ -66,21 +75,46 @@ public sealed class TextGenerationStep : ModelTask
         .Select(m => (object?)new Dictionary<string, object?>(StringComparer.Ordinal) { ["role"] = m.Role.Value, ["content"] = m.Text })
         .ToList();
 
+    /// <summary>The messages for one row: the conversation as it is, or the system prompt and the rendered template.</summary>
+    private bool TryBuildMessages(Row row, string? system, out IReadOnlyList<ChatMessage> messages, out string error)
+    {
+        messages = [];
+        if (_template is null)
+        {
+            if (!Conversation.TryRead(row, Conversation.Column, out var conversation, out error))
+            {
+                return false;
+            }
+
+            messages = conversation.ToChat(system);
+            return true;
+        }
+
+        if (!_template.TryRender(row, out var user, out var problem))
+        {
+            error = problem!;
+            return false;
+        }
+
+        messages = string.IsNullOrEmpty(system)
+            ? [new(ChatRole.User, user)]
+            : [new(ChatRole.System, system), new(ChatRole.User, user)];
+        error = string.Empty;
+        return true;
+    }
+
     protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
         var requests = new List<ModelRequest>();
         foreach (var row in rows)
         {
-            if (!_template.TryRender(row, out var user, out var error))
+            var system = _systemPromptColumn is null ? _systemPrompt : row[_systemPromptColumn] as string;
+            if (!TryBuildMessages(row, system, out var messages, out var error))
             {
-                calls.Fail(row, error!);
+                calls.Fail(row, error);
                 continue;
             }
 
-            var system = _systemPromptColumn is null ? _systemPrompt : row[_systemPromptColumn] as string;
-            List<ChatMessage> messages = string.IsNullOrEmpty(system)
-                ? [new(ChatRole.User, user)]
-                : [new(ChatRole.System, system), new(ChatRole.User, user)];
             row[PromptMessagesColumn] = ToColumn(messages);
             for (var k = 0; k < _numGenerations; k++)
             {

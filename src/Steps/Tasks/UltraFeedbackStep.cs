@@ -16,7 +16,7 @@ public sealed class UltraFeedbackStep : ModelTask
 {
     public static readonly StepType Type = new(
         "ultrafeedback",
-        ParametersWith("aspect", "shuffle", "structured_output", "rationale_max_length"),
+        ParametersWith("aspect", "shuffle", "structured_output", "rationale_max_length", PromptInput.Parameter),
         p => new UltraFeedbackStep(p),
         "rates each row's generations 1-5 with an LLM judge on an UltraFeedback aspect");
 
@@ -25,6 +25,7 @@ public sealed class UltraFeedbackStep : ModelTask
     private readonly JudgeOutputStyle _style;
     private readonly int _rationaleMaxLength;
     private readonly string _systemMessage;
+    private readonly bool _messages;
 
     public UltraFeedbackStep(StepParameters parameters)
         : base(parameters)
@@ -35,6 +36,8 @@ public sealed class UltraFeedbackStep : ModelTask
             throw parameters.Error("aspect", $"unknown aspect '{aspect}'; choose one of: {string.Join(", ", UltraFeedbackAspect.All.Select(a => a.Name))}");
         }
 
+        _messages = PromptInput.ReadsMessages(parameters);
+        InputColumns = [PromptInput.ColumnOf(_messages), "generations"];
         _shuffle = parameters.GetBoolean("shuffle", true);
         _style = parameters.GetBoolean("structured_output", true) ? JudgeOutputStyle.Json : JudgeOutputStyle.FreeText;
         _rationaleMaxLength = parameters.GetInt32("rationale_max_length", 160);
@@ -49,7 +52,7 @@ public sealed class UltraFeedbackStep : ModelTask
             : ["ratings", "rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
     }
 
-    public override IReadOnlyList<string> InputColumns { get; } = ["instruction", "generations"];
+    public override IReadOnlyList<string> InputColumns { get; }
 
     public override IReadOnlyList<string> OutputColumns { get; }
 
@@ -61,7 +64,7 @@ public sealed class UltraFeedbackStep : ModelTask
         var orders = new Dictionary<Row, ResponseOrder>();
         foreach (var row in rows)
         {
-            if (!JudgeInputs.TryRead(row, out var instruction, out var responses, out var problem))
+            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
             {
                 calls.Fail(row, problem);
                 continue;
@@ -103,7 +106,7 @@ public sealed class UltraFeedbackStep : ModelTask
     }
 
     /// <summary>The judge conversation: the shared rubric (identical for every row, so its KV is cached) and the row.</summary>
-    internal IReadOnlyList<ChatMessage> BuildMessages(string instruction, IReadOnlyList<string> shownResponses) =>
+    internal IReadOnlyList<ChatMessage> BuildMessages(JudgeInstruction instruction, IReadOnlyList<string> shownResponses) =>
     [
         new(ChatRole.System, _systemMessage),
         new(ChatRole.User, JudgePrompt.UserMessage(instruction, shownResponses)),
