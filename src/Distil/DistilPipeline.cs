@@ -11,7 +11,7 @@ namespace Distil;
 /// A pipeline definition built in C#: each call appends what the JSON form would hold (a model, a step), so the
 /// result is the same <see cref="PipelineDefinition"/> as the equivalent JSON file, parsed and checked by the same
 /// code, and <see cref="RunAsync"/> runs it with the CLI's runner. Models may be live <see cref="IChatClient"/>s of
-/// the program (<see cref="Model(string, IChatClient, string, string?)"/>). docs/library.md shows it end to end.
+/// the program (<see cref="Model(string, IChatClient, string, string?, ModelPricing?)"/>). docs/library.md shows it end to end.
 /// </summary>
 public sealed class DistilPipeline
 {
@@ -75,7 +75,8 @@ public sealed class DistilPipeline
     /// <param name="id">Names the client in the JSON form and is, with <paramref name="version"/>, its whole identity in
     /// the step cache: a run reuses cached batches only from a client registered with the same id and version.</param>
     /// <param name="version">Change it whenever what the client answers changes (another model behind it, new settings).</param>
-    public DistilPipeline Model(string name, IChatClient client, string id, string? version = null)
+    /// <param name="price">What its tokens cost, for the manifest, the card and <c>budget_usd</c> (null: not counted).</param>
+    public DistilPipeline Model(string name, IChatClient client, string id, string? version = null, ModelPricing? price = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrWhiteSpace(id);
@@ -84,6 +85,11 @@ public sealed class DistilPipeline
         if (version is not null)
         {
             entry["version"] = version;
+        }
+
+        if (price is not null)
+        {
+            entry["price"] = ToObject(price);
         }
 
         return Model(name, entry);
@@ -208,7 +214,7 @@ public sealed class DistilPipeline
     /// <summary>
     /// Runs the pipeline with the CLI's runner: resumable from its run folder, cached per batch, outputs in
     /// <see cref="RunOptions.OutputDirectory"/>. Local and served models open through <see cref="RunOptions.Models"/>
-    /// (default: the catalog the CLI uses); in-process clients are the ones given to <see cref="Model(string, IChatClient, string, string?)"/>.
+    /// (default: the catalog the CLI uses); in-process clients are the ones given to <see cref="Model(string, IChatClient, string, string?, ModelPricing?)"/>.
     /// </summary>
     public Task<RunManifest> RunAsync(RunOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -43,6 +43,8 @@ public sealed class InProcessModelTests(TinyModelFolder tiny) : IClassFixture<Ti
         Assert.Equal(Prompts, generate.RowsOut);
         Assert.True(generate.OutputTokens > 0, "the decorated client's token usage reaches the step's metrics");
         Assert.Contains(first.Models, m => m.Name == "gen" && m.Description.Contains("counted-tiny", StringComparison.Ordinal));
+        // $2 per million tokens each way, over the tokens the client reported.
+        Assert.Equal((generate.InputTokens + generate.OutputTokens) * 2m / 1_000_000m, generate.CostUsd);
 
         var second = await Pipeline(client, "counted-tiny", "1").RunAsync(Options(), CancellationToken.None);
         Assert.Equal(RunStatus.Succeeded, second.Status);
@@ -96,7 +98,7 @@ public sealed class InProcessModelTests(TinyModelFolder tiny) : IClassFixture<Ti
         }
 
         return DistilPipeline.Create("in-process")
-            .Model("gen", client, id, version)
+            .Model("gen", client, id, version, new ModelPricing(InputPerMtok: 2, OutputPerMtok: 2))
             .LoadJsonl("load", prompts)
             .Generate("generate", "gen", new GenerationSettings { MaxNewTokens = 8, Temperature = 0.7, Seed = 5 }, new StepOptions { InputBatchSize = 3 })
             .Step("write_jsonl", "write", new { Path = "answers.jsonl", Columns = new[] { "instruction", "generation", "model_name" } });
