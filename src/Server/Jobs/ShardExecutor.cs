@@ -34,10 +34,20 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
             publishing.Deferred = true;
         }
 
+        // budget_usd is the run's, not each shard's: the shard runs on what is left of it, and charges the run's spend row.
+        var budget = RunBudget.Of(store, runId, definition);
+        var left = budget is null ? (decimal?)null : await budget.LeftAsync(cancellationToken);
+        if (budget is not null && left <= 0)
+        {
+            await budget.ChargeAsync(0, cancellationToken);
+            throw new RunCancelledException(runId);
+        }
+
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList(), ShardProgress.WorkStepsOf(definition));
-        var watcher = WatchAsync(runId, range.Index, progress, run, cancellationToken);
-        RunManifest manifest;
+        var watcher = WatchAsync(runId, range.Index, progress, budget, run, cancellationToken);
+        RunManifest? manifest = null;
+        Exception? stopped = null;
         try
         {
             manifest = await new PipelineRunner().RunAsync(definition, new RunOptions
@@ -48,16 +58,28 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                 Models = new ModelCatalog(),
                 Progress = progress,
                 LoggerFactory = loggerFactory,
+                BudgetUsd = left,
             }, run.Token);
         }
-        catch (OperationCanceledException) when (run.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is BudgetReachedException || (e is OperationCanceledException && run.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
         {
-            throw new RunCancelledException(runId);
+            stopped = e;
         }
         finally
         {
             await run.CancelAsync();
             await watcher;
+        }
+
+        // Charged once the watcher is done: what the shard spent counts, up to a stop too; at the budget this cancels the run.
+        if (budget is not null && !await budget.ChargeAsync(budget.CostOf(progress.Latest()), CancellationToken.None) && stopped is BudgetReachedException reached)
+        {
+            await store.StopAtBudgetAsync(runId, budget.BudgetUsd - left!.Value + reached.SpentUsd, budget.BudgetUsd, CancellationToken.None);
+        }
+
+        if (stopped is not null || manifest is null)
+        {
+            throw new RunCancelledException(runId);
         }
 
         var files = manifest.OutputFiles.Select(f => ToShardFile(output, f)).ToList();
@@ -77,7 +99,7 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
     }
 
     /// <summary>Flushes live counters to the store and stops the shard when its run is cancelled, until the shard ends.</summary>
-    private async Task WatchAsync(Guid runId, int shard, ShardProgress progress, CancellationTokenSource run, CancellationToken cancellationToken)
+    private async Task WatchAsync(Guid runId, int shard, ShardProgress progress, RunBudget? budget, CancellationTokenSource run, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger<ShardExecutor>();
         using var timer = new PeriodicTimer(FlushInterval);
@@ -96,6 +118,11 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                     if (progress.TakeSnapshotIfChanged() is { } snapshot)
                     {
                         await store.ReportShardProgressAsync(runId, shard, snapshot, progress.RowsDone, run.Token);
+                        if (budget is not null && await budget.ChargeAsync(budget.CostOf(progress.Latest()), run.Token))
+                        {
+                            await run.CancelAsync();
+                            return;
+                        }
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

@@ -102,6 +102,7 @@ internal static class PostgresSchema
             PRIMARY KEY (run_id, path));
         """,
         "ALTER TABLE distil.shards ADD COLUMN rows_done bigint NOT NULL DEFAULT 0;",
+        "CREATE TABLE distil.run_spend (run_id uuid PRIMARY KEY REFERENCES distil.runs (id) ON DELETE CASCADE, spent_usd numeric NOT NULL DEFAULT 0);",
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
