@@ -42,6 +42,67 @@ public sealed class MergedCardTests : IDisposable
         Assert.Equal(48, parquet.FileMetaData.NumRows);
     }
 
+    [Fact]
+    public async Task Merged_card_states_the_whole_runs_cost_like_the_single_process_card()
+    {
+        var pipeline = WritePricedPipeline("priced", rows: 30);
+        await using var serve = await ServeProcess.StartAsync(_workspace, postgres: null, shardSize: 10);
+
+        var id = await serve.SubmitAsync(_workspace, pipeline);
+        var run = await serve.WaitForStateAsync(id, "Succeeded", TimeSpan.FromSeconds(120));
+        Assert.Equal(3, run.GetProperty("run").GetProperty("shards_done").GetInt32());
+        var merged = await File.ReadAllTextAsync(Path.Combine(run.GetProperty("run").GetProperty("output").GetString()!, "README.md"));
+
+        var singleOutput = Path.Combine(_workspace.Root, "single", "priced");
+        var manifest = await new PipelineRunner().RunAsync(PipelineDefinition.Load(pipeline, BuiltInSteps.CreateRegistry()), new RunOptions
+        {
+            OutputDirectory = singleOutput,
+            RunsRoot = Path.Combine(_workspace.Root, "single-runs"),
+            Models = new ModelCatalog(),
+        }, CancellationToken.None);
+        var single = await File.ReadAllTextAsync(Path.Combine(singleOutput, "README.md"));
+
+        var cost = Section(single, "## Cost");
+        Assert.Contains("| generate | `tiny` |", cost, StringComparison.Ordinal);
+        Assert.True(manifest.CostUsd > 0, "the priced model's tokens cost something");
+        Assert.Equal(cost, Section(merged, "## Cost"));
+    }
+
+    /// <summary>From <paramref name="heading"/> to the next heading.</summary>
+    private static string Section(string card, string heading)
+    {
+        var start = card.IndexOf(heading + "\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no '{heading}' section in:\n{card}");
+        var end = card.IndexOf("\n## ", start + heading.Length, StringComparison.Ordinal);
+        return end < 0 ? card[start..] : card[start..end];
+    }
+
+    /// <summary>Prompts answered by one tiny local model with a price, a card over the answers.</summary>
+    private string WritePricedPipeline(string name, int rows)
+    {
+        Directory.CreateDirectory(Path.Combine(_workspace.Root, "data"));
+        File.WriteAllLines(Path.Combine(_workspace.Root, "data", $"{name}.jsonl"), Enumerable.Range(0, rows).Select(i => $$"""{"instruction": "Explain idea number {{i}}."}"""));
+        var path = Path.Combine(_workspace.Root, "pipelines", $"{name}.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, $$"""
+            {
+              "name": "{{name}}",
+              "models": {
+                "tiny": { "type": "local", "path": "../models/tiny", "build": { "preset": "tiny", "seed": 1 }, "chat_template": "llama3", "threads": 1,
+                          "price": { "input_per_mtok": 0.5, "output_per_mtok": 1.5 } }
+              },
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "../data/{{name}}.jsonl" },
+                { "name": "generate", "type": "text_generation", "model": "tiny", "input_batch_size": 5,
+                  "generation": { "max_new_tokens": 8, "temperature": 0.7, "seed": 3 } },
+                { "name": "write", "type": "write_parquet", "path": "answers.parquet" },
+                { "name": "card", "type": "dataset_card", "after": ["generate"], "data_files": ["answers.parquet"] }
+              ]
+            }
+            """);
+        return path;
+    }
+
     /// <summary>The run's duration and the minute the card was written are the only lines that may differ.</summary>
     private static string WithoutClockLines(string card) =>
         string.Join('\n', card.Split('\n').Where(l => !l.StartsWith("| time |", StringComparison.Ordinal) && !l.StartsWith("| created |", StringComparison.Ordinal)));

@@ -152,7 +152,7 @@ public sealed class RunJobs(
             var merged = await merger.MergeAsync(run.Run, name => parquetSinks.FirstOrDefault(s => s.Writes(name))?.RowGroupSize, cancellationToken);
             if (loaded is { } definition)
             {
-                var sink = await MergedSinkAsync(definition, merged.Directory, cancellationToken);
+                var sink = await MergedSinkAsync(definition, merged.Directory, run.Steps, cancellationToken);
                 var elapsed = DateTimeOffset.UtcNow - (run.Run.StartedAt ?? run.Run.CreatedAt);
                 await RecountCardsAsync(definition, sink, elapsed, cancellationToken);
                 await PublishAsync(run.Run, definition, sink, elapsed, await store.GetReviewsAsync(runId, cancellationToken), cancellationToken);
@@ -182,8 +182,12 @@ public sealed class RunJobs(
         logger.LogInformation("Schedule {Schedule} started run {Run}", scheduleId, runId);
     }
 
-    /// <summary>The merged output folder as the card and publishing steps see it, with the definition's model identities.</summary>
-    private static async Task<SinkContext> MergedSinkAsync(PipelineDefinition definition, string output, CancellationToken cancellationToken)
+    /// <summary>
+    /// The merged output folder as the card and publishing steps see it, with the definition's model identities and
+    /// each step's figures summed over the shards, priced as a single process prices them (so the card's Cost section
+    /// covers the whole run).
+    /// </summary>
+    private static async Task<SinkContext> MergedSinkAsync(PipelineDefinition definition, string output, IReadOnlyList<StepCounts> shardSteps, CancellationToken cancellationToken)
     {
         var catalog = new ModelCatalog();
         var identities = new List<ModelIdentity>();
@@ -192,7 +196,25 @@ public sealed class RunJobs(
             identities.Add(await catalog.IdentifyAsync(name, parameters, cancellationToken));
         }
 
-        return new SinkContext(output, output) { Models = identities };
+        IReadOnlyList<StepMetrics> steps = [.. shardSteps.Select(s => MergedMetrics(definition, s))];
+        return new SinkContext(output, output) { Models = identities, StepMetrics = () => steps };
+    }
+
+    private static StepMetrics MergedMetrics(PipelineDefinition definition, StepCounts counts)
+    {
+        var model = definition.Steps.FirstOrDefault(s => s.Name == counts.Step)?.Model;
+        var price = model is not null && definition.Models.TryGetValue(model, out var entry) ? ModelPrice.Read(model, entry, new DefinitionProblems()) : null;
+        return new StepMetrics
+        {
+            Name = counts.Step,
+            RowsIn = counts.RowsIn,
+            RowsOut = counts.RowsOut,
+            Errors = counts.Errors,
+            InputTokens = counts.InputTokens,
+            OutputTokens = counts.OutputTokens,
+            Model = model,
+            CostUsd = price?.Cost(counts.InputTokens, counts.OutputTokens),
+        };
     }
 
     /// <summary>

@@ -34,11 +34,21 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
             publishing.Deferred = true;
         }
 
+        // budget_usd is the run's, not each shard's: the shard runs on what is left of it, and charges the run's spend row.
+        var budget = RunBudget.Of(store, runId, definition);
+        var left = budget is null ? (decimal?)null : await budget.LeftAsync(cancellationToken);
+        if (budget is not null && left <= 0)
+        {
+            await budget.ChargeAsync(0, cancellationToken);
+            throw new RunStoppedException(runId, RunState.Cancelled);
+        }
+
         using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var progress = new ShardProgress(definition.Steps.Select(s => s.Name).ToList(), ShardProgress.WorkStepsOf(definition));
         var models = new ObservedModels(new ModelCatalog());
-        var watcher = WatchAsync(runId, range.Index, progress, models, run, cancellationToken);
-        RunManifest manifest;
+        var watcher = WatchAsync(runId, range.Index, progress, models, budget, run, cancellationToken);
+        RunManifest? manifest = null;
+        Exception? stopped = null;
         try
         {
             manifest = await new PipelineRunner().RunAsync(definition, new RunOptions
@@ -49,12 +59,12 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                 Models = models,
                 Progress = progress,
                 LoggerFactory = loggerFactory,
+                BudgetUsd = left,
             }, run.Token);
         }
-        catch (OperationCanceledException) when (run.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is BudgetReachedException || (e is OperationCanceledException && run.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
         {
-            // Only the watcher cancels `run` while the job's own token is live, and it says why.
-            throw new RunStoppedException(runId, await watcher ?? RunState.Cancelled);
+            stopped = e;
         }
         finally
         {
@@ -70,6 +80,18 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
         catch (Exception e) when (e is not OperationCanceledException)
         {
             loggerFactory.CreateLogger<ShardExecutor>().LogDebug("Model figures of run {Run} shard {Shard} not recorded: {Message}", runId, range.Index, e.Message);
+        }
+
+        // Charged once the watcher is done: what the shard spent counts, up to a stop too; at the budget this cancels the run.
+        if (budget is not null && !await budget.ChargeAsync(budget.CostOf(progress.Latest()), CancellationToken.None) && stopped is BudgetReachedException reached)
+        {
+            await store.StopAtBudgetAsync(runId, budget.BudgetUsd - left!.Value + reached.SpentUsd, budget.BudgetUsd, CancellationToken.None);
+        }
+
+        if (stopped is not null || manifest is null)
+        {
+            // The watcher stops the shard when the run ended elsewhere and says how; a budget stop cancels the run.
+            throw new RunStoppedException(runId, await watcher ?? RunState.Cancelled);
         }
 
         var files = manifest.OutputFiles.Select(f => ToShardFile(output, f)).ToList();
@@ -89,8 +111,8 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
     }
 
     /// <summary>Flushes live counters (steps, served models) to the store until the shard ends, and stops the shard when its
-    /// run is cancelled or has failed elsewhere (returning that state).</summary>
-    private async Task<RunState?> WatchAsync(Guid runId, int shard, ShardProgress progress, ObservedModels models, CancellationTokenSource run, CancellationToken cancellationToken)
+    /// run is cancelled, has failed elsewhere or has spent its budget (returning the run's end state).</summary>
+    private async Task<RunState?> WatchAsync(Guid runId, int shard, ShardProgress progress, ObservedModels models, RunBudget? budget, CancellationTokenSource run, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger<ShardExecutor>();
         using var timer = new PeriodicTimer(FlushInterval);
@@ -109,6 +131,11 @@ public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILogg
                     if (progress.TakeSnapshotIfChanged() is { } snapshot)
                     {
                         await store.ReportShardProgressAsync(runId, shard, snapshot, progress.RowsDone, run.Token);
+                        if (budget is not null && await budget.ChargeAsync(budget.CostOf(progress.Latest()), run.Token))
+                        {
+                            await run.CancelAsync();
+                            return RunState.Cancelled;
+                        }
                     }
 
                     await store.ReportShardModelsAsync(runId, shard, models.Now(shard), run.Token);

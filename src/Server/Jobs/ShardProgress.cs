@@ -44,6 +44,15 @@ internal sealed class ShardProgress(IReadOnlyList<string> stepOrder, IReadOnlyLi
         }
     }
 
+    /// <summary>Each step's latest report (what its tokens cost so far, for the run's budget).</summary>
+    public IReadOnlyList<StepProgress> Latest()
+    {
+        lock (_gate)
+        {
+            return [.. _latest.Values];
+        }
+    }
+
     public IReadOnlyList<StepCounts>? TakeSnapshotIfChanged()
     {
         lock (_gate)

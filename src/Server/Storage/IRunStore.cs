@@ -79,6 +79,15 @@ public interface IRunStore
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Adds what a shard's models cost since its last charge to the run's one spend row, atomically, and returns the
+    /// run's total: <c>budget_usd</c> applies to the run as a whole, however many shards and workers share it.
+    /// </summary>
+    Task<decimal> ChargeAsync(Guid runId, decimal usd, CancellationToken cancellationToken);
+
+    /// <summary>Cancels a run that is not over because its spend reached its budget (the error says so); false when it was over.</summary>
+    Task<bool> StopAtBudgetAsync(Guid runId, decimal spentUsd, decimal budgetUsd, CancellationToken cancellationToken);
+
     Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<RunRecord>> ListRunsAsync(int limit, CancellationToken cancellationToken);

@@ -1,3 +1,4 @@
+using Distil.Server.Jobs;
 namespace Distil.Server.Storage;
 
 /// <summary>
@@ -216,6 +217,23 @@ public sealed class InMemoryRunStore : IRunStore
     public Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken) =>
         Task.FromResult(SetTerminal(runId, RunState.Cancelled, null));
 
+    public Task<decimal> ChargeAsync(Guid runId, decimal usd, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_runs.TryGetValue(runId, out var e))
+            {
+                throw new KeyNotFoundException($"run {runId} is not known");
+            }
+
+            e.SpentUsd += usd;
+            return Task.FromResult(e.SpentUsd);
+        }
+    }
+
+    public Task<bool> StopAtBudgetAsync(Guid runId, decimal spentUsd, decimal budgetUsd, CancellationToken cancellationToken) =>
+        Task.FromResult(SetTerminal(runId, RunState.Cancelled, RunBudget.StopMessage(spentUsd, budgetUsd)));
+
     public Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken)
     {
         lock (_gate)
@@ -386,6 +404,7 @@ public sealed class InMemoryRunStore : IRunStore
         public string? Output { get; set; }
         public string? Error { get; set; }
         public string? Summary { get; set; }
+        public decimal SpentUsd { get; set; }
         public List<ShardEntry> Shards { get; set; } = [];
         public SortedDictionary<string, Publication> Publications { get; } = new(StringComparer.Ordinal);
         public Dictionary<(int Shard, string Model), ShardModelActivity> Models { get; } = [];

@@ -1,3 +1,4 @@
+using Distil.Server.Jobs;
 using System.Data;
 using System.Globalization;
 using Npgsql;
@@ -246,6 +247,19 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
 
     public async Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken) =>
         await SetTerminalAsync(runId, RunState.Cancelled, null, cancellationToken);
+
+    public Task<decimal> ChargeAsync(Guid runId, decimal usd, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    {
+        // One row per run, updated in place: concurrent shards on any worker add to the same total.
+        await using var command = _dataSource.CreateCommand(
+            "INSERT INTO distil.run_spend (run_id, spent_usd) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET spent_usd = distil.run_spend.spent_usd + excluded.spent_usd RETURNING spent_usd");
+        command.Parameters.Add(new() { Value = runId });
+        command.Parameters.Add(new() { Value = usd });
+        return (decimal)(await command.ExecuteScalarAsync(ct))!;
+    }, cancellationToken);
+
+    public Task<bool> StopAtBudgetAsync(Guid runId, decimal spentUsd, decimal budgetUsd, CancellationToken cancellationToken) =>
+        SetTerminalAsync(runId, RunState.Cancelled, RunBudget.StopMessage(spentUsd, budgetUsd), cancellationToken);
 
     public Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<RunState?>(async ct =>
     {

@@ -128,6 +128,7 @@ internal static class PostgresSchema
             seconds double precision NOT NULL,
             PRIMARY KEY (run_id, idx, model));
         """,
+        "CREATE TABLE distil.run_spend (run_id uuid PRIMARY KEY REFERENCES distil.runs (id) ON DELETE CASCADE, spent_usd numeric NOT NULL DEFAULT 0);",
     ];
 
     public static async Task MigrateAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)

@@ -73,6 +73,7 @@ public sealed class ModelCatalog : IModelProvider
     {
         null => throw definition.Error("type", $"model '{name}' needs a \"type\": \"local\" or \"openai\""),
         var type when type is "local" or "openai" => type,
+        InProcessModel.TypeName => throw definition.Error("type", $"model '{name}' is an in-process IChatClient ('{definition.GetString("client")}'): it exists only in the C# program that built this definition (DistilPipeline.Model), so this JSON cannot run it by itself; run it from that program, or replace the entry with a local or openai model"),
         var other => throw definition.Error("type", $"model '{name}': unknown type {PipelineDefinitionException.Quote(other)}; choose local or openai"),
     };
 

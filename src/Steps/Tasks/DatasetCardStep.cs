@@ -191,6 +191,7 @@ public sealed class DatasetCardStep : ISinkStep
     {
         _outputDirectory = sink.OutputDirectory;
         _models = sink.Models;
+        _stepMetrics = sink.StepMetrics; // the whole run's figures (a sharded run's merge sums its shards')
         _elapsed = elapsed;
         const int BatchSize = 1024;
         foreach (var file in DataFilePaths(sink.OutputDirectory))
