@@ -6,7 +6,7 @@ using Microsoft.Extensions.AI;
 namespace Distil.Library.Tests;
 
 /// <summary>A tiny local model, built once for the class, which the tests open in-process as the program would.</summary>
-public sealed class TinyModelFolder : IAsyncLifetime
+public sealed class TinyModelFolder : IAsyncLifetime, IDisposable
 {
     private readonly Workspace _workspace = new();
 
@@ -16,9 +16,11 @@ public sealed class TinyModelFolder : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        _workspace.Dispose();
+        Dispose();
         return Task.CompletedTask;
     }
+
+    public void Dispose() => _workspace.Dispose();
 }
 
 /// <summary>Any IChatClient of the program is a model, with the program's own decorators around it.</summary>

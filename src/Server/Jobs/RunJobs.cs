@@ -231,11 +231,6 @@ public sealed class RunJobs(
     }
 
     /// <summary>
-    /// Publishes each push_to_hub step's merged files, once per run: the commit carries the run id and step name, so a
-    /// merge retried after its commit went through (its worker died before recording it) finds that commit on the Hub
-    /// and records it instead of committing again.
-    /// </summary>
-    /// <summary>
     /// Publishes a finished run's merged output again with its review log applied (flipped pairs swapped, rejected ones
     /// left out): what a person's "publish" on the dashboard does. The commit marker carries a digest of the log's
     /// decisions, so publishing the same decisions again finds that commit instead of making another.
@@ -252,10 +247,15 @@ public sealed class RunJobs(
         var definition = await LoadDefinitionAsync(runId, cancellationToken)
             ?? throw new InvalidOperationException($"run {runId}: its definition no longer loads");
         var elapsed = (record.FinishedAt ?? DateTimeOffset.UtcNow) - (record.StartedAt ?? record.CreatedAt);
-        return await PublishAsync(record, definition, await MergedSinkAsync(definition, output, cancellationToken), elapsed,
+        return await PublishAsync(record, definition, await MergedSinkAsync(definition, output, run.Steps, cancellationToken), elapsed,
             await store.GetReviewsAsync(runId, cancellationToken), cancellationToken);
     }
 
+    /// <summary>
+    /// Publishes each push_to_hub step's merged files, once per run: the commit carries the run id and step name, so a
+    /// merge retried after its commit went through (its worker died before recording it) finds that commit on the Hub
+    /// and records it instead of committing again.
+    /// </summary>
     private async Task<IReadOnlyList<Publication>> PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, IReadOnlyList<Distil.Steps.Review.ReviewEntry> review, CancellationToken cancellationToken)
     {
         var steps = definition.Steps.Where(s => s.Step is IHubPublishingStep).ToList();

@@ -118,12 +118,19 @@ public sealed class InProcessModels(IReadOnlyDictionary<string, InProcessModel> 
     /// is a batch client. A decorator's <c>GetService</c> forwards to the client it wraps, so taking the batch path from
     /// there would skip the program's decorators (its logging, caching, counting); calls go through them one by one.
     /// </summary>
-    private sealed class ProgramOwnedChatClient(IChatClient inner) : DelegatingChatClient(inner)
+    private sealed class ProgramOwnedChatClient(IChatClient inner) : IChatClient
     {
-        public override object? GetService(Type serviceType, object? serviceKey = null) =>
-            serviceType == typeof(IBatchChatClient) ? (serviceKey is null ? InnerClient as IBatchChatClient : null) : base.GetService(serviceType, serviceKey);
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GetResponseAsync(messages, options, cancellationToken);
 
-        protected override void Dispose(bool disposing)
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.GetStreamingResponseAsync(messages, options, cancellationToken);
+
+        public object? GetService(Type serviceType, object? serviceKey = null) =>
+            serviceType == typeof(IBatchChatClient) ? (serviceKey is null ? inner as IBatchChatClient : null)
+            : serviceKey is null && serviceType.IsInstanceOfType(this) ? this : inner.GetService(serviceType, serviceKey);
+
+        public void Dispose()
         {
             // The program opened the client and disposes it.
         }
