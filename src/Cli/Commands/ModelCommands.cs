@@ -213,7 +213,7 @@ internal static class ModelCommands
                 catch (Distil.Engine.Text.Jinja.JinjaTemplateException e)
                 {
                     Console.Error.WriteLine($"error: chat template: {e.Message}");
-                    return 2;
+                    return ExitCodes.InvalidInput;
                 }
 
                 if (r.GetValue(showPrompt))
