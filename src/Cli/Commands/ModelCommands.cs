@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 
