@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 
 namespace Distil.Bench;

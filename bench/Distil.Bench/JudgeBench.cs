@@ -4,6 +4,7 @@ using System.Text.Json;
 using Distil.Engine;
 using Distil.Judge;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Seeding;
 using Distil.Steps;
 using Microsoft.Extensions.AI;

@@ -16,4 +16,7 @@ internal static class ExitCodes
 
     /// <summary>Interrupted (Ctrl+C): 128 + SIGINT.</summary>
     public const int Interrupted = 130;
+
+    /// <summary>Terminated (SIGTERM): 128 + SIGTERM.</summary>
+    public const int Terminated = 143;
 }

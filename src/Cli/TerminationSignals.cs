@@ -9,10 +9,6 @@ namespace Distil.Cli;
 /// </summary>
 internal sealed class TerminationSignals : IDisposable
 {
-    /// <summary>The shell's convention: 128 + the signal number.</summary>
-    public const int InterruptedExitCode = 130;
-    public const int TerminatedExitCode = 143;
-
     private readonly CancellationTokenSource _cancel = new();
     private readonly PosixSignalRegistration[] _registrations;
     private int _received;
@@ -21,8 +17,8 @@ internal sealed class TerminationSignals : IDisposable
     {
         _registrations =
         [
-            PosixSignalRegistration.Create(PosixSignal.SIGINT, context => OnSignal(context, InterruptedExitCode)),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => OnSignal(context, TerminatedExitCode)),
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, context => OnSignal(context, ExitCodes.Interrupted)),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => OnSignal(context, ExitCodes.Terminated)),
         ];
     }
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Distil.Engine.Generation;
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
 using Microsoft.Extensions.AI;

@@ -1,3 +1,5 @@
+using Distil.Engine.Model;
+
 namespace Distil.Engine;
 
 /// <summary>Opens model folders (Hugging Face / Optimum ONNX layout) as chat clients.</summary>

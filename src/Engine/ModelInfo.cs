@@ -1,4 +1,5 @@
 using System.Globalization;
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 
 namespace Distil.Engine;

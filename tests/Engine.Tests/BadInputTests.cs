@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Distil.Engine.Building;
+using Distil.Engine.Model;
 using Distil.Engine.Tests.Support;
 using Distil.Engine.Text;
 

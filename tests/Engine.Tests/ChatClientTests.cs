@@ -1,4 +1,5 @@
 using Distil.Engine.Building;
+using Distil.Engine.Model;
 using Distil.Engine.Tests.Support;
 using Microsoft.Extensions.AI;
 

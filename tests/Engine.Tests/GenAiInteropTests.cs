@@ -20,7 +20,7 @@ public sealed class GenAiInteropTests(TinyModels models)
         await using var scheduler = new GenerationScheduler(model, new SchedulerOptions { MaxBatchSize = 3, PrefixCacheBytes = 0 });
         var distil = await Task.WhenAll(Prompts.Select(p => scheduler.Submit(new GenerationRequest(p, newTokens, new HashSet<int>(), new Greedy(), default))));
 
-        using var genAiModel = new Model(models.A);
+        using var genAiModel = new Microsoft.ML.OnnxRuntimeGenAI.Model(models.A);
         for (var i = 0; i < Prompts.Length; i++)
         {
             using var parameters = new GeneratorParams(genAiModel);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Distil.Engine.Embedding;
 using Distil.Engine.Tests.Support;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 
 namespace Distil.Engine.Tests;

@@ -1,8 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using DuckDB.NET.Data;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
+using DuckDB.NET.Data;
 
 namespace Distil.Hub.Tests;
 

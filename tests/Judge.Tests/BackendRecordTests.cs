@@ -1,4 +1,5 @@
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 
 namespace Distil.Judge.Tests;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 
 namespace Distil.Judge.Tests;

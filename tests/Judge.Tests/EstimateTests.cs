@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Pipeline.Tests;
 using Distil.Steps;
 

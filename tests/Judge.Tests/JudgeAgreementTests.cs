@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Distil.Engine;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 
 namespace Distil.Judge.Tests;

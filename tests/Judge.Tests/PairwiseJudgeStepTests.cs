@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Distil.Engine;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 using Microsoft.Extensions.AI;
 

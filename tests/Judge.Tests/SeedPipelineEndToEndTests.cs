@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 using Parquet;
 using Parquet.Schema;

@@ -6,7 +6,7 @@ using Distil.Cli;
 namespace Distil.Pipeline.Tests;
 
 /// <summary>
-/// Issue 13's fuzz, in the suite: seeded mutations of the shipped pipelines and their data go through
+/// The bad-input fuzz, in the suite: seeded mutations of the shipped pipelines and their data go through
 /// <c>distil validate</c> and <c>distil run</c> (in-process, the CLI's own command layer, plus a few real processes).
 /// Whatever the input, the command ends (no hang), exits 0, 1 or 2, never lets an exception escape (no crash line,
 /// no trace), and an error message names a file.

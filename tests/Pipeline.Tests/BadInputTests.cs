@@ -5,7 +5,7 @@ using Distil.Steps;
 namespace Distil.Pipeline.Tests;
 
 /// <summary>
-/// Issue 13: every kind of bad input is caught by the one validation pass (or by the loader, for data), located
+/// Every kind of bad input is caught by the one validation pass (or by the loader, for data), located
 /// (file, line, JSON path), with no unhandled exception, no hang and no silent acceptance.
 /// </summary>
 public sealed class BadInputTests : IDisposable

@@ -97,7 +97,7 @@ public sealed class EmptyOutputTests : IDisposable
     public async Task No_rows_from_a_parquet_source_writes_its_columns_read_at_validation_and_keeps_the_errors_file()
     {
         // load_parquet reads the file's schema when the definition is checked, so even with no row reaching the
-        // sink its columns are known (issue 13; before, this was the "no rows reached it" error).
+        // sink its columns are known (an empty output is not the "no rows reached it" error).
         _ws.WritePrompts(6);
         var make = _ws.Define("""
             { "name": "make", "steps": [

@@ -1,3 +1,5 @@
+using Distil.Pipeline.Runtime;
+
 namespace Distil.Pipeline.Tests;
 
 /// <summary>Finished batches are kept in the step cache and read back on the next run instead of recomputed.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Server.Tests.Infrastructure;
 using Distil.Steps;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Server.Tests.Infrastructure;
 using Distil.Steps;
 

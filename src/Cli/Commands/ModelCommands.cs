@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Distil.Engine;
 using Distil.Engine.Building;
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Microsoft.Extensions.AI;
 
@@ -213,7 +214,7 @@ internal static class ModelCommands
                 catch (Distil.Engine.Text.Jinja.JinjaTemplateException e)
                 {
                     Console.Error.WriteLine($"error: chat template: {e.Message}");
-                    return 2;
+                    return ExitCodes.InvalidInput;
                 }
 
                 if (r.GetValue(showPrompt))

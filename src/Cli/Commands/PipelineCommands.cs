@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Steps;
 using Spectre.Console;
 

@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 
 namespace Distil.Engine.Building;

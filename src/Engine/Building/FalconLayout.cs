@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Distil.Engine.Model;
 
 namespace Distil.Engine.Building;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Distil.Engine.Model;
 using Distil.Engine.Text;
 
 namespace Distil.Engine.Building;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Distil.Engine.Model;
 
 namespace Distil.Engine.Building;
 

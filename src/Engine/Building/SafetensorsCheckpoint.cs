@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using Distil.Engine.Model;
 
 namespace Distil.Engine.Building;
 

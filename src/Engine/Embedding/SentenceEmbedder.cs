@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;

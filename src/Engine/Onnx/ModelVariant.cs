@@ -1,3 +1,5 @@
+using Distil.Engine.Model;
+
 namespace Distil.Engine.Onnx;
 
 /// <summary>

@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Distil.Engine.Model;
 
 namespace Distil.Engine.Onnx;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Distil.Engine.Model;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Distil.Engine.Onnx;

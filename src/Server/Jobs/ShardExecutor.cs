@@ -1,4 +1,5 @@
 using Distil.Pipeline;
+using Distil.Pipeline.Runtime;
 using Distil.Server.Hosting;
 using Distil.Server.Storage;
 using Distil.Steps;

@@ -25,7 +25,7 @@ public static class BindingPolicy
             if (!IsLoopbackUrl(address))
             {
                 throw new ServiceConfigurationException(
-                    $"refusing to listen on {address} without a dashboard token: set {Hosting.ServiceOptions.TokenVariable}, or bind to 127.0.0.1");
+                    $"refusing to listen on {address} without a dashboard token: set {ServiceOptions.TokenVariable}, or bind to 127.0.0.1");
             }
         }
     }

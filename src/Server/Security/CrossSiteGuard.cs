@@ -21,7 +21,7 @@ public sealed class CrossSiteGuard(RequestDelegate next, DashboardAccess access)
         if (!access.RequiresToken && !IsLoopbackHost(request.Host))
         {
             await RefuseAsync(context, StatusCodes.Status400BadRequest,
-                $"Host '{request.Host}' is not loopback: without {Hosting.ServiceOptions.TokenVariable} this server answers only to localhost, 127.x.x.x and [::1]");
+                $"Host '{request.Host}' is not loopback: without {ServiceOptions.TokenVariable} this server answers only to localhost, 127.x.x.x and [::1]");
             return;
         }
 

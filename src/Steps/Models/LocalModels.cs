@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Distil.Engine;
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
 using Distil.Engine.Text.Jinja;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Distil.Engine;
+using Distil.Engine.Model;
 using Distil.Pipeline;
 
 namespace Distil.Steps;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Distil.Engine;
+namespace Distil.Engine.Model;
 
 /// <summary>
 /// What a model folder's JSON says about a decoder, whatever its architecture: Hugging Face <c>config.json</c>

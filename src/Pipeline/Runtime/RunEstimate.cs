@@ -1,4 +1,4 @@
-namespace Distil.Pipeline;
+namespace Distil.Pipeline.Runtime;
 
 /// <summary>
 /// What a whole run would take, projected from a run over its first rows (<c>distil estimate</c>): the sample runs

@@ -1,4 +1,4 @@
-namespace Distil.Server.Hosting;
+namespace Distil.Server;
 
 /// <summary>Settings of a serve or worker process. Secrets (the connection string, the token) are never logged or shown.</summary>
 public sealed record ServiceOptions

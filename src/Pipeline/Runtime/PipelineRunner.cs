@@ -1,8 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
-using Distil.Pipeline.Runtime;
 using Microsoft.Extensions.AI;
 
-namespace Distil.Pipeline;
+namespace Distil.Pipeline.Runtime;
 
 /// <summary>
 /// Runs a definition as a TPL Dataflow network: one node per step with bounded buffers (backpressure),
