@@ -24,6 +24,11 @@ public static class ModelBuilder
         var tokenizer = tokenizerFolder is null ? PresetTokenizer.Write(outputFolder) : PresetTokenizer.CopyFrom(tokenizerFolder, outputFolder);
         var (config, float16) = ModelPreset.Get(preset, tokenizer.VocabularySize);
         config = config with { BosTokenId = tokenizer.BosTokenId, EosTokenIds = tokenizer.EosTokenIds };
+        if (config.ClassifiesSequences)
+        {
+            config = config with { PadTokenId = PresetTokenizer.NamePadding(outputFolder) };
+        }
+
         Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress, attention);
     }
 
@@ -55,7 +60,7 @@ public static class ModelBuilder
         config = config with { TorchDtype = float16 ? "float16" : "float32" };
         WriteJson(Path.Combine(outputFolder, "config.json"), config.ToJson());
         var generationConfig = Path.Combine(outputFolder, "generation_config.json");
-        if (!File.Exists(generationConfig))
+        if (!File.Exists(generationConfig) && !config.ClassifiesSequences)
         {
             var generation = new JsonObject { ["_from_model_config"] = true };
             if (config.BosTokenId is { } bos)
@@ -79,7 +84,11 @@ public static class ModelBuilder
             File.Delete(modelPath + "_data");
         }
 
-        GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
+        if (!config.ClassifiesSequences)
+        {
+            // ONNX Runtime GenAI generates text; a classifier is not something it can open.
+            GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
+        }
     }
 
     private static void WriteJson(string path, JsonNode node) =>
