@@ -132,22 +132,17 @@ public sealed class RewardModelTests(TinyModels models, RewardModelTests.RewardF
     {
         var longPair = ("Tell me a story.", string.Join(" ", Enumerable.Repeat("Once upon a time there was a model.", 20)));
         var shortPair = Pairs[3];
-        int length;
-        using (var full = RewardModel.Open(_reward.Path, new RewardModelOptions { Threads = 1 }))
-        {
-            length = full.Tokenize(longPair.Item1, longPair.Item2).Length;
-        }
-
-        var limit = length - 10;
-        using var refusing = RewardModel.Open(_reward.Path, new RewardModelOptions { Threads = 1, MaxTokens = limit });
-        var refused = refusing.Score([longPair, shortPair], batchSize: 2);
+        using var model = RewardModel.Open(_reward.Path, new RewardModelOptions { Threads = 1 });
+        Assert.Equal(4096, model.ContextLength); // the preset's max_position_embeddings: the default limit
+        var tokens = model.Tokenize(longPair.Item1, longPair.Item2);
+        var limit = tokens.Length - 10;
+        var refused = model.Score([longPair, shortPair], batchSize: 2, new RewardLengthRule(limit, TruncateLeft: false));
         Assert.Null(refused[0]);
         Assert.NotNull(refused[1]);
+        Assert.NotNull(model.Score([longPair], batchSize: 1)[0]);
 
-        using var cutting = RewardModel.Open(_reward.Path, new RewardModelOptions { Threads = 1, MaxTokens = limit, TruncateLeft = true });
-        var cut = cutting.Score([longPair, shortPair], batchSize: 2);
-        var tokens = cutting.Tokenize(longPair.Item1, longPair.Item2);
-        var lastTokens = cutting.ScoreTokens([tokens[^limit..]])[0];
+        var cut = model.Score([longPair, shortPair], batchSize: 2, new RewardLengthRule(limit, TruncateLeft: true));
+        var lastTokens = model.ScoreTokens([tokens[^limit..]])[0];
         Assert.Equal(lastTokens, cut[0]!.Value, 5);
         Assert.Equal(refused[1]!.Value, cut[1]!.Value, 5);
     }

@@ -13,9 +13,9 @@ namespace Distil.Engine.Reward;
 /// for that row, so whatever pooling the export does (Llama's: the last non-pad token) is the model's own.
 /// </summary>
 /// <remarks>
-/// Length rule: a rendered pair longer than <see cref="MaxTokens"/> gets no score (null) unless
-/// <see cref="RewardModelOptions.TruncateLeft"/> is set, in which case its first tokens are cut so that the last
-/// <see cref="MaxTokens"/> remain (the response's end, where a classifier reads its score, is kept). A folder without
+/// Length rule (<see cref="RewardLengthRule"/>): a rendered pair longer than the limit (default the model's
+/// <see cref="ContextLength"/>) gets no score (null) unless the rule truncates, in which case its first tokens are cut
+/// so that the last ones remain (the response's end, where a classifier reads its score, is kept). A folder without
 /// a pad id is scored one pair per call, since there is no way to pad it.
 /// </remarks>
 public sealed class RewardModel : IDisposable
@@ -26,9 +26,8 @@ public sealed class RewardModel : IDisposable
     private readonly bool _positions;
     private readonly bool _padLeft;
     private readonly long? _padId;
-    private readonly bool _truncateLeft;
 
-    private RewardModel(string folder, InferenceSession session, ModelTokenizer tokenizer, IChatTemplate template, RewardModelFolder layout, int maxTokens, bool truncateLeft)
+    private RewardModel(string folder, InferenceSession session, ModelTokenizer tokenizer, IChatTemplate template, RewardModelFolder layout, int contextLength)
     {
         Folder = folder;
         _session = session;
@@ -37,17 +36,19 @@ public sealed class RewardModel : IDisposable
         _positions = session.InputMetadata.ContainsKey("position_ids");
         _padLeft = layout.PadLeft;
         _padId = layout.PadTokenId ?? (layout.PadToken is { } token ? tokenizer.TokenId(token) : null);
-        MaxTokens = maxTokens;
-        _truncateLeft = truncateLeft;
+        ContextLength = contextLength;
     }
 
     public string Folder { get; }
 
-    /// <summary>The longest rendered pair scored (see the length rule).</summary>
-    public int MaxTokens { get; }
+    /// <summary>The longest input the model takes (max_position_embeddings, else the tokenizer's model_max_length).</summary>
+    public int ContextLength { get; }
 
     /// <summary>Whether rows can share a call (the folder names a pad id); otherwise each pair is scored alone.</summary>
     public bool CanBatch => _padId is not null;
+
+    /// <summary>Whether <paramref name="folder"/>'s config.json names a sequence classifier (what <see cref="Open"/> expects).</summary>
+    public static bool IsRewardModelFolder(string folder) => RewardModelFolder.IsSequenceClassifier(folder);
 
     /// <summary>Opens a reward model folder.</summary>
     /// <exception cref="ModelFormatException">The folder is not a one-label sequence classifier, or its graph does not have that interface.</exception>
@@ -59,13 +60,13 @@ public sealed class RewardModel : IDisposable
         var layout = RewardModelFolder.Read(folder);
         var tokenizer = ModelTokenizer.Load(folder);
         var template = ChatTemplates.ForModel(folder, options.ChatTemplate);
-        var maxTokens = options.MaxTokens ?? layout.ContextLength
-            ?? throw new ModelFormatException(layout.ConfigFile, "field 'max_position_embeddings' is missing (and tokenizer_config.json has no model_max_length); give the longest input explicitly");
+        var contextLength = layout.ContextLength
+            ?? throw new ModelFormatException(layout.ConfigFile, "field 'max_position_embeddings' is missing (and tokenizer_config.json has no model_max_length); say how long an input the model takes");
         var session = OrtEnvironment.OpenSession(layout.ModelFile, options.Threads, options.Device ?? ExecutionDevice.Cpu);
         try
         {
             CheckInterface(session, layout.ModelFile);
-            return new RewardModel(folder, session, tokenizer, template, layout, Math.Max(1, maxTokens), options.TruncateLeft);
+            return new RewardModel(folder, session, tokenizer, template, layout, Math.Max(1, contextLength));
         }
         catch
         {
@@ -80,12 +81,13 @@ public sealed class RewardModel : IDisposable
 
     /// <summary>
     /// The score of each pair, in order, computed <paramref name="batchSize"/> pairs per call (pairs of similar
-    /// length share a call, so padding stays small); null for a pair over <see cref="MaxTokens"/> (see the length rule).
+    /// length share a call, so padding stays small); null for a pair over the limit of <paramref name="length"/>.
     /// </summary>
-    public float?[] Score(IReadOnlyList<(string Prompt, string Response)> pairs, int batchSize, CancellationToken cancellationToken = default)
+    public float?[] Score(IReadOnlyList<(string Prompt, string Response)> pairs, int batchSize, RewardLengthRule? length = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var tokens = pairs.Select(p => Fit(Tokenize(p.Prompt, p.Response))).ToArray();
+        var limit = Math.Min(length?.MaxTokens ?? ContextLength, ContextLength);
+        var tokens = pairs.Select(p => Fit(Tokenize(p.Prompt, p.Response), limit, length?.TruncateLeft ?? false)).ToArray();
         var scores = new float?[pairs.Count];
         var order = Enumerable.Range(0, pairs.Count).Where(i => tokens[i] is not null).OrderBy(i => tokens[i]!.Length).ToList();
         foreach (var chunk in order.Chunk(CanBatch ? batchSize : 1))
@@ -157,8 +159,8 @@ public sealed class RewardModel : IDisposable
         return scores;
     }
 
-    private int[]? Fit(int[] tokens) =>
-        tokens.Length <= MaxTokens ? tokens : _truncateLeft ? tokens[^MaxTokens..] : null;
+    private static int[]? Fit(int[] tokens, int limit, bool truncateLeft) =>
+        tokens.Length <= limit ? tokens : truncateLeft ? tokens[^limit..] : null;
 
     /// <summary>The sequence-classification interface: token ids and mask in (positions optional), no KV cache,
     /// <c>logits</c> [batch, labels] out.</summary>
@@ -204,10 +206,8 @@ public sealed record RewardModelOptions
 
     /// <summary>A built-in template name or a Jinja file instead of the folder's own template.</summary>
     public string? ChatTemplate { get; init; }
-
-    /// <summary>The longest rendered pair scored; default the model's context (max_position_embeddings).</summary>
-    public int? MaxTokens { get; init; }
-
-    /// <summary>Cut over-long pairs from the start instead of leaving them unscored.</summary>
-    public bool TruncateLeft { get; init; }
 }
+
+/// <summary>What happens to a rendered pair longer than <paramref name="MaxTokens"/> (capped at the model's context):
+/// left unscored, or with <paramref name="TruncateLeft"/> cut from the start so that its last tokens are scored.</summary>
+public sealed record RewardLengthRule(int? MaxTokens, bool TruncateLeft);
