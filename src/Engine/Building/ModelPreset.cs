@@ -9,7 +9,7 @@ public static class ModelPreset
     /// cores (tiny: Llama 3.1-shaped; tiny-falcon: Falcon-7B-shaped, multi-query, one LayerNorm, parallel attention;
     /// tiny-falcon-40b-style: the new decoder architecture with ln_attn/ln_mlp and grouped KV; tiny-qwen2: q/k/v
     /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden); small has SmolLM2-135M's layer shapes (for
-/// benchmarks on CPU, where tiny is all LM head and per-step overhead); 8b-shape has Llama 3.1 8B's
+    /// benchmarks on CPU, where tiny is all LM head and per-step overhead); 8b-shape has Llama 3.1 8B's
     /// dimensions (fp16, external data) for GPU benchmarks only; tiny-reward is tiny as a reward model
     /// (LlamaForSequenceClassification, one label, no KV cache).</summary>
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
