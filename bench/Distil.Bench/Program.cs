@@ -1,6 +1,6 @@
 using Distil.Bench;
 
-// distil-bench <pipeline|engine|judge|invariance|dedup|all> [options]: each prints its figures next to a baseline measured in the same run.
+// distil-bench <pipeline|engine|judge|invariance|dedup|quant|all> [options]: each prints its figures next to a baseline measured in the same run.
 var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineBench.RunAsync,
@@ -8,6 +8,7 @@ var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordinal
     ["judge"] = JudgeBench.RunAsync,
     ["invariance"] = InvarianceBench.RunAsync,
     ["dedup"] = DedupBench.RunAsync,
+    ["quant"] = QuantBench.RunAsync,
 };
 
 var which = args.Length > 0 ? args[0] : "all";

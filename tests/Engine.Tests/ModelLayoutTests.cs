@@ -136,6 +136,36 @@ public sealed class ModelLayoutTests(TinyModels models)
         Assert.True(fromQ4.Zip(fromFull).Any(p => p.First != p.Second), "the q4 file is really a different model file");
     }
 
+    [Theory]
+    [InlineData(4, 32)]
+    [InlineData(4, 128)] // K = 64 (hidden) is shorter than a block: the tail is padded at the zero point
+    [InlineData(8, 32)]
+    [InlineData(8, 128)]
+    public void Each_quantized_layout_computes_exactly_its_dequantized_weights(int bits, int blockSize)
+    {
+        var (config, _) = ModelPreset.Get("tiny");
+        var weights = new RandomLlamaWeights(config, 1);
+        var folder = models.CopyOfA($"q{bits}-b{blockSize}");
+        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), bits: bits, blockSize: blockSize);
+        var reference = models.CopyOfA($"q{bits}-b{blockSize}-reference");
+        QuantizedVariant.Write(config, weights, Path.Combine(reference, "onnx", "model.onnx"), dequantized: true, bits: bits, blockSize: blockSize);
+
+        using var quantized = OnnxCausalLM.Load(folder, ExecutionDevice.Cpu, threads: 1, variant: "q4");
+        using var dequantized = OnnxCausalLM.Load(reference, ExecutionDevice.Cpu, threads: 1);
+        using var full = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);
+        Assert.True(quantized.Summary.Uses("MatMulNBits"));
+        long[] prompt = [5, 17, 200, 3, 99, 42, 7];
+        var (fromQuantized, fromReference, fromFull) = (LastLogits(quantized, prompt), LastLogits(dequantized, prompt), LastLogits(full, prompt));
+        var rounding = 0.0;
+        for (var v = 0; v < fromQuantized.Length; v++)
+        {
+            Assert.True(Math.Abs(fromQuantized[v] - fromReference[v]) <= 1e-4 + (1e-4 * Math.Abs(fromReference[v])), $"logit {v}: quantized {fromQuantized[v]} vs dequantized {fromReference[v]}");
+            rounding = Math.Max(rounding, Math.Abs(fromReference[v] - fromFull[v]));
+        }
+
+        Assert.True(rounding > 0, "the rounding changed the model");
+    }
+
     [Fact]
     public async Task Onnx_community_folder_generates_with_the_chosen_variant()
     {

@@ -70,6 +70,35 @@ public class PairwiseJudgeStepTests(TinyModels models)
         Assert.Equal(["A", "B", "tie"], schema.GetProperty("winner").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
     }
 
+    [Fact]
+    public async Task Ratings_from_consistent_verdicts_feed_preference_pairs()
+    {
+        var client = new ScriptedChatClient((m, _) => Judge(m[^1].Text), "judge-model");
+        var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = client });
+        var rows = new[]
+        {
+            Pair(0, "q fair", "answer 2", "answer 7"),
+            Pair(1, "q fair", "answer 9", "answer 3"),
+            Pair(2, "q biased", "answer 9", "answer 3"),
+            Pair(3, "q fair", "answer 4", "answer 4"),
+        };
+
+        var judged = await Make(", \"ratings\": true").ProcessAsync(rows, context, default);
+        Assert.Equal([Steps.List(0L, 1L), Steps.List(1L, 0L), Steps.List(null, null), Steps.List(0L, 0L)], judged.Select(r => (IReadOnlyList<object?>)r["ratings"]!));
+        Assert.DoesNotContain("ratings", ((IStep)Make()).OutputColumns);
+
+        var pairs = await ((IBatchStep)Steps.Create("""{"name": "pairs", "type": "preference_pairs", "format": "standard"}""")).ProcessAsync(judged, context, default);
+
+        // Only the two position-consistent wins become pairs, each with the winner chosen; the position-biased
+        // (inconsistent) row and the agreed tie are dropped.
+        Assert.Equal([0L, 1L], pairs.Select(p => p.Id));
+        Assert.Equal(["answer 7", "answer 9"], pairs.Select(p => p["chosen"]));
+        Assert.Equal(["answer 2", "answer 3"], pairs.Select(p => p["rejected"]));
+        Assert.Equal(1, context.Dropped[NoPairReason.MissingRatings]);
+        Assert.Equal(1, context.Dropped[NoPairReason.Tie]);
+        Assert.Equal("judge-model", pairs[0]["judge_model"]);
+    }
+
     [Theory]
     [InlineData("Both are fine, but B cites a source.\n[[B]]", true, "B")]
     [InlineData("A is wrong about [[A]]-style markers; overall [[B]]", true, "B")]

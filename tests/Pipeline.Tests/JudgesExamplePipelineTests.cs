@@ -52,5 +52,6 @@ public sealed class JudgesExamplePipelineTests : IDisposable
         Assert.Contains("rubric_judge", stdout);
         Assert.Contains("pairwise_judge", stdout);
         Assert.Contains("judge_agreement", stdout);
+        Assert.Contains("reward_model", stdout);
     }
 }

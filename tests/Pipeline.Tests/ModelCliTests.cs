@@ -28,6 +28,18 @@ public sealed class ModelCliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("q4-b128", "q4")]
+    [InlineData("q8", "quantized")]
+    public async Task A_quantized_variant_is_built_beside_the_model_and_generates(string quantize, string variant)
+    {
+        var (code, _, stderr) = await DistilProcess.RunAsync(_ws.Root, "models", "build", "--preset", "tiny", "--quantize", quantize, "--out", "m");
+        Assert.True(code == 0, stderr);
+        (code, var stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "generate", "--model", "m", "--variant", variant, "--prompt", "Hi", "--temperature", "0", "--max-new-tokens", "4", "--threads", "1", "--json");
+        Assert.True(code == 0, stderr);
+        Assert.InRange(JsonNode.Parse(stdout)!["token_ids"]!.AsArray().Count, 1, 4);
+    }
+
+    [Theory]
     [InlineData("alibi", "true")]
     [InlineData("new_decoder_architecture", "\"yes\"")]
     [InlineData("activation", "\"relu\"")]

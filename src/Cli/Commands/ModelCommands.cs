@@ -34,7 +34,12 @@ internal static class ModelCommands
             DefaultValueFactory = _ => "gqa",
         };
         attention.AcceptOnlyFromAmong("gqa", "standard");
-        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention };
+        var quantize = new Option<string?>("--quantize")
+        {
+            Description = "With --preset: also write a MatMulNBits variant: q4 / q4-b128 (onnx/model_q4.onnx, 4 bits, blocks of 32 / 128) or q8 / q8-b128 (onnx/model_quantized.onnx, 8 bits)",
+        };
+        quantize.AcceptOnlyFromAmong("q4", "q4-b128", "q8", "q8-b128");
+        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention, quantize };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
             var presetName = r.GetValue(preset);
@@ -72,7 +77,8 @@ internal static class ModelCommands
             {
                 if (presetName is not null)
                 {
-                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer), kernel);
+                    var quantized = r.GetValue(quantize) is { } q ? (q.StartsWith("q4", StringComparison.Ordinal) ? 4 : 8, q.EndsWith("-b128", StringComparison.Ordinal) ? 128 : 32) : ((int, int)?)null;
+                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer), kernel, quantized);
                 }
                 else
                 {

@@ -9,6 +9,9 @@ namespace Distil.Engine.Building;
 /// outputs <c>logits</c> (fp32) and <c>present.{i}.key|value</c>, [batch, kv_heads, seq, head_dim]), the causal
 /// padding mask, rotary tables, cached attention, norms and the lm_head. Projection weights are stored transposed
 /// for MatMul; the lm_head (tied or not) is applied with Gemm transB so the [vocab, hidden] matrix is never copied.
+/// A sequence classifier (<see cref="LlamaConfig.ClassifiesSequences"/>) has the sequence-classification interface
+/// instead: no past or present key/values, and <c>logits</c> [batch, num_labels] from the score head at each row's
+/// last real token.
 /// </summary>
 internal sealed class DecoderGraph
 {
@@ -24,8 +27,8 @@ internal sealed class DecoderGraph
         _weights = weights;
         _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
         DataType = dtype;
-        // ONNX Runtime's GroupQueryAttention refuses head sizes that are not a multiple of 8.
-        Kernel = attention == AttentionKernel.GroupQuery && config.HeadDim % 8 != 0 ? AttentionKernel.Standard : attention;
+        // ONNX Runtime's GroupQueryAttention refuses head sizes that are not a multiple of 8; a classifier has no cache for it.
+        Kernel = attention == AttentionKernel.GroupQuery && (config.HeadDim % 8 != 0 || config.ClassifiesSequences) ? AttentionKernel.Standard : attention;
         G = new GraphBuilder(config.Architecture.ModelType());
         AddInputs();
         if (Kernel == AttentionKernel.GroupQuery)
@@ -82,6 +85,28 @@ internal sealed class DecoderGraph
         return G.Graph;
     }
 
+    /// <summary>Names a sequence classifier's logits, [batch, num_labels] in fp32: the score head applied to each
+    /// row's last real token, the last column the attention mask keeps (so right and left padding read alike).</summary>
+    public OnnxGraph FinishScore(string hidden, string headName)
+    {
+        var labels = (long)_c.NumLabels!.Value;
+        var width = G.Op("Squeeze", G.Op("Shape", ["attention_mask"], new OnnxAttribute("start", Int: 1), new OnnxAttribute("end", Int: 2)), G.Int64s(0));
+        var columns = G.Op("Range", G.Int64Scalar(0), width, G.Int64Scalar(1));
+        // ArgMax has no int64 kernel in ONNX Runtime; column numbers are exact in fp32 far beyond any context.
+        var kept = G.Op("Cast", [G.Op("Mul", "attention_mask", columns)], new OnnxAttribute("to", Int: (long)OnnxDataType.Float));
+        var last = G.Op("ArgMax", [kept], new OnnxAttribute("axis", Int: 1), new OnnxAttribute("keepdims", Int: 1));
+        var pooled = G.Op("GatherND", [hidden, last], new OnnxAttribute("batch_dims", Int: 1));
+        var logits = Linear(pooled, headName);
+        if (DataType != OnnxDataType.Float)
+        {
+            logits = G.Op("Cast", [logits], new OnnxAttribute("to", Int: (long)OnnxDataType.Float));
+        }
+
+        G.Identity(logits, "logits");
+        G.Graph.Outputs.Add(new OnnxValueInfo("logits", OnnxDataType.Float, ["batch_size", labels]));
+        return G.Graph;
+    }
+
     /// <summary>x W (+ b) with W registered transposed to [in, out].</summary>
     public string Linear(string x, string weightName, string? biasName = null)
     {
@@ -104,9 +129,14 @@ internal sealed class DecoderGraph
     }
 
     /// <summary>Appends this step's k and v ([b, kv_heads, s, d], rotated) to the layer's cache, emits the present
-    /// outputs and returns softmax(q kᵀ/√d) v as [b, s, heads·d].</summary>
+    /// outputs and returns softmax(q kᵀ/√d) v as [b, s, heads·d]; a classifier attends over this call's k and v only.</summary>
     public string Attend(int layer, string q, string k, string v)
     {
+        if (_c.ClassifiesSequences)
+        {
+            return Attention(q, RepeatKv(k), RepeatKv(v));
+        }
+
         var presentKey = $"present.{layer}.key";
         var presentValue = $"present.{layer}.value";
         foreach (var name in new[] { presentKey, presentValue })
@@ -121,8 +151,12 @@ internal sealed class DecoderGraph
 
         G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_key_{layer}", [$"past_key_values.{layer}.key", k], [presentKey], [new OnnxAttribute("axis", Int: 2)]));
         G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_value_{layer}", [$"past_key_values.{layer}.value", v], [presentValue], [new OnnxAttribute("axis", Int: 2)]));
-        var keys = RepeatKv(presentKey);
-        var values = RepeatKv(presentValue);
+        return Attention(q, RepeatKv(presentKey), RepeatKv(presentValue));
+    }
+
+    /// <summary>softmax(q kᵀ/√d) v over the allowed keys, as [b, s, heads·d].</summary>
+    private string Attention(string q, string keys, string values)
+    {
         var scaledQ = G.Op("Mul", q, G.Scalar((float)(1 / Math.Sqrt(_c.HeadDim)), DataType));
         var scores = G.Op("MatMul", scaledQ, G.Op("Transpose", [keys], new OnnxAttribute("perm", Ints: [0, 1, 3, 2])));
         var floor = G.Scalar(DataType == OnnxDataType.Float16 ? -65504f : float.MinValue, DataType);
@@ -201,7 +235,7 @@ internal sealed class DecoderGraph
         graph.Inputs.Add(new OnnxValueInfo("input_ids", OnnxDataType.Int64, ["batch_size", "sequence_length"]));
         graph.Inputs.Add(new OnnxValueInfo("attention_mask", OnnxDataType.Int64, ["batch_size", "total_sequence_length"]));
         graph.Inputs.Add(new OnnxValueInfo("position_ids", OnnxDataType.Int64, ["batch_size", "sequence_length"]));
-        for (var i = 0; i < _c.NumLayers; i++)
+        for (var i = 0; i < (_c.ClassifiesSequences ? 0 : _c.NumLayers); i++)
         {
             foreach (var kind in new[] { "key", "value" })
             {

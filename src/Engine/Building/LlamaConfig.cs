@@ -51,6 +51,17 @@ public sealed record LlamaConfig
     /// <summary>"float32", "float16" or "bfloat16" as in torch_dtype.</summary>
     public string TorchDtype { get; init; } = "float32";
 
+    /// <summary>Set for a sequence classifier (<c>LlamaForSequenceClassification</c>, a reward model): a score head
+    /// (<c>score.weight</c>, [num_labels, hidden]) read at each row's last real token replaces the lm_head, and the
+    /// graph has no KV cache.</summary>
+    public int? NumLabels { get; init; }
+
+    /// <summary>The padding id a sequence classifier's batches are padded with (config.json's pad_token_id).</summary>
+    public int? PadTokenId { get; init; }
+
+    /// <summary>Whether this is a sequence classifier rather than a causal LM.</summary>
+    public bool ClassifiesSequences => NumLabels is not null;
+
     public static LlamaConfig Load(string path)
     {
         if (!File.Exists(path))
@@ -155,7 +166,7 @@ public sealed record LlamaConfig
     {
         var json = new JsonObject
         {
-            ["architectures"] = new JsonArray(Architecture.ClassName()),
+            ["architectures"] = new JsonArray(ClassifiesSequences ? Architecture.ClassName().Replace("ForCausalLM", "ForSequenceClassification", StringComparison.Ordinal) : Architecture.ClassName()),
             ["model_type"] = Architecture.ModelType(),
             ["hidden_size"] = HiddenSize,
             ["intermediate_size"] = IntermediateSize,
@@ -170,8 +181,17 @@ public sealed record LlamaConfig
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["hidden_act"] = "silu",
             ["torch_dtype"] = TorchDtype,
-            ["use_cache"] = true,
+            ["use_cache"] = !ClassifiesSequences,
         };
+        if (NumLabels is { } labels)
+        {
+            json["num_labels"] = labels;
+            if (PadTokenId is { } pad)
+            {
+                json["pad_token_id"] = pad;
+            }
+        }
+
         if (RopeScaling is { } s)
         {
             json["rope_scaling"] = new JsonObject

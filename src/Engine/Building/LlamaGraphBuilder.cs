@@ -34,6 +34,11 @@ internal sealed class LlamaGraphBuilder
         }
 
         hidden = _d.RmsNorm(hidden, LlamaWeightNames.FinalNorm);
+        if (_c.ClassifiesSequences)
+        {
+            return _d.FinishScore(hidden, LlamaWeightNames.Score);
+        }
+
         return _d.Finish(hidden, _c.TieWordEmbeddings ? LlamaWeightNames.Embedding : LlamaWeightNames.LmHead);
     }
 

@@ -7,6 +7,9 @@ public static class LlamaWeightNames
     public const string FinalNorm = "model.norm.weight";
     public const string LmHead = "lm_head.weight";
 
+    /// <summary>A sequence classifier's head, [num_labels, hidden].</summary>
+    public const string Score = "score.weight";
+
     public static string Layer(int layer, string part) => $"model.layers.{layer}.{part}.weight";
 
     public static string LayerBias(int layer, string part) => $"model.layers.{layer}.{part}.bias";
@@ -45,7 +48,11 @@ public static class LlamaWeightNames
         }
 
         yield return (FinalNorm, [c.HiddenSize]);
-        if (!c.TieWordEmbeddings)
+        if (c.NumLabels is { } labels)
+        {
+            yield return (Score, [labels, c.HiddenSize]);
+        }
+        else if (!c.TieWordEmbeddings)
         {
             yield return (LmHead, [c.VocabSize, c.HiddenSize]);
         }

@@ -19,12 +19,24 @@ public static class ModelBuilder
     /// <paramref name="tokenizerFolder"/>, that folder's tokenizer files and chat template are copied and the
     /// vocabulary size and begin/end ids come from them, so a real tokenizer can be exercised without real weights.
     /// </summary>
-    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null, AttentionKernel attention = AttentionKernel.GroupQuery)
+    /// <param name="quantized">Also write a MatMulNBits variant of the same weights: 4 bits as <c>onnx/model_q4.onnx</c>,
+    /// 8 bits as <c>onnx/model_quantized.onnx</c> (the transformers.js names), with the given block size.</param>
+    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null, AttentionKernel attention = AttentionKernel.GroupQuery, (int Bits, int BlockSize)? quantized = null)
     {
         var tokenizer = tokenizerFolder is null ? PresetTokenizer.Write(outputFolder) : PresetTokenizer.CopyFrom(tokenizerFolder, outputFolder);
         var (config, float16) = ModelPreset.Get(preset, tokenizer.VocabularySize);
         config = config with { BosTokenId = tokenizer.BosTokenId, EosTokenIds = tokenizer.EosTokenIds };
+        if (config.ClassifiesSequences)
+        {
+            config = config with { PadTokenId = PresetTokenizer.NamePadding(outputFolder) };
+        }
+
         Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress, attention);
+        if (quantized is { } q)
+        {
+            progress?.Report($"writing the {q.Bits}-bit variant (blocks of {q.BlockSize})");
+            QuantizedVariant.Write(config, new RandomLlamaWeights(config, seed), Path.Combine(outputFolder, "onnx", ModelVariant.Files[q.Bits == 4 ? "q4" : "quantized"]), attention: attention, bits: q.Bits, blockSize: q.BlockSize);
+        }
     }
 
     /// <summary>Converts a Hugging Face checkpoint folder (config.json + *.safetensors); tokenizer and generation
@@ -55,7 +67,7 @@ public static class ModelBuilder
         config = config with { TorchDtype = float16 ? "float16" : "float32" };
         WriteJson(Path.Combine(outputFolder, "config.json"), config.ToJson());
         var generationConfig = Path.Combine(outputFolder, "generation_config.json");
-        if (!File.Exists(generationConfig))
+        if (!File.Exists(generationConfig) && !config.ClassifiesSequences)
         {
             var generation = new JsonObject { ["_from_model_config"] = true };
             if (config.BosTokenId is { } bos)
@@ -79,7 +91,11 @@ public static class ModelBuilder
             File.Delete(modelPath + "_data");
         }
 
-        GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
+        if (!config.ClassifiesSequences)
+        {
+            // ONNX Runtime GenAI generates text; a classifier is not something it can open.
+            GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
+        }
     }
 
     private static void WriteJson(string path, JsonNode node) =>

@@ -3,20 +3,22 @@ namespace Distil.Engine.Building;
 /// <summary>Named shapes for models built from seeded random weights.</summary>
 public static class ModelPreset
 {
-    public static IReadOnlyList<string> Names { get; } = ["tiny", "small", "8b-shape", "tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
+    public static IReadOnlyList<string> Names { get; } = ["tiny", "small", "8b-shape", "tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3", "tiny-reward"];
 
     /// <summary>The config and storage type of a preset; the tiny ones are fp32 and small enough for tests on two
     /// cores (tiny: Llama 3.1-shaped; tiny-falcon: Falcon-7B-shaped, multi-query, one LayerNorm, parallel attention;
     /// tiny-falcon-40b-style: the new decoder architecture with ln_attn/ln_mlp and grouped KV; tiny-qwen2: q/k/v
     /// biases; tiny-qwen3: per-head q/k norms, head_dim·heads ≠ hidden); small has SmolLM2-135M's layer shapes (for
-/// benchmarks on CPU, where tiny is all LM head and per-step overhead); 8b-shape has Llama 3.1 8B's
-    /// dimensions (fp16, external data) for GPU benchmarks only.</summary>
+    /// benchmarks on CPU, where tiny is all LM head and per-step overhead); 8b-shape has Llama 3.1 8B's
+    /// dimensions (fp16, external data) for GPU benchmarks only; tiny-reward is tiny as a reward model
+    /// (LlamaForSequenceClassification, one label, no KV cache).</summary>
     /// <remarks>The vocabulary is that of the tokenizer written with the preset (engine-text's Llama-3-style one).</remarks>
     public static (LlamaConfig Config, bool Float16) Get(string name) => Get(name, PresetTokenizer.VocabularySize);
 
     /// <summary>The preset's shape around a vocabulary of <paramref name="vocabularySize"/> ids (a copied tokenizer's).</summary>
     internal static (LlamaConfig Config, bool Float16) Get(string name, int vocabularySize) => name switch
     {
+        "tiny-reward" => (Get("tiny", vocabularySize).Config with { NumLabels = 1 }, false),
         "tiny" => (new LlamaConfig
         {
             HiddenSize = 64,

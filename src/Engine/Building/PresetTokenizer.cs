@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Distil.Engine.Text;
 
 namespace Distil.Engine.Building;
@@ -41,6 +43,24 @@ internal static class PresetTokenizer
             throw new TokenizerFormatException(sourceFolder, "the tokenizer names no end-of-sequence token (eos_token in tokenizer_config.json), so generation could never stop");
         }
         return new Ids(tokenizer.BeginOfTextId, eos, tokenizer.VocabularySize);
+    }
+
+    /// <summary>
+    /// Names the padding token in the folder's tokenizer_config.json (<c>pad_token</c>, right padding) and returns its
+    /// id, for a sequence classifier's batches: Llama 3's <c>&lt;|finetune_right_pad_id|&gt;</c> when the tokenizer has
+    /// it, else the first end-of-sequence token. Never <c>&lt;|eot_id|&gt;</c> if avoidable: a graph that finds a row's
+    /// end by the first pad id would stop at the end of the first turn.
+    /// </summary>
+    public static int NamePadding(string folder)
+    {
+        var tokenizer = ModelTokenizer.Load(folder);
+        var name = tokenizer.TokenId("<|finetune_right_pad_id|>") is not null ? "<|finetune_right_pad_id|>" : tokenizer.Decode([tokenizer.EndOfSequenceIds[0]]);
+        var file = Path.Combine(folder, "tokenizer_config.json");
+        var json = File.Exists(file) ? JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? new JsonObject() : new JsonObject();
+        json["pad_token"] = name;
+        json["padding_side"] = "right";
+        File.WriteAllText(file, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return tokenizer.TokenId(name) ?? tokenizer.EndOfSequenceIds[0];
     }
 
     private static int Id(string special)

@@ -2,15 +2,17 @@ using Distil.Engine.Onnx;
 
 namespace Distil.Engine.Building;
 
-/// <summary>Writes a 4-bit variant (<c>onnx/model_q4.onnx</c>, MatMulNBits projections) next to a model's
-/// full-precision file, as transformers.js / onnx-community folders carry one.</summary>
+/// <summary>Writes a quantized variant (MatMulNBits projections: <c>onnx/model_q4.onnx</c> at the default 4 bits in
+/// blocks of 32) next to a model's full-precision file, as transformers.js / onnx-community folders carry one.</summary>
 internal static class QuantizedVariant
 {
     /// <param name="dequantized">Write the rounded weights back as float MatMuls instead (the quantized graph's
     /// exact reference).</param>
-    public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false, AttentionKernel attention = AttentionKernel.GroupQuery)
+    /// <param name="bits">4 or 8 bits per weight.</param>
+    /// <param name="blockSize">Weights per scale (a power of two from 16 to 256; 32 or 128 are the usual choices).</param>
+    public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false, AttentionKernel attention = AttentionKernel.GroupQuery, int bits = 4, int blockSize = Int4Weights.BlockSize)
     {
-        var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float, attention), dequantized);
+        var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float, attention), dequantized, bits, blockSize);
         OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, externalDataFile: null);
     }
 }

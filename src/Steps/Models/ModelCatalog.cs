@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Text.Json;
 using Distil.Engine.Building;
+using Distil.Engine.Reward;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
 using OpenAI;
@@ -136,7 +137,9 @@ public sealed class ModelCatalog : IModelProvider
             w.WriteEndObject();
             w.WriteEndObject();
         });
-        var decoding = invariant
+        var decoding = files.Count > 0 && RewardModel.IsRewardModelFolder(path)
+            ? "reward model (sequence classifier): one score per response, independent of batching"
+            : invariant
             ? "batch-invariant decoding (GroupQueryAttention over each row's own tokens, CPU): outputs independent of batching"
             : deterministic
                 ? "deterministic: one request at a time, outputs independent of batching"
@@ -161,7 +164,7 @@ public sealed class ModelCatalog : IModelProvider
             await ModelFolderBuilder.EnsureBuiltAsync(path, recipe.Preset, recipe.Seed, cancellationToken).ConfigureAwait(false);
         }
 
-        return LocalModels.Open(name, path, definition);
+        return RewardModel.IsRewardModelFolder(path) ? RewardModelClient.Open(name, path, definition) : LocalModels.Open(name, path, definition);
     }
 
     /// <summary>The model folder, and the recipe to build it with when it does not exist yet.</summary>

@@ -8,7 +8,10 @@ namespace Distil.Steps;
 /// <c>pairwise_judge</c>: an A-vs-B verdict on a row's two <c>generations</c>, asked in both orders (0 as A, then
 /// 1 as A). Only a position-consistent verdict counts: <c>pairwise_winner</c> is the index both orders named (null
 /// for an inconsistent pair or an agreed tie) and <c>pairwise_consistent</c> says whether they agreed. The step
-/// tallies rows judged and rows consistent, so the manifest and the dataset card show its agreement rate.
+/// tallies rows judged and rows consistent, so the manifest and the dataset card show its agreement rate. With
+/// <c>"ratings": true</c> it also writes <c>ratings</c> for preference_pairs: 1 for the consistent winner and 0 for the
+/// other, 0 and 0 for an agreed tie (a tie, which preference_pairs drops), null and null for an inconsistent pair
+/// (missing ratings, dropped too), so only position-consistent verdicts become pairs.
 /// </summary>
 public sealed class PairwiseJudgeStep : ModelTask
 {
@@ -20,7 +23,7 @@ public sealed class PairwiseJudgeStep : ModelTask
 
     public static readonly StepType Type = new(
         "pairwise_judge",
-        ParametersWith("allow_ties", "structured_output", "rationale_max_length", PromptInput.Parameter),
+        ParametersWith("allow_ties", "structured_output", "rationale_max_length", "ratings", PromptInput.Parameter),
         p => new PairwiseJudgeStep(p),
         "A-vs-B verdict on two generations, judged in both orders; keeps position-consistent verdicts");
 
@@ -28,6 +31,7 @@ public sealed class PairwiseJudgeStep : ModelTask
     private readonly bool _json;
     private readonly int _rationaleMaxLength;
     private readonly bool _messages;
+    private readonly bool _ratings;
 
     public PairwiseJudgeStep(StepParameters parameters)
         : base(parameters)
@@ -37,12 +41,14 @@ public sealed class PairwiseJudgeStep : ModelTask
         _allowTies = parameters.GetBoolean("allow_ties", true);
         _json = parameters.GetBoolean("structured_output", true);
         _rationaleMaxLength = parameters.GetInt32("rationale_max_length", 300, 8, 8000);
+        _ratings = parameters.GetBoolean("ratings", false);
     }
 
     public override IReadOnlyList<string> InputColumns { get; }
 
-    public override IReadOnlyList<string> OutputColumns =>
-        ["pairwise_winner", "pairwise_consistent", "pairwise_rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
+    public override IReadOnlyList<string> OutputColumns => _ratings
+        ? ["pairwise_winner", "pairwise_consistent", "pairwise_rationales", "ratings", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)]
+        : ["pairwise_winner", "pairwise_consistent", "pairwise_rationales", "judge_model", TokenColumns.Input(Name), TokenColumns.Output(Name)];
 
     protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
@@ -84,6 +90,11 @@ public sealed class PairwiseJudgeStep : ModelTask
             row["pairwise_consistent"] = consistent;
             row["pairwise_rationales"] = new List<object?> { inOrder.Rationale, swapped.Rationale };
             row["judge_model"] = judgeName;
+            if (_ratings)
+            {
+                row["ratings"] = Ratings(consistent, winner);
+            }
+
             calls.Context.Tally(Judged);
             if (consistent)
             {
@@ -91,6 +102,14 @@ public sealed class PairwiseJudgeStep : ModelTask
             }
         }
     }
+
+    /// <summary>The verdict as ratings of the two responses: winner above loser, equal for a tie, none when the orders disagreed.</summary>
+    private static List<object?> Ratings(bool consistent, int? winner) => (consistent, winner) switch
+    {
+        (false, _) => [null, null],
+        (true, null) => [0L, 0L],
+        (true, { } w) => [w == 0 ? 1L : 0L, w == 1 ? 1L : 0L],
+    };
 
     private PairwiseVerdict Read(ModelReply reply) =>
         reply.Response is null ? PairwiseVerdict.Fail($"judge '{Model}' failed: {reply.Error}") : PairwiseJudging.Parse(reply.Text, _allowTies);
