@@ -1,3 +1,4 @@
+using Distil.Pipeline.Runtime;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;

@@ -1,3 +1,4 @@
+using Distil.Pipeline.Runtime;
 using System.Security.Cryptography;
 using Distil.Pipeline;
 using Distil.Pipeline.Tests;

@@ -183,7 +183,7 @@ public sealed class RewardModelStepTests(RewardModelStepTests.Workspace workspac
     {
         var json = $$"""{"name": "p", "models": {"rm": {{model}}}, "steps": [{"name": "load", "type": "load_jsonl", "path": "x.jsonl"}, {"name": "score", "type": "reward_model", "after": ["load"], {{parameters}}}]}""";
         var e = Assert.Throws<PipelineDefinitionException>(() => PipelineDefinition.Parse(json, DefinitionFile, Steps.Registry));
-        var problem = Assert.Single((e.Problems.Count > 0 ? e.Problems : [e]).Where(p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal)));
+        var problem = Assert.Single(e.Problems.Count > 0 ? e.Problems : [e], p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal));
         Assert.Equal(path, problem.JsonPath);
         Assert.Contains(message, problem.Message);
     }
@@ -197,7 +197,7 @@ public sealed class RewardModelStepTests(RewardModelStepTests.Workspace workspac
         var entry = $$"""{"type": "local", "path": {{JsonSerializer.Serialize(chat)}}}""";
         var json = $$$"""{"name": "p", "models": {"rm": {{{entry}}}}, "steps": [{"name": "load", "type": "load_jsonl", "path": "x.jsonl"}, {"name": "score", "type": "reward_model", "after": ["load"], "model": "rm"}]}""";
         var e = Assert.Throws<PipelineDefinitionException>(() => PipelineDefinition.Parse(json, DefinitionFile, Steps.Registry));
-        var problem = Assert.Single((e.Problems.Count > 0 ? e.Problems : [e]).Where(p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal)));
+        var problem = Assert.Single(e.Problems.Count > 0 ? e.Problems : [e], p => p.JsonPath!.StartsWith("$.steps", StringComparison.Ordinal));
         Assert.Equal("$.steps[1].model", problem.JsonPath);
         Assert.Contains("not a reward model", problem.Message);
     }

@@ -1,3 +1,4 @@
+using Distil.Pipeline.Runtime;
 using Distil.Engine;
 using Distil.Steps;
 using Microsoft.Extensions.AI;

@@ -49,8 +49,8 @@ public sealed class RewardExamplePipelineTests : IDisposable
                 Assert.Equal(expected[i]!.Value, rewards[i], 4);
             }
 
-            Assert.Equal(rewards.Max(), Convert.ToDouble(row["chosen_rating"]), 6);
-            Assert.Equal(rewards.Min(), Convert.ToDouble(row["rejected_rating"]), 6);
+            Assert.Equal(rewards.Max(), Convert.ToDouble(row["chosen_rating"], System.Globalization.CultureInfo.InvariantCulture), 6);
+            Assert.Equal(rewards.Min(), Convert.ToDouble(row["rejected_rating"], System.Globalization.CultureInfo.InvariantCulture), 6);
         }
     }
 }

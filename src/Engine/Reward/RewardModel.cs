@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
 using Microsoft.Extensions.AI;

@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 

@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using Distil.Engine;
 using Distil.Engine.Reward;
 using Distil.Engine.Text;
