@@ -37,24 +37,25 @@ internal static class EngineBench
 
             Console.WriteLine($"engine: {threads} ONNX Runtime threads, {steps} new tokens per sequence, {Environment.ProcessorCount} cores");
             var batches = OptionText(args, "--batches")?.Split(',').Select(int.Parse).ToArray() ?? [1, 8, 32];
-            Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7} {"in model",10}");
+            Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7}   engine wall time: {Phases.Header}");
             var repeats = Option(args, "--repeats", 2);
             double? batchOneEngine = null;
             foreach (var batch in batches)
             {
                 // Alternate the two and keep each one's best run, so that load from other processes hits both alike.
-                double bare = 0, engine = 0, inForward = 0;
+                double bare = 0, engine = 0;
+                var phases = default(Phases);
                 for (var i = 0; i < repeats; i++)
                 {
                     bare = Math.Max(bare, BareSessionTokensPerSecond(folder, threads, batch, steps));
-                    var (tokensPerSecond, forwardShare) = await EngineTokensPerSecond(folder, threads, batch, steps);
+                    var (tokensPerSecond, split) = await EngineTokensPerSecond(folder, threads, batch, steps);
                     if (tokensPerSecond > engine)
                     {
-                        (engine, inForward) = (tokensPerSecond, forwardShare);
+                        (engine, phases) = (tokensPerSecond, split);
                     }
                 }
 
-                Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3} {inForward,10:P0}");
+                Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3}   {phases}");
                 if (batch == 1)
                 {
                     batchOneEngine = engine;
@@ -154,27 +155,48 @@ internal static class EngineBench
         return Math.Max(Run(), Run());
     }
 
-    /// <summary>Engine output tokens/s and the share of its wall time spent inside forward passes.</summary>
-    private static async Task<(double TokensPerSecond, double ForwardShare)> EngineTokensPerSecond(string folder, int threads, int batch, int steps)
+    /// <summary>Engine output tokens/s and where its wall time went.</summary>
+    private static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps)
     {
         using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = batch, PrefixCacheBytes = 0 });
         var requests = Enumerable.Range(0, batch)
             .Select(_ => new BatchChatRequest([new ChatMessage(ChatRole.User, "Hello")], new ChatOptions { Temperature = 0, MaxOutputTokens = steps }))
             .ToList();
-        async Task<(double, double)> Run()
+        async Task<(double, Phases)> Run()
         {
-            var forwardBefore = client.Statistics.ForwardTime;
+            var before = Phases.Read(client.Statistics, TimeSpan.Zero);
             var clock = Stopwatch.StartNew();
             var results = await client.GetResponsesAsync(requests);
             var tokens = results.Sum(r => r.Response?.Usage?.OutputTokenCount ?? throw new InvalidOperationException(r.Error));
             var elapsed = clock.Elapsed;
-            return (tokens / elapsed.TotalSeconds, (client.Statistics.ForwardTime - forwardBefore) / elapsed);
+            return (tokens / elapsed.TotalSeconds, Phases.Read(client.Statistics, elapsed) - before);
         }
 
         await Run();
         var first = await Run();
         var second = await Run();
         return first.Item1 >= second.Item1 ? first : second;
+    }
+
+    /// <summary>The engine's wall time split by the scheduler's counters: forward passes over prompts, decode forward
+    /// passes, choosing tokens, the loop's bookkeeping (admission, inputs, cache merges) and what lies outside the
+    /// loop (chat templates, tokenization, request and response objects, waiting for the loop to pick work up).</summary>
+    private readonly record struct Phases(TimeSpan Wall, TimeSpan Prefill, TimeSpan Decode, TimeSpan Sampling, TimeSpan Busy)
+    {
+        public const string Header = "prefill / decode forward / sampling / bookkeeping / outside the loop";
+
+        public static Phases Read(Distil.Engine.Generation.SchedulerStatistics statistics, TimeSpan wall) =>
+            new(wall, statistics.PrefillTime, statistics.DecodeTime, statistics.SamplingTime, statistics.BusyTime);
+
+        public static Phases operator -(Phases after, Phases before) =>
+            new(after.Wall - before.Wall, after.Prefill - before.Prefill, after.Decode - before.Decode, after.Sampling - before.Sampling, after.Busy - before.Busy);
+
+        public override string ToString()
+        {
+            var wall = Wall;
+            string Share(TimeSpan part) => wall > TimeSpan.Zero ? $"{part / wall,4:P0}" : "   -";
+            return $"{Share(Prefill)} / {Share(Decode)} / {Share(Sampling)} / {Share(Busy - Prefill - Decode - Sampling)} / {Share(Wall - Busy)}";
+        }
     }
 
     private static async Task<(double TokensPerSecond, long Steps)> MixedWorkload(string folder, int threads, bool continuous)
