@@ -189,6 +189,7 @@ internal static class EngineBench
             var results = await client.GetResponsesAsync(requests);
             var tokens = results.Sum(r => r.Response?.Usage?.OutputTokenCount ?? throw new InvalidOperationException(r.Error));
             var elapsed = clock.Elapsed;
+            await Settled(client.Statistics);
             return (tokens / elapsed.TotalSeconds, Phases.Read(client.Statistics, elapsed) - before);
         }
 
@@ -241,6 +242,20 @@ internal static class EngineBench
         var stops = PeerBench.Stops(folder);
         yield return new PeerBench.TransformersJs(folder, threads, stops);
         yield return new PeerBench.GenAi(folder, threads, stops);
+    }
+
+    /// <summary>Waits for the scheduler's loop to finish the iteration that completed the last request: it adds that
+    /// iteration's busy time after the requests' tasks have completed.</summary>
+    private static async Task Settled(Distil.Engine.Generation.SchedulerStatistics statistics)
+    {
+        var busy = statistics.BusyTime;
+        for (var stable = 0; stable < 5;)
+        {
+            await Task.Delay(20);
+            var now = statistics.BusyTime;
+            stable = now == busy ? stable + 1 : 0;
+            busy = now;
+        }
     }
 
     private static string MixedPrompt(int i) => $"Request {i}: tell me something.";
