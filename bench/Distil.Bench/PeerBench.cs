@@ -25,7 +25,7 @@ internal static class PeerBench
     {
         string Name { get; }
 
-        /// <summary>Delivered tokens per second over all groups (the model loaded and warmed beforehand).</summary>
+        /// <summary>Delivered tokens per second over all groups, the better of two rounds (the model loaded and warmed beforehand).</summary>
         double TokensPerSecond(IReadOnlyList<Group> groups);
     }
 
@@ -108,9 +108,16 @@ internal static class PeerBench
 
         public double TokensPerSecond(IReadOnlyList<Group> groups)
         {
-            var clock = Stopwatch.StartNew();
-            var generated = groups.SelectMany(Generate).ToList();
-            return Delivered(groups, generated, _stops) / clock.Elapsed.TotalSeconds;
+            // Best of two rounds, as the engine's side keeps its best.
+            var best = 0.0;
+            for (var round = 0; round < 2; round++)
+            {
+                var clock = Stopwatch.StartNew();
+                var generated = groups.SelectMany(Generate).ToList();
+                best = Math.Max(best, Delivered(groups, generated, _stops) / clock.Elapsed.TotalSeconds);
+            }
+
+            return best;
         }
 
         public void Dispose()

@@ -1,8 +1,9 @@
 // Timing peer for bench/Distil.Bench (engine --peers): greedy generation with transformers.js over a local model
 // folder, fed token ids. Reads {"folder", "threads", "groups": [{"prompts": [[ids]], "max_new_tokens"}]} on stdin;
 // each group is one generate call (prompts of unequal length left-padded with a zero mask, as transformers.js
-// batches). The model is loaded and warmed with the first group before the clock starts. Prints
-// {"seconds", "generated": [[ids]]}: wall time of all groups and the new tokens of every prompt, in order.
+// batches). The model is loaded and warmed with a short call before the clock starts. Prints
+// {"seconds", "generated": [[ids]]}: the faster of two rounds' wall time over all groups and the new tokens of
+// every prompt, in order.
 import path from 'node:path';
 import { AutoModelForCausalLM, Tensor, env } from '@huggingface/transformers';
 
@@ -44,11 +45,16 @@ async function generate(group) {
 }
 
 await generate({ prompts: [input.groups[0].prompts[0]], max_new_tokens: 2 });
-const started = process.hrtime.bigint();
-const generated = [];
-for (const group of input.groups) {
-  generated.push(...await generate(group));
+// Best of two rounds, as the engine's side of the bench keeps its best.
+let seconds = Infinity;
+let generated = [];
+for (let round = 0; round < 2; round++) {
+  const started = process.hrtime.bigint();
+  generated = [];
+  for (const group of input.groups) {
+    generated.push(...await generate(group));
+  }
+  seconds = Math.min(seconds, Number(process.hrtime.bigint() - started) / 1e9);
 }
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await model.dispose();
 process.stdout.write(JSON.stringify({ seconds, generated }));
