@@ -14,7 +14,8 @@ namespace Distil.Bench;
 /// machine; then continuous vs static batching on a mixed-length workload.
 /// Options: --threads N (default: all cores), --tokens N (decode steps, default 64), --batches 1,8,32,
 /// --repeats N (alternating rounds, best kept), --preset NAME (default tiny), --model FOLDER (instead of a
-/// fresh preset), --no-mixed.
+/// fresh preset), --no-mixed, --mixed-max N (largest budget of the mixed workload, default 160), --peers (the same
+/// batches and mixed workload on transformers.js and ONNX Runtime GenAI, printed as Distil ÷ peer).
 /// </summary>
 internal static class EngineBench
 {
@@ -37,24 +38,27 @@ internal static class EngineBench
 
             Console.WriteLine($"engine: {threads} ONNX Runtime threads, {steps} new tokens per sequence, {Environment.ProcessorCount} cores");
             var batches = OptionText(args, "--batches")?.Split(',').Select(int.Parse).ToArray() ?? [1, 8, 32];
-            Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7} {"in model",10}");
+            Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7}   engine wall time: {Phases.Header}");
             var repeats = Option(args, "--repeats", 2);
             double? batchOneEngine = null;
+            var engineByBatch = new Dictionary<int, double>();
             foreach (var batch in batches)
             {
                 // Alternate the two and keep each one's best run, so that load from other processes hits both alike.
-                double bare = 0, engine = 0, inForward = 0;
+                double bare = 0, engine = 0;
+                var phases = default(Phases);
                 for (var i = 0; i < repeats; i++)
                 {
                     bare = Math.Max(bare, BareSessionTokensPerSecond(folder, threads, batch, steps));
-                    var (tokensPerSecond, forwardShare) = await EngineTokensPerSecond(folder, threads, batch, steps);
+                    var (tokensPerSecond, split) = await EngineTokensPerSecond(folder, threads, batch, steps);
                     if (tokensPerSecond > engine)
                     {
-                        (engine, inForward) = (tokensPerSecond, forwardShare);
+                        (engine, phases) = (tokensPerSecond, split);
                     }
                 }
 
-                Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3} {inForward,10:P0}");
+                Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3}   {phases}");
+                engineByBatch[batch] = engine;
                 if (batch == 1)
                 {
                     batchOneEngine = engine;
@@ -70,14 +74,31 @@ internal static class EngineBench
                     $"→ at most {limit:F0} tok/s at batch 1; engine {single:F0} tok/s = {single / limit:P0} of it");
             }
 
+            var mixedMax = Option(args, "--mixed-max", 160);
+            var peers = args.Contains("--peers");
+            if (peers)
+            {
+                ComparePeers(folder, threads, steps, engineByBatch);
+            }
+
             if (args.Contains("--no-mixed"))
             {
                 return;
             }
 
-            var (continuous, stepsContinuous) = await MixedWorkload(folder, threads, continuous: true);
-            var (drained, stepsStatic) = await MixedWorkload(folder, threads, continuous: false);
-            Console.WriteLine($"mixed lengths (48 requests, 4..160 tokens, 8 slots): continuous {continuous:F0} tok/s in {stepsContinuous} steps, static {drained:F0} tok/s in {stepsStatic} steps, ratio {continuous / drained:F2}");
+            var (continuous, stepsContinuous) = await MixedWorkload(folder, threads, continuous: true, mixedMax);
+            var (drained, stepsStatic) = await MixedWorkload(folder, threads, continuous: false, mixedMax);
+            Console.WriteLine($"mixed lengths (48 requests, 4..{mixedMax} tokens, 8 slots): continuous {continuous:F0} tok/s in {stepsContinuous} steps, static {drained:F0} tok/s in {stepsStatic} steps, ratio {continuous / drained:F2}");
+            if (peers)
+            {
+                var groups = PeerBench.Groups(PeerBench.PromptIds(folder, Enumerable.Range(0, 48).Select(MixedPrompt)), Enumerable.Range(0, 48).Select(i => MixedBudget(i, mixedMax)).ToArray(), 8);
+                foreach (var peer in Peers(folder, threads))
+                {
+                    var rate = peer.TokensPerSecond(groups);
+                    Console.WriteLine($"mixed lengths on {peer.Name} (static groups of 8): {rate:F1} tok/s; Distil continuous ÷ {peer.Name} = {continuous / rate:F2}");
+                    (peer as IDisposable)?.Dispose();
+                }
+            }
         }
         finally
         {
@@ -154,21 +175,22 @@ internal static class EngineBench
         return Math.Max(Run(), Run());
     }
 
-    /// <summary>Engine output tokens/s and the share of its wall time spent inside forward passes.</summary>
-    private static async Task<(double TokensPerSecond, double ForwardShare)> EngineTokensPerSecond(string folder, int threads, int batch, int steps)
+    /// <summary>Engine output tokens/s and where its wall time went.</summary>
+    private static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps)
     {
         using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = batch, PrefixCacheBytes = 0 });
         var requests = Enumerable.Range(0, batch)
             .Select(_ => new BatchChatRequest([new ChatMessage(ChatRole.User, "Hello")], new ChatOptions { Temperature = 0, MaxOutputTokens = steps }))
             .ToList();
-        async Task<(double, double)> Run()
+        async Task<(double, Phases)> Run()
         {
-            var forwardBefore = client.Statistics.ForwardTime;
+            var before = Phases.Read(client.Statistics, TimeSpan.Zero);
             var clock = Stopwatch.StartNew();
             var results = await client.GetResponsesAsync(requests);
             var tokens = results.Sum(r => r.Response?.Usage?.OutputTokenCount ?? throw new InvalidOperationException(r.Error));
             var elapsed = clock.Elapsed;
-            return (tokens / elapsed.TotalSeconds, (client.Statistics.ForwardTime - forwardBefore) / elapsed);
+            await Settled(client.Statistics);
+            return (tokens / elapsed.TotalSeconds, Phases.Read(client.Statistics, elapsed) - before);
         }
 
         await Run();
@@ -177,11 +199,75 @@ internal static class EngineBench
         return first.Item1 >= second.Item1 ? first : second;
     }
 
-    private static async Task<(double TokensPerSecond, long Steps)> MixedWorkload(string folder, int threads, bool continuous)
+    /// <summary>The engine's wall time split by the scheduler's counters: forward passes over prompts, decode forward
+    /// passes, choosing tokens, the loop's bookkeeping (admission, inputs, cache merges) and what lies outside the
+    /// loop (chat templates, tokenization, request and response objects, waiting for the loop to pick work up).</summary>
+    private readonly record struct Phases(TimeSpan Wall, TimeSpan Prefill, TimeSpan Decode, TimeSpan Sampling, TimeSpan Busy)
+    {
+        public const string Header = "prefill / decode forward / sampling / bookkeeping / outside the loop";
+
+        public static Phases Read(Distil.Engine.Generation.SchedulerStatistics statistics, TimeSpan wall) =>
+            new(wall, statistics.PrefillTime, statistics.DecodeTime, statistics.SamplingTime, statistics.BusyTime);
+
+        public static Phases operator -(Phases after, Phases before) =>
+            new(after.Wall - before.Wall, after.Prefill - before.Prefill, after.Decode - before.Decode, after.Sampling - before.Sampling, after.Busy - before.Busy);
+
+        public override string ToString()
+        {
+            var wall = Wall;
+            string Share(TimeSpan part) => wall > TimeSpan.Zero ? $"{part / wall,4:P0}" : "   -";
+            return $"{Share(Prefill)} / {Share(Decode)} / {Share(Sampling)} / {Share(Busy - Prefill - Decode - Sampling)} / {Share(Wall - Busy)}";
+        }
+    }
+
+    /// <summary>The batch table's engine figures next to each peer on the same prompts and budgets.</summary>
+    private static void ComparePeers(string folder, int threads, int steps, Dictionary<int, double> engineByBatch)
+    {
+        var prompt = PeerBench.PromptIds(folder, ["Hello"])[0];
+        foreach (var peer in Peers(folder, threads))
+        {
+            foreach (var (batch, engine) in engineByBatch)
+            {
+                var rate = peer.TokensPerSecond([new PeerBench.Group(Enumerable.Repeat(prompt, batch).ToArray(), Enumerable.Repeat(steps, batch).ToArray())]);
+                Console.WriteLine($"batch {batch,2} on {peer.Name}: {rate:F1} tok/s; Distil {engine:F1} tok/s, Distil ÷ {peer.Name} = {engine / rate:F2}");
+            }
+
+            (peer as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>The peers one after the other (each created when reached, so only one holds its model at a time).</summary>
+    private static IEnumerable<PeerBench.IPeer> Peers(string folder, int threads)
+    {
+        var stops = PeerBench.Stops(folder);
+        yield return new PeerBench.TransformersJs(folder, threads, stops);
+        yield return new PeerBench.GenAi(folder, threads, stops);
+    }
+
+    /// <summary>Waits for the scheduler's loop to finish the iteration that completed the last request: it adds that
+    /// iteration's busy time after the requests' tasks have completed.</summary>
+    private static async Task Settled(Distil.Engine.Generation.SchedulerStatistics statistics)
+    {
+        var busy = statistics.BusyTime;
+        for (var stable = 0; stable < 5;)
+        {
+            await Task.Delay(20);
+            var now = statistics.BusyTime;
+            stable = now == busy ? stable + 1 : 0;
+            busy = now;
+        }
+    }
+
+    private static string MixedPrompt(int i) => $"Request {i}: tell me something.";
+
+    /// <summary>Request <paramref name="i"/>'s new-token budget, spread over 4..<paramref name="max"/>.</summary>
+    private static int MixedBudget(int i, int max) => 4 + ((i * 37 % 157) * (max - 4) / 156);
+
+    private static async Task<(double TokensPerSecond, long Steps)> MixedWorkload(string folder, int threads, bool continuous, int mixedMax)
     {
         using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = 8, ContinuousBatching = continuous, PrefixCacheBytes = 0 });
         var requests = Enumerable.Range(0, 48)
-            .Select(i => new BatchChatRequest([new ChatMessage(ChatRole.User, $"Request {i}: tell me something.")], new ChatOptions { Temperature = 0, MaxOutputTokens = 4 + (i * 37 % 157) }))
+            .Select(i => new BatchChatRequest([new ChatMessage(ChatRole.User, MixedPrompt(i))], new ChatOptions { Temperature = 0, MaxOutputTokens = MixedBudget(i, mixedMax) }))
             .ToList();
         await client.GetResponsesAsync(requests.Take(8).ToList());
         var before = client.Statistics.DecodeSteps;

@@ -25,6 +25,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     private readonly int _context;
     private readonly int _prefillChunk;
     private readonly bool _leftAligned;
+    private readonly StepInputs _inputs = new();
     private readonly Task _loop;
 
     public GenerationScheduler(OnnxCausalLM model, SchedulerOptions options)
@@ -78,7 +79,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     {
         var active = new List<Sequence>();
         var pending = new Queue<GenerationRequest>();
-        KvState? batch = null;
+        using var batch = KvHandle.Empty();
         var logits = new float[_options.MaxBatchSize * _model.VocabSize];
         try
         {
@@ -111,35 +112,39 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                     continue;
                 }
 
-                var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, _options.MaxBatchSize - active.Count) : [];
-                batch = Rearrange(batch, active, joiners);
-                if (batch is null)
-                {
-                    continue;
-                }
-
+                var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    var next = DecodeStep(batch, active, logits);
-                    batch.Dispose();
-                    batch = next;
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    foreach (var sequence in active)
+                    var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, _options.MaxBatchSize - active.Count) : [];
+                    Rearrange(batch, active, joiners);
+                    if (!batch.HasValue)
                     {
-                        sequence.Request.Completion.TrySetException(e);
+                        continue;
                     }
 
-                    active.Clear();
-                    batch.Dispose();
-                    batch = null;
+                    try
+                    {
+                        batch.Reset(DecodeStep(batch.State, active, logits));
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        foreach (var sequence in active)
+                        {
+                            sequence.Request.Completion.TrySetException(e);
+                        }
+
+                        active.Clear();
+                        batch.Reset(null);
+                    }
+                }
+                finally
+                {
+                    Statistics.AddBusyTime(Stopwatch.GetElapsedTime(started));
                 }
             }
         }
         finally
         {
-            batch?.Dispose();
             var disposed = new ObjectDisposedException(nameof(GenerationScheduler), "the model was disposed while the request was running");
             foreach (var sequence in active)
             {
@@ -160,9 +165,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     {
         var n = active.Count;
         var total = batch.Length + 1;
-        var ids = new long[n];
-        var positions = new long[n];
-        var mask = new long[n * total];
+        var ids = _inputs.Ids(n);
+        var positions = _inputs.Positions(n);
+        var mask = _inputs.Mask(n * total);
         for (var r = 0; r < n; r++)
         {
             var sequence = active[r];
@@ -180,7 +185,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
         var started = Stopwatch.GetTimestamp();
         var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
-        Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+        Statistics.AddDecodeTime(Stopwatch.GetElapsedTime(started));
         Statistics.AddStep();
         // Rows are independent (each has its own sampler and handler), and the session's threads are idle now:
         // sampling over a 100k vocabulary per row is worth spreading over the cores.
@@ -191,6 +196,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             Advance(sequence, _model.LastLogits(next, r, logits));
         }
 
+        started = Stopwatch.GetTimestamp();
         if (n >= 4)
         {
             Parallel.For(0, n, AdvanceRow);
@@ -203,6 +209,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
         }
 
+        Statistics.AddSamplingTime(Stopwatch.GetElapsedTime(started));
         return next;
     }
 
@@ -279,7 +286,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         var k = requests.Count;
         var width = requests.Max(r => r.PromptTokens.Length);
         var logits = new float[k * _model.VocabSize];
-        KvState? past = null;
+        using var past = KvHandle.Empty();
         try
         {
             var ids = new long[k * width];
@@ -302,8 +309,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             using (var empty = _model.EmptyCache(k))
             {
                 var started = Stopwatch.GetTimestamp();
-                past = _model.Forward(ids, mask, positions, k, width, empty, logits, lastColumns);
-                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
+                past.Reset(_model.Forward(ids, mask, positions, k, width, empty, logits, lastColumns));
+                Statistics.AddPrefillTime(Stopwatch.GetElapsedTime(started));
             }
 
             Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
@@ -311,14 +318,13 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Fail(requests, past, e);
+            return Fail(requests, e);
         }
     }
 
-    /// <summary>A prefill that threw fails every request it carried and releases what it had computed.</summary>
-    private static Joiner? Fail(List<GenerationRequest> requests, KvState? past, Exception error)
+    /// <summary>A prefill that threw fails every request it carried (its handle releases what it had computed).</summary>
+    private static Joiner? Fail(List<GenerationRequest> requests, Exception error)
     {
-        past?.Dispose();
         foreach (var request in requests)
         {
             request.Completion.TrySetException(error);
@@ -327,9 +333,11 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Chooses each prefilled row's first token; the rows not done join the batch with their cache.</summary>
-    private Joiner? Join(List<GenerationRequest> requests, KvState past, float[] logits, int width)
+    /// <summary>Chooses each prefilled row's first token; the rows not done join the batch with the cache, which
+    /// leaves <paramref name="past"/> for the joiner (and stays there, to be disposed, when every row is done).</summary>
+    private Joiner? Join(List<GenerationRequest> requests, KvHandle past, float[] logits, int width)
     {
+        var started = Stopwatch.GetTimestamp();
         var sequences = new List<Sequence>();
         for (var r = 0; r < requests.Count; r++)
         {
@@ -341,13 +349,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
         }
 
-        if (sequences.Count == 0)
-        {
-            past.Dispose();
-            return null;
-        }
-
-        return new Joiner(sequences, past);
+        Statistics.AddSamplingTime(Stopwatch.GetElapsedTime(started));
+        return sequences.Count == 0 ? null : new Joiner(sequences, past.Release());
     }
 
     private bool Admissible(GenerationRequest request)
@@ -378,10 +381,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         var width = requests.Max(r => r.PromptTokens.Length);
         var chunk = (int)Math.Clamp(_options.PrefillLogitsBudgetBytes / (4L * _model.VocabSize * k), 1, 512);
         var logits = new float[k * _model.VocabSize];
-        KvState? past = null;
+        using var past = KvHandle.Owning(_model.EmptyCache(k));
         try
         {
-            past = _model.EmptyCache(k);
             for (var from = 0; from < width; from += chunk)
             {
                 var to = Math.Min(width, from + chunk);
@@ -409,10 +411,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 }
 
                 var started = Stopwatch.GetTimestamp();
-                var next = _model.Forward(ids, mask, positions, k, columns, past, to == width ? logits : []);
-                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
-                past.Dispose();
-                past = next;
+                past.Reset(_model.Forward(ids, mask, positions, k, columns, past.State, to == width ? logits : []));
+                Statistics.AddPrefillTime(Stopwatch.GetElapsedTime(started));
             }
 
             Statistics.AddPrefill(requests.Sum(r => r.PromptTokens.Length));
@@ -420,7 +420,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Fail(requests, past, e);
+            return Fail(requests, e);
         }
     }
 
@@ -432,12 +432,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     {
         var tokens = request.PromptTokens;
         var (cached, done, snapshotAt) = plan;
-        KvState? past = null;
-        var pastOwned = true;
+        using var past = cached is null ? KvHandle.Owning(_model.EmptyCache(1)) : KvHandle.Borrowing(cached);
         try
         {
-            past = cached ?? _model.EmptyCache(1);
-            pastOwned = cached is null;
             Statistics.AddReused(done);
             var logits = new float[_model.VocabSize];
             while (done < tokens.Length)
@@ -459,19 +456,12 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 var mask = new long[end];
                 mask.AsSpan().Fill(1);
                 var started = Stopwatch.GetTimestamp();
-                var next = _model.Forward(ids, mask, positions, 1, end - done, past, end == tokens.Length ? logits : []);
-                Statistics.AddForwardTime(Stopwatch.GetElapsedTime(started));
-                if (pastOwned)
-                {
-                    past.Dispose();
-                }
-
-                past = next;
-                pastOwned = true;
+                past.Reset(_model.Forward(ids, mask, positions, 1, end - done, past.State, end == tokens.Length ? logits : []));
+                Statistics.AddPrefillTime(Stopwatch.GetElapsedTime(started));
                 if (end == snapshotAt)
                 {
                     // A compact copy: the step's outputs also hold its [1, chunk, vocab] logits.
-                    var snapshot = Copy(past);
+                    var snapshot = Copy(past.State);
                     if (!_prefixCache.Add(tokens[..end], snapshot))
                     {
                         snapshot.Dispose();
@@ -483,21 +473,13 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
 
             var sequence = new Sequence(request) { Length = tokens.Length };
-            if (Advance(sequence, logits))
-            {
-                past.Dispose();
-                return null;
-            }
-
-            return new Joiner([sequence], past);
+            var sampling = Stopwatch.GetTimestamp();
+            var finished = Advance(sequence, logits);
+            Statistics.AddSamplingTime(Stopwatch.GetElapsedTime(sampling));
+            return finished ? null : new Joiner([sequence], past.Release());
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            if (pastOwned)
-            {
-                past?.Dispose();
-            }
-
             request.Completion.TrySetException(e);
             return null;
         }
@@ -549,49 +531,54 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
     /// <summary>Drops finished rows, compacts columns that are padding for every remaining row and appends the
     /// joiners' rows right-aligned — one pass through the merge graph per joiner group.</summary>
-    private KvState? Rearrange(KvState? batch, List<Sequence> active, List<Joiner> joiners)
+    private void Rearrange(KvHandle batch, List<Sequence> active, List<Joiner> joiners)
     {
         var keep = active.Where(s => !s.Done).ToList();
-        if (batch is not null && keep.Count == active.Count && joiners.Count == 0)
+        if (batch.HasValue && keep.Count == active.Count && joiners.Count == 0)
         {
-            return batch;
+            return;
         }
 
         active.Clear();
         active.AddRange(keep);
         if (keep.Count == 0)
         {
-            batch?.Dispose();
-            batch = null;
+            batch.Reset(null);
         }
 
-        foreach (var (sequences, cache) in joiners)
+        // Each joiner's cache is owned here from the start, so a failed merge releases every one not yet merged.
+        var owned = joiners.Select(j => (j.Sequences, Cache: KvHandle.Owning(j.Cache))).ToList();
+        try
         {
-            var whole = sequences.Count == cache.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && Occupied(cache, sequences) == (0, cache.Length);
-            KvState merged;
-            if (batch is null && whole)
+            foreach (var (sequences, cache) in owned)
             {
-                merged = cache;
+                var state = cache.State;
+                var whole = sequences.Count == state.Batch && sequences.Select((s, i) => s.Row == i).All(x => x) && Occupied(state, sequences) == (0, state.Length);
+                if (!batch.HasValue && whole)
+                {
+                    batch.Reset(cache.Release());
+                }
+                else
+                {
+                    batch.Reset(batch.HasValue ? Merge(batch.State, active, state, sequences) : Merge(state, sequences, state, []));
+                    cache.Reset(null);
+                }
+
+                active.AddRange(sequences);
             }
-            else
+        }
+        finally
+        {
+            foreach (var (_, cache) in owned)
             {
-                merged = batch is null ? Merge(cache, sequences, cache, []) : Merge(batch, active, cache, sequences);
-                batch?.Dispose();
                 cache.Dispose();
             }
-
-            batch = merged;
-            active.AddRange(sequences);
         }
 
-        if (joiners.Count == 0 && batch is not null)
+        if (joiners.Count == 0 && batch.HasValue)
         {
-            var merged = Merge(batch, active, batch, []);
-            batch.Dispose();
-            batch = merged;
+            batch.Reset(Merge(batch.State, active, batch.State, []));
         }
-
-        return batch;
     }
 
     /// <summary>Stacks <paramref name="firstRows"/>' rows of <paramref name="first"/> over <paramref name="secondRows"/>'
@@ -629,7 +616,32 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         : _leftAligned ? (0, rows.Max(s => s.Length))
         : (rows.Min(s => s.PadLeft), cache.Length);
 
+    /// <summary>Prefilled rows about to join the batch; owns <see cref="Cache"/> until <see cref="Rearrange"/> takes it.</summary>
     private sealed record Joiner(List<Sequence> Sequences, KvState Cache);
+
+    /// <summary>The decode step's input arrays, kept across steps and grown to the largest step seen (doubling, so a
+    /// mask that widens by a column per step is reallocated only now and then); Forward reads only their leading part.</summary>
+    private sealed class StepInputs
+    {
+        private long[] _ids = [];
+        private long[] _positions = [];
+        private long[] _mask = [];
+
+        public long[] Ids(int count) => Grow(ref _ids, count);
+
+        public long[] Positions(int count) => Grow(ref _positions, count);
+
+        /// <summary>Zeroed over its first <paramref name="count"/> elements (every column padding until filled).</summary>
+        public long[] Mask(int count)
+        {
+            var mask = Grow(ref _mask, count);
+            Array.Clear(mask, 0, count);
+            return mask;
+        }
+
+        private static long[] Grow(ref long[] buffer, int count) =>
+            buffer.Length >= count ? buffer : buffer = new long[Math.Max(count, buffer.Length * 2)];
+    }
 
     private sealed class Sequence(GenerationRequest request)
     {

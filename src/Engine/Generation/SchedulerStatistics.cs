@@ -7,7 +7,10 @@ public sealed class SchedulerStatistics
     private long _generatedTokens;
     private long _prefillTokens;
     private long _reusedPrefixTokens;
-    private long _forwardTicks;
+    private long _prefillTicks;
+    private long _decodeTicks;
+    private long _samplingTicks;
+    private long _busyTicks;
 
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
 
@@ -19,9 +22,30 @@ public sealed class SchedulerStatistics
     public long ReusedPrefixTokens => Interlocked.Read(ref _reusedPrefixTokens);
 
     /// <summary>Time spent inside the model's forward passes (prefill and decode).</summary>
-    public TimeSpan ForwardTime => TimeSpan.FromTicks(Interlocked.Read(ref _forwardTicks));
+    public TimeSpan ForwardTime => PrefillTime + DecodeTime;
 
-    internal void AddForwardTime(TimeSpan elapsed) => Interlocked.Add(ref _forwardTicks, elapsed.Ticks);
+    /// <summary>Time inside forward passes over prompts.</summary>
+    public TimeSpan PrefillTime => Read(ref _prefillTicks);
+
+    /// <summary>Time inside single-token decode steps.</summary>
+    public TimeSpan DecodeTime => Read(ref _decodeTicks);
+
+    /// <summary>Time choosing tokens from logits (constraints, sampler, detokenizer, stop strings), all rows.</summary>
+    public TimeSpan SamplingTime => Read(ref _samplingTicks);
+
+    /// <summary>Time the scheduler's loop was working (not waiting for requests); the part that is neither forward
+    /// passes nor sampling is its bookkeeping (admission, inputs, cache merges and compaction).</summary>
+    public TimeSpan BusyTime => Read(ref _busyTicks);
+
+    public TimeSpan BookkeepingTime => BusyTime - ForwardTime - SamplingTime;
+
+    internal void AddPrefillTime(TimeSpan elapsed) => Interlocked.Add(ref _prefillTicks, elapsed.Ticks);
+
+    internal void AddDecodeTime(TimeSpan elapsed) => Interlocked.Add(ref _decodeTicks, elapsed.Ticks);
+
+    internal void AddSamplingTime(TimeSpan elapsed) => Interlocked.Add(ref _samplingTicks, elapsed.Ticks);
+
+    internal void AddBusyTime(TimeSpan elapsed) => Interlocked.Add(ref _busyTicks, elapsed.Ticks);
 
     internal void AddStep() => Interlocked.Increment(ref _decodeSteps);
 
@@ -30,4 +54,6 @@ public sealed class SchedulerStatistics
     internal void AddPrefill(long count) => Interlocked.Add(ref _prefillTokens, count);
 
     internal void AddReused(long count) => Interlocked.Add(ref _reusedPrefixTokens, count);
+
+    private static TimeSpan Read(ref long ticks) => TimeSpan.FromTicks(Interlocked.Read(ref ticks));
 }

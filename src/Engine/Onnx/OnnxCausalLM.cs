@@ -14,6 +14,12 @@ internal sealed class OnnxCausalLM : IDisposable
     private readonly InferenceSession _session;
     private readonly OrtMemoryInfo _kvMemory;
     private readonly RunOptions _runOptions = new();
+    private readonly OrtIoBinding _binding;
+    private readonly OrtValue _cacheBranchOn = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
+    private readonly OrtValue _cacheBranchOff = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
+    private float[] _stepLogitsBuffer = [];
+    private OrtValue? _stepLogits;
+    private int _stepLogitsBatch = -1;
 
     private OnnxCausalLM(InferenceSession session, string modelFile, KvLayout layout, DecoderConfig config, OnnxFileSummary summary, ExecutionDevice device)
     {
@@ -25,6 +31,7 @@ internal sealed class OnnxCausalLM : IDisposable
         Device = device;
         _kvMemory = device.KvMemory();
         Merger = new KvMerger(layout, device);
+        _binding = session.CreateIoBinding();
     }
 
     public string ModelFile { get; }
@@ -78,65 +85,108 @@ internal sealed class OnnxCausalLM : IDisposable
 
     /// <summary>
     /// Runs <paramref name="seq"/> new tokens per row after <paramref name="past"/>. <paramref name="mask"/> is
-    /// [batch, past.Length + seq] (1 = real token); <paramref name="positions"/> is [batch, seq]. Writes the logits
+    /// [batch, past.Length + seq] (1 = real token); <paramref name="positions"/> is [batch, seq]; the arrays may be
+    /// longer (buffers kept by the caller across steps), only their leading elements are read. Writes the logits
     /// of each row's last position into <paramref name="lastLogits"/> ([batch, vocab]) and returns the new cache.
     /// The caller still owns <paramref name="past"/>. An empty <paramref name="lastLogits"/> skips the copy: read
-    /// them in place with <see cref="LastLogits"/> while the returned cache lives. <paramref name="lastColumns"/> gives
-    /// each row's last real column when rows are right-padded (null: the last column for every row).
+    /// them in place with <see cref="LastLogits"/> while the returned cache lives (for a single-token step, until
+    /// the next single-token step). <paramref name="lastColumns"/> gives each row's last real column when rows are
+    /// right-padded (null: the last column for every row). One caller at a time: the binding is reused.
     /// </summary>
     public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits, int[]? lastColumns = null)
     {
         var total = past.Length + seq;
-        using var ids = OrtValue.CreateTensorValueFromMemory(inputIds, [batch, seq]);
-        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [batch, total]);
-        using var positionValue = OrtValue.CreateTensorValueFromMemory(positions, [batch, seq]);
-        using var cacheBranch = Layout.HasCacheBranchFlag ? OrtValue.CreateTensorValueFromMemory(new[] { past.Length > 0 }, [1]) : null;
-        using var binding = _session.CreateIoBinding();
-        binding.BindInput(Layout.InputIds, ids);
-        binding.BindInput(Layout.AttentionMask, maskValue);
-        if (Layout.HasPositionIds)
-        {
-            binding.BindInput(Layout.PositionIds, positionValue);
-        }
-
-        if (cacheBranch is not null)
-        {
-            binding.BindInput(KvLayout.CacheBranchInput, cacheBranch);
-        }
-
-        for (var i = 0; i < past.Tensors.Length; i++)
-        {
-            binding.BindInput(Layout.PastNames[i], past.Tensors[i]);
-        }
-
-        binding.BindOutputToDevice(Layout.Logits, OrtMemoryInfo.DefaultInstance);
-        foreach (var name in Layout.PresentNames)
-        {
-            binding.BindOutputToDevice(name, _kvMemory);
-        }
-
-        _session.RunWithBinding(_runOptions, binding);
-        var outputs = binding.GetOutputValues();
+        using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputIds.AsMemory(0, batch * seq), [batch, seq]);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mask.AsMemory(0, batch * total), [batch, total]);
+        using var positionValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, positions.AsMemory(0, batch * seq), [batch, seq]);
+        var binding = _binding;
         try
         {
-            if (!lastLogits.IsEmpty)
+            binding.BindInput(Layout.InputIds, ids);
+            binding.BindInput(Layout.AttentionMask, maskValue);
+            if (Layout.HasPositionIds)
             {
-                CopyLastLogits(outputs[0], batch, seq, lastColumns, lastLogits);
+                binding.BindInput(Layout.PositionIds, positionValue);
             }
 
-            var present = new OrtValue[Layout.PresentNames.Length];
-            for (var i = 0; i < present.Length; i++)
+            if (Layout.HasCacheBranchFlag)
             {
-                present[i] = outputs[i + 1];
+                binding.BindInput(KvLayout.CacheBranchInput, past.Length > 0 ? _cacheBranchOn : _cacheBranchOff);
             }
 
-            return new KvState(outputs, present, batch, total) { Logits = outputs[0] };
+            for (var i = 0; i < past.Tensors.Length; i++)
+            {
+                binding.BindInput(Layout.PastNames[i], past.Tensors[i]);
+            }
+
+            if (StepLogits(batch, seq) is { } stepLogits)
+            {
+                binding.BindOutput(Layout.Logits, stepLogits);
+            }
+            else
+            {
+                binding.BindOutputToDevice(Layout.Logits, OrtMemoryInfo.DefaultInstance);
+            }
+
+            foreach (var name in Layout.PresentNames)
+            {
+                binding.BindOutputToDevice(name, _kvMemory);
+            }
+
+            _session.RunWithBinding(_runOptions, binding);
+            var outputs = binding.GetOutputValues();
+            try
+            {
+                if (!lastLogits.IsEmpty)
+                {
+                    CopyLastLogits(outputs[0], batch, seq, lastColumns, lastLogits);
+                }
+
+                var present = new OrtValue[Layout.PresentNames.Length];
+                for (var i = 0; i < present.Length; i++)
+                {
+                    present[i] = outputs[i + 1];
+                }
+
+                return new KvState(outputs, present, batch, total) { Logits = outputs[0] };
+            }
+            catch
+            {
+                outputs.Dispose();
+                throw;
+            }
         }
-        catch
+        finally
         {
-            outputs.Dispose();
-            throw;
+            // The binding would otherwise keep this step's past and present alive until the next step.
+            binding.ClearBoundInputs();
+            binding.ClearBoundOutputs();
         }
+    }
+
+    /// <summary>A single-token step's fp32 logits go into one host buffer kept across steps (grown to the widest
+    /// batch seen) instead of a fresh [batch, 1, vocab] allocation per step; null for other shapes and types.</summary>
+    private OrtValue? StepLogits(int batch, int seq)
+    {
+        if (seq != 1 || Layout.LogitsType != TensorElementType.Float)
+        {
+            return null;
+        }
+
+        if (_stepLogitsBatch != batch)
+        {
+            var needed = (long)batch * VocabSize;
+            if (_stepLogitsBuffer.Length < needed)
+            {
+                _stepLogitsBuffer = GC.AllocateUninitializedArray<float>(checked((int)needed), pinned: true);
+            }
+
+            _stepLogits?.Dispose();
+            _stepLogits = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _stepLogitsBuffer.AsMemory(0, (int)needed), [batch, 1, VocabSize]);
+            _stepLogitsBatch = batch;
+        }
+
+        return _stepLogits;
     }
 
     /// <summary>Row <paramref name="row"/>'s last-position logits of a single-token step, in place when they are fp32
@@ -163,6 +213,10 @@ internal sealed class OnnxCausalLM : IDisposable
     public void Dispose()
     {
         Merger.Dispose();
+        _binding.Dispose();
+        _stepLogits?.Dispose();
+        _cacheBranchOn.Dispose();
+        _cacheBranchOff.Dispose();
         _runOptions.Dispose();
         _session.Dispose();
     }
