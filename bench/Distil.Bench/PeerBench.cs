@@ -1,3 +1,4 @@
+using Distil.Engine.Model;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Distil.Engine;

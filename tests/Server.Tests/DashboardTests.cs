@@ -41,9 +41,14 @@ public sealed class DashboardTests(PostgresServer postgres) : IDisposable
         {
             Assert.Equal((i + 1).ToString(CultureInfo.InvariantCulture), await bars.Nth(i).GetAttributeAsync("data-rating"));
             Assert.Equal("24", await bars.Nth(i).GetAttributeAsync("data-count"));
+            Assert.Equal("24", await bars.Nth(i).Locator(".count").InnerTextAsync());
         }
 
-        Assert.Contains("Explain idea number 0 in one sentence.", await page.Locator("#samples").InnerTextAsync());
+        Assert.Contains("tallest 24", await page.Locator("#rating-axis").InnerTextAsync());
+        // Sample rows are field tables a person can read, not JSON text.
+        var sample = page.Locator("#samples table.sample").First;
+        Assert.Equal("Explain idea number 0 in one sentence.", await sample.Locator("tr:has(th:text-is('instruction')) td").InnerTextAsync());
+        Assert.DoesNotContain("{\"", await page.Locator("#samples").InnerTextAsync());
         var steps = page.Locator("#steps tr[data-step]");
         Assert.Equal(["load", "pace", "keep", "write"], await steps.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.step)"));
         Assert.Contains("120", await page.Locator("#steps tr[data-step=write]").InnerTextAsync());

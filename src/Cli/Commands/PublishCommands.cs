@@ -74,10 +74,10 @@ internal static class PublishCommands
             {
                 var source = DatasetSource.FromFolder(parse.GetValue(folder)!);
                 PublishResult result;
-                if (Distil.Steps.Review.ReviewLog.FindFile(source) is { } logFile && Distil.Steps.Review.ReviewLog.ReadFile(logFile) is { Count: > 0 } log)
+                if (Distil.Steps.ReviewLog.FindFile(source) is { } logFile && Distil.Steps.ReviewLog.ReadFile(logFile) is { Count: > 0 } log)
                 {
                     // People's flips and rejections (the dashboard's review log) apply to what is published, never to the run's files.
-                    await using var reviewed = await Distil.Steps.Review.ReviewedDataset.PrepareAsync(source, log, cancellationToken);
+                    await using var reviewed = await Distil.Steps.ReviewedDataset.PrepareAsync(source, log, cancellationToken);
                     var counts = reviewed.Counts;
                     await error.WriteLineAsync($"Applying the review log {logFile}: {counts.Reviewed} rows reviewed, {counts.Flipped} flipped, {counts.Rejected} rejected");
                     result = await HubPublisher.PublishAsync(reviewed.Source, options, cancellationToken);

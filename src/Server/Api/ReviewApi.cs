@@ -2,7 +2,7 @@ using System.Globalization;
 using Distil.Pipeline;
 using Distil.Server.Jobs;
 using Distil.Server.Storage;
-using Distil.Steps.Review;
+using Distil.Steps;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -48,9 +48,6 @@ internal sealed class RunBudget
         return new RunBudget(store, runId, budget, prices);
     }
 
-    public static string StopMessage(decimal spentUsd, decimal budgetUsd) =>
-        string.Create(CultureInfo.InvariantCulture, $"budget: the run's models cost ${spentUsd:0.######}, its budget_usd is ${budgetUsd} (all shards together)");
-
     /// <summary>What the steps' tokens so far cost (steps whose model has no price cost nothing).</summary>
     public decimal CostOf(IEnumerable<StepProgress> steps) =>
         steps.Sum(s => _priceOfStep.TryGetValue(s.Step, out var price) ? price.Cost(s.InputTokens, s.OutputTokens) : 0);

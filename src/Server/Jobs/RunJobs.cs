@@ -256,7 +256,7 @@ public sealed class RunJobs(
     /// merge retried after its commit went through (its worker died before recording it) finds that commit on the Hub
     /// and records it instead of committing again.
     /// </summary>
-    private async Task<IReadOnlyList<Publication>> PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, IReadOnlyList<Distil.Steps.Review.ReviewEntry> review, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<Publication>> PublishAsync(RunRecord run, PipelineDefinition definition, SinkContext merged, TimeSpan elapsed, IReadOnlyList<Distil.Steps.ReviewEntry> review, CancellationToken cancellationToken)
     {
         var steps = definition.Steps.Where(s => s.Step is IHubPublishingStep).ToList();
         var publications = new List<Publication>();
@@ -274,7 +274,7 @@ public sealed class RunJobs(
             foreach (var step in steps)
             {
                 var publishing = (IHubPublishingStep)step.Step;
-                var marker = CommitMarker(run.Id, step.Name) + (review.Count == 0 ? "" : $" review: {Distil.Steps.Review.ReviewLog.DecisionsDigest(review)}");
+                var marker = CommitMarker(run.Id, step.Name) + (review.Count == 0 ? "" : $" review: {Distil.Steps.ReviewLog.DecisionsDigest(review)}");
                 var result = await publishing.PublishMergedAsync(merged, elapsed, copy, marker, logger, cancellationToken, review);
                 var publication = new Publication(step.Name, result.RepoUrl ?? publishing.Target.ToDirectory, result.CommitUrl, DateTimeOffset.UtcNow);
                 await store.RecordPublicationAsync(run.Id, publication, cancellationToken);

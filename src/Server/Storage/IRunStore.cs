@@ -71,10 +71,10 @@ public interface IRunStore
     /// a row's latest entry counts). Postgres keeps it in <c>distil.reviews</c>; the single-process store in
     /// <c>review.jsonl</c> beside the run's merged output, where <c>distil publish</c> finds it.
     /// </summary>
-    Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken);
+    Task AppendReviewAsync(Guid runId, Distil.Steps.ReviewEntry entry, CancellationToken cancellationToken);
 
     /// <summary>The run's review log in the order it was appended.</summary>
-    Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken);
+    Task<IReadOnlyList<Distil.Steps.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken);
 
     /// <summary>Cancels a run that is not over; false when there was nothing to cancel.</summary>
     Task<bool> CancelRunAsync(Guid runId, CancellationToken cancellationToken);

@@ -232,7 +232,7 @@ public sealed class InMemoryRunStore : IRunStore
     }
 
     public Task<bool> StopAtBudgetAsync(Guid runId, decimal spentUsd, decimal budgetUsd, CancellationToken cancellationToken) =>
-        Task.FromResult(SetTerminal(runId, RunState.Cancelled, RunBudget.StopMessage(spentUsd, budgetUsd)));
+        Task.FromResult(SetTerminal(runId, RunState.Cancelled, BudgetStop.Message(spentUsd, budgetUsd)));
 
     public Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken)
     {
@@ -300,28 +300,28 @@ public sealed class InMemoryRunStore : IRunStore
         return Task.CompletedTask;
     }
 
-    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken)
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.ReviewEntry entry, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            Distil.Steps.Review.ReviewLog.AppendFile(
+            Distil.Steps.ReviewLog.AppendFile(
                 ReviewLogPath(runId) ?? throw new InvalidOperationException($"run {runId} has no merged output to review"), entry);
         }
 
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Distil.Steps.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return Task.FromResult(ReviewLogPath(runId) is { } path ? Distil.Steps.Review.ReviewLog.ReadFile(path) : []);
+            return Task.FromResult(ReviewLogPath(runId) is { } path ? Distil.Steps.ReviewLog.ReadFile(path) : []);
         }
     }
 
     /// <summary>The log lives beside the merged output, so it outlives this process and <c>distil publish</c> applies it.</summary>
     private string? ReviewLogPath(Guid runId) =>
-        _runs.TryGetValue(runId, out var e) && e.Output is { } output ? Path.Combine(output, Distil.Steps.Review.ReviewLog.FileName) : null;
+        _runs.TryGetValue(runId, out var e) && e.Output is { } output ? Path.Combine(output, Distil.Steps.ReviewLog.FileName) : null;
 
     public Task UpsertScheduleAsync(ScheduleRecord schedule, CancellationToken cancellationToken)
     {

@@ -259,7 +259,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
     }, cancellationToken);
 
     public Task<bool> StopAtBudgetAsync(Guid runId, decimal spentUsd, decimal budgetUsd, CancellationToken cancellationToken) =>
-        SetTerminalAsync(runId, RunState.Cancelled, RunBudget.StopMessage(spentUsd, budgetUsd), cancellationToken);
+        SetTerminalAsync(runId, RunState.Cancelled, BudgetStop.Message(spentUsd, budgetUsd), cancellationToken);
 
     public Task<RunState?> GetRunStateAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<RunState?>(async ct =>
     {
@@ -491,7 +491,7 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         await command.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
-    public Task AppendReviewAsync(Guid runId, Distil.Steps.Review.ReviewEntry entry, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
+    public Task AppendReviewAsync(Guid runId, Distil.Steps.ReviewEntry entry, CancellationToken cancellationToken) => TransientRetry.RunAsync(async ct =>
     {
         await using var command = _dataSource.CreateCommand(
             "INSERT INTO distil.reviews (run_id, file, row_index, action, reviewer, reviewed_at, digest) VALUES ($1, $2, $3, $4, $5, $6, $7)");
@@ -505,13 +505,13 @@ public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
         await command.ExecuteNonQueryAsync(ct);
     }, cancellationToken);
 
-    public Task<IReadOnlyList<Distil.Steps.Review.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<Distil.Steps.Review.ReviewEntry>>(async ct =>
+    public Task<IReadOnlyList<Distil.Steps.ReviewEntry>> GetReviewsAsync(Guid runId, CancellationToken cancellationToken) => TransientRetry.RunAsync<IReadOnlyList<Distil.Steps.ReviewEntry>>(async ct =>
     {
         await using var command = _dataSource.CreateCommand(
             "SELECT file, row_index, action, reviewer, reviewed_at, digest FROM distil.reviews WHERE run_id = $1 ORDER BY seq");
         command.Parameters.Add(new() { Value = runId });
         await using var reader = await command.ExecuteReaderAsync(ct);
-        var entries = new List<Distil.Steps.Review.ReviewEntry>();
+        var entries = new List<Distil.Steps.ReviewEntry>();
         while (await reader.ReadAsync(ct))
         {
             entries.Add(new(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),

@@ -23,6 +23,6 @@ public interface IHubPublishingStep
     /// </summary>
     /// <param name="elapsed">The whole run's time, for the card.</param>
     /// <param name="definitionFile">The definition to publish beside the data (null: none).</param>
-    /// <param name="review">People's decisions about the pairs (<see cref="Review.ReviewedDataset"/>), applied to what goes up; empty: none.</param>
-    Task<PublishResult> PublishMergedAsync(SinkContext merged, TimeSpan elapsed, string? definitionFile, string commitMarker, Microsoft.Extensions.Logging.ILogger? logger, CancellationToken cancellationToken, IReadOnlyList<Review.ReviewEntry>? review = null);
+    /// <param name="review">People's decisions about the pairs (<see cref="ReviewedDataset"/>), applied to what goes up; empty: none.</param>
+    Task<PublishResult> PublishMergedAsync(SinkContext merged, TimeSpan elapsed, string? definitionFile, string commitMarker, Microsoft.Extensions.Logging.ILogger? logger, CancellationToken cancellationToken, IReadOnlyList<ReviewEntry>? review = null);
 }

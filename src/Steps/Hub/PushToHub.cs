@@ -143,7 +143,7 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
         return written;
     }
 
-    public async Task<PublishResult> PublishMergedAsync(SinkContext merged, TimeSpan elapsed, string? definitionFile, string commitMarker, ILogger? logger, CancellationToken cancellationToken, IReadOnlyList<Review.ReviewEntry>? review = null)
+    public async Task<PublishResult> PublishMergedAsync(SinkContext merged, TimeSpan elapsed, string? definitionFile, string commitMarker, ILogger? logger, CancellationToken cancellationToken, IReadOnlyList<ReviewEntry>? review = null)
     {
         var parquet = Path.GetFullPath(Path.Combine(merged.OutputDirectory, ((ParquetSink)_parquet).FileName));
         if (!File.Exists(parquet))
@@ -156,7 +156,7 @@ internal sealed class PushToHub : ISinkStep, IHubPublishingStep, IAsyncDisposabl
         var cardFile = cardFiles.FirstOrDefault(f => Path.GetFileName(f) == DatasetCardStep.FileName) ?? Path.Combine(folder, DatasetCardStep.FileName);
         var definition = definitionFile is not null && File.Exists(definitionFile) ? definitionFile : null;
         var source = new DatasetSource([parquet], File.Exists(cardFile) ? cardFile : null, definition, PipelineName(definition), folder);
-        await using var reviewed = review is { Count: > 0 } ? await Review.ReviewedDataset.PrepareAsync(source, review, cancellationToken) : null;
+        await using var reviewed = review is { Count: > 0 } ? await ReviewedDataset.PrepareAsync(source, review, cancellationToken) : null;
         var result = await HubPublisher.PublishAsync(reviewed?.Source ?? source, _options with
         {
             Token = _options.ToDirectory is null ? ResolveToken() : null,

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Distil.Pipeline;
 
-namespace Distil.Steps.Review;
+namespace Distil.Steps;
 
 /// <summary>One turn of a prompt: who spoke and what they said.</summary>
 public sealed record Turn(string Role, string Content);

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Distil.Steps.Review;
+namespace Distil.Steps;
 
 /// <summary>
 /// One decision of a person about one preference pair of a finished run's output: which file (its name, as the sink

@@ -3,7 +3,7 @@ using System.Text;
 using Distil.Hub;
 using Distil.Pipeline;
 
-namespace Distil.Steps.Review;
+namespace Distil.Steps;
 
 /// <summary>How many rows a review changed in what was published.</summary>
 public sealed record ReviewCounts(long Reviewed, long Flipped, long Rejected, long PublishedRows);
