@@ -28,6 +28,22 @@ internal static class ServedPipeline
         SystemFingerprint = systemFingerprint,
     };
 
+    /// <summary>
+    /// The same answers behind every fault a served model shows: 500s first, 429 with <c>Retry-After: 1</c> beyond three
+    /// requests in flight, latency that grows with concurrency (queueing) and every 11th connection dropped mid-answer.
+    /// </summary>
+    public static LoopbackOpenAIServer FaultyServer() => new()
+    {
+        BaseLatency = TimeSpan.FromMilliseconds(2),
+        LatencyPerInFlight = TimeSpan.FromMilliseconds(3),
+        FailFirst = 5,
+        FailStatus = 500,
+        Capacity = 3,
+        RetryAfter = "1",
+        DropEvery = 11,
+        Answer = JudgeAnswer,
+    };
+
     /// <summary>Writes <paramref name="rows"/> prompts and the definition into <paramref name="folder"/>; returns the definition's path.</summary>
     /// <param name="modelSettings">Added to every model entry, e.g. <c>"batch": true, </c>.</param>
     public static string Write(string folder, LoopbackOpenAIServer server, int rows, string topLevel = "", string modelSettings = "")
