@@ -39,18 +39,21 @@ public class PairwiseJudgeStepTests(TinyModels models)
         return JsonSerializer.Serialize(new { rationale = $"{a} vs {b}", winner });
     }
 
+    /// <summary>A winner either way, one the judge decides by position alone ("q biased"), and a tie.</summary>
+    private static Row[] FourPairs() =>
+    [
+        Pair(0, "q fair", "answer 2", "answer 7"),
+        Pair(1, "q fair", "answer 9", "answer 3"),
+        Pair(2, "q biased", "answer 9", "answer 3"),
+        Pair(3, "q fair", "answer 4", "answer 4"),
+    ];
+
     [Fact]
     public async Task Both_orders_are_asked_and_only_consistent_verdicts_name_a_winner()
     {
         var client = new ScriptedChatClient((m, _) => Judge(m[^1].Text), "judge-model");
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = client });
-        var rows = new[]
-        {
-            Pair(0, "q fair", "answer 2", "answer 7"),
-            Pair(1, "q fair", "answer 9", "answer 3"),
-            Pair(2, "q biased", "answer 9", "answer 3"),
-            Pair(3, "q fair", "answer 4", "answer 4"),
-        };
+        var rows = FourPairs();
 
         var output = await Make(", \"generation\": {\"seed\": 2}").ProcessAsync(rows, context, default);
 
@@ -75,13 +78,7 @@ public class PairwiseJudgeStepTests(TinyModels models)
     {
         var client = new ScriptedChatClient((m, _) => Judge(m[^1].Text), "judge-model");
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = client });
-        var rows = new[]
-        {
-            Pair(0, "q fair", "answer 2", "answer 7"),
-            Pair(1, "q fair", "answer 9", "answer 3"),
-            Pair(2, "q biased", "answer 9", "answer 3"),
-            Pair(3, "q fair", "answer 4", "answer 4"),
-        };
+        var rows = FourPairs();
 
         var judged = await Make(", \"ratings\": true").ProcessAsync(rows, context, default);
         Assert.Equal([Steps.List(0L, 1L), Steps.List(1L, 0L), Steps.List(null, null), Steps.List(0L, 0L)], judged.Select(r => (IReadOnlyList<object?>)r["ratings"]!));

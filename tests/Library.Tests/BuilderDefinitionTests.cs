@@ -36,14 +36,14 @@ public sealed class BuilderDefinitionTests
     [Fact]
     public void The_seed_pipeline_built_in_CSharp_is_the_shipped_JSON()
     {
-        var shipped = File.ReadAllText(Workspace.RepositoryFile("pipelines/ultrafeedback-dpo.json"));
+        var shipped = File.ReadAllText(TestRepository.File("pipelines/ultrafeedback-dpo.json"));
         Assert.Equal(Canonical(shipped), Canonical(SeedPipeline().ToJson()));
     }
 
     [Fact]
     public void The_built_definition_parses_into_the_same_graph_as_the_file()
     {
-        var file = Workspace.RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var file = TestRepository.File("pipelines/ultrafeedback-dpo.json");
         var loaded = PipelineDefinition.Load(file, BuiltInSteps.CreateRegistry());
         var built = SeedPipeline().RelativeTo(Path.GetDirectoryName(file)!).Build();
 
@@ -55,7 +55,7 @@ public sealed class BuilderDefinitionTests
     public void The_escape_hatch_takes_any_registered_step_and_refuses_unknown_keys_with_their_path()
     {
         var pipeline = DistilPipeline.Create("hatch")
-            .Step("load_jsonl", "load", new { Path = Workspace.RepositoryFile("pipelines/data/prompts-mini.jsonl") })
+            .Step("load_jsonl", "load", new { Path = TestRepository.File("pipelines/data/prompts-mini.jsonl") })
             .Step("filter", "short", new { Column = "instruction", Op = "not_null" })
             .Step("write_jsonl", "write", new { Path = "out.jsonl", Colour = "blue" });
 

@@ -16,7 +16,7 @@ public sealed class PackageTests : IDisposable
     {
         // The project is built already (the tests reference it), in the configuration these tests were built in.
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-        var project = Path.GetDirectoryName(Workspace.RepositoryFile("src/Distil/Distil.csproj"))!;
+        var project = Path.GetDirectoryName(TestRepository.File("src/Distil/Distil.csproj"))!;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[] { "pack", project, "-c", configuration, "--no-build", "--nologo", "-o", _workspace.Root })
         {

@@ -25,7 +25,7 @@ public sealed partial class SampleTests : IDisposable
         var file = summary.Groups["file"].Value;
         Assert.True(pairs > 0, $"no pair kept out of 8 prompts:\n{stdout}");
 
-        var rows = await Workspace.DuckDbAsync(
+        var rows = await DuckDb.QueryAsync(
             $"select count(*)::INTEGER as n, min(chosen_rating - rejected_rating)::DOUBLE as margin, count(*) filter (where len(chosen) > 0 and len(rejected) > 0 and len(prompt) > 0)::INTEGER as complete from read_parquet('{file}')");
         var row = rows[0];
         Assert.Equal(pairs, row.GetProperty("n").GetInt32());

@@ -67,7 +67,7 @@ public sealed class ShardedInvarianceTests : IDisposable
     /// both definitions share the model folders (built by the first run).</summary>
     private string WriteDefinition(string label, int maxBatch)
     {
-        var shipped = RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var shipped = TestRepository.File("pipelines/ultrafeedback-dpo.json");
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
         foreach (var (name, model) in definition["models"]!.AsObject())
         {
@@ -92,5 +92,4 @@ public sealed class ShardedInvarianceTests : IDisposable
         return path;
     }
 
-    private static string RepositoryFile(string relative) => DuckDb.RepositoryFile(relative);
 }
