@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Distil.Hub;
@@ -13,7 +12,7 @@ public sealed record ConfigFiles(string Name, IReadOnlyList<ConfigSplit> Splits)
 /// The Hub's layout for several configurations and splits, as <c>datasets</c>' <c>push_to_hub(config_name=…)</c>
 /// writes it: <c>&lt;config&gt;/&lt;split&gt;-00000-of-00001.parquet</c>, listed in the card as
 /// <c>- config_name: &lt;config&gt;</c> with <c>data_files: - split: &lt;split&gt; path: &lt;config&gt;/&lt;split&gt;-*</c>.
-/// One home for naming such files, recognising them and writing the card's <c>configs</c> block.
+/// One home for naming such files and recognising them; <see cref="CardFrontMatter.Configs"/> writes them into the card.
 /// </summary>
 public static partial class ConfigLayout
 {
@@ -51,42 +50,6 @@ public static partial class ConfigLayout
         config = folder == DefaultFolder ? "default" : folder;
         split = match.Groups["split"].Value;
         return true;
-    }
-
-    /// <summary>
-    /// The card's <c>configs</c> block. With several configurations the first is marked <c>default: true</c>, so
-    /// <c>load_dataset(repo)</c> without a name loads it. A split with one path writes it as a scalar.
-    /// </summary>
-    public static string Yaml(IReadOnlyList<ConfigFiles> configs)
-    {
-        var yaml = new StringBuilder("configs:\n");
-        for (var i = 0; i < configs.Count; i++)
-        {
-            yaml.Append("- config_name: ").Append(configs[i].Name).Append('\n');
-            if (configs.Count > 1 && i == 0)
-            {
-                yaml.Append("  default: true\n");
-            }
-
-            yaml.Append("  data_files:\n");
-            foreach (var split in configs[i].Splits)
-            {
-                yaml.Append("  - split: ").Append(split.Split).Append('\n');
-                if (split.Paths.Count == 1)
-                {
-                    yaml.Append("    path: ").Append(split.Paths[0]).Append('\n');
-                    continue;
-                }
-
-                yaml.Append("    path:\n");
-                foreach (var path in split.Paths)
-                {
-                    yaml.Append("    - ").Append(path).Append('\n');
-                }
-            }
-        }
-
-        return yaml.ToString();
     }
 
     /// <summary>Split names the Hub accepts (no dashes: they separate the split from the shard number).</summary>

@@ -12,8 +12,6 @@ namespace Distil.Hub;
 /// </summary>
 internal sealed class HubClient
 {
-    private const string LfsMediaType = "application/vnd.git-lfs+json";
-
     private readonly HubHttp _http;
     private readonly HubRepoId _repo;
 
@@ -103,12 +101,7 @@ internal sealed class HubClient
             };
             var url = new Uri(_http.Endpoint, $"datasets/{_repo}.git/info/lfs/objects/batch");
             using var json = await _http.SendForJsonAsync(
-                () =>
-                {
-                    var request = Post(url, body, LfsMediaType);
-                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(LfsMediaType));
-                    return request;
-                },
+                () => LfsPost(url, body),
                 "LFS batch request",
                 cancellationToken).ConfigureAwait(false);
             if (!json.RootElement.TryGetProperty("objects", out var answered) || answered.ValueKind != JsonValueKind.Array)
@@ -233,6 +226,15 @@ internal sealed class HubClient
     }
 
     private Uri Api(string path) => new(_http.Endpoint, "api/" + path);
+
+    /// <summary>A POST of the Git LFS API, which wants its own media type both ways.</summary>
+    internal static HttpRequestMessage LfsPost(Uri url, JsonNode body)
+    {
+        const string LfsMediaType = "application/vnd.git-lfs+json";
+        var request = Post(url, body, LfsMediaType);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(LfsMediaType));
+        return request;
+    }
 
     internal static HttpRequestMessage Post(Uri url, JsonNode body, string mediaType = "application/json") =>
         new(HttpMethod.Post, url)

@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,8 +11,6 @@ namespace Distil.Hub;
 /// </summary>
 internal sealed class LfsUploader
 {
-    private const string LfsMediaType = "application/vnd.git-lfs+json";
-
     private readonly HubHttp _http;
     private readonly int _concurrency;
     private readonly ILogger _logger;
@@ -60,8 +57,7 @@ internal sealed class LfsUploader
             using var response = await _http.SendAsync(
                 () =>
                 {
-                    var request = HubClient.Post(verify.Href, body, LfsMediaType);
-                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(LfsMediaType));
+                    var request = HubClient.LfsPost(verify.Href, body);
                     verify.ApplyHeaders(request);
                     return request;
                 },
@@ -107,12 +103,7 @@ internal sealed class LfsUploader
             ["parts"] = new JsonArray(parts.Select((p, i) => (JsonNode)new JsonObject { ["partNumber"] = p.Number, ["etag"] = etags[i] }).ToArray()),
         };
         using var done = await _http.SendAsync(
-            () =>
-            {
-                var request = HubClient.Post(upload.Href, completion, LfsMediaType);
-                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(LfsMediaType));
-                return request;
-            },
+            () => HubClient.LfsPost(upload.Href, completion),
             $"completion of the multipart upload of {file.PathInRepo}",
             cancellationToken,
             withToken: false).ConfigureAwait(false);

@@ -27,7 +27,7 @@ internal static partial class RepoLayout
         }
 
         var files = new List<RepoFile>();
-        var configs = new List<DatasetCard.Config>();
+        var configs = new List<PublishedCard.Config>();
         var usedNames = new HashSet<string>(StringComparer.Ordinal);
         var laidOut = inspected.Select(f => (File: f, IsLaidOut: ConfigLayout.TryParse(f.Path, out var root, out var folder, out var config, out var split), Root: root, Folder: folder, Config: config, Split: split))
             .Where(f => f.IsLaidOut)
@@ -46,7 +46,7 @@ internal static partial class RepoLayout
                 .Select(split => new ConfigSplit(split, [ConfigLayout.GlobOf(config.Key.Folder, split)]))
                 .ToList();
             var columns = config.First().File.Schema.Fields.Select(f => f.Name).ToList();
-            configs.Add(new DatasetCard.Config(new ConfigFiles(config.Key.Config, splits), config.Sum(f => f.File.Rows), columns));
+            configs.Add(new PublishedCard.Config(new ConfigFiles(config.Key.Config, splits), config.Sum(f => f.File.Rows), columns));
         }
 
         var groups = new List<List<(string Path, long Rows, long LargestRowGroup, ParquetSchema Schema)>>();
@@ -74,13 +74,23 @@ internal static partial class RepoLayout
             }
 
             var columns = group[0].Schema.Fields.Select(f => f.Name).ToList();
-            configs.Add(new DatasetCard.Config(name, $"{folder}/train-*", group.Sum(f => f.Rows), columns));
+            configs.Add(new PublishedCard.Config(name, $"{folder}/train-*", group.Sum(f => f.Rows), columns));
         }
 
         var existingCard = source.CardFile is null ? null : await File.ReadAllTextAsync(source.CardFile, cancellationToken).ConfigureAwait(false);
         var cardPath = LocalPath(workDirectory, "README.md");
         Directory.CreateDirectory(Path.GetDirectoryName(cardPath)!);
-        await File.WriteAllTextAsync(cardPath, DatasetCard.Render(existingCard, configs, title, source.PipelineName, source.PipelineFile is not null), cancellationToken).ConfigureAwait(false);
+        string card;
+        try
+        {
+            card = PublishedCard.Render(existingCard, configs, title, source.PipelineName, source.PipelineFile is not null);
+        }
+        catch (FormatException e)
+        {
+            throw new HubPublishException($"{source.CardFile}: {e.Message}");
+        }
+
+        await File.WriteAllTextAsync(cardPath, card, cancellationToken).ConfigureAwait(false);
         files.Add(new RepoFile("README.md", cardPath));
 
         if (source.PipelineFile is not null)

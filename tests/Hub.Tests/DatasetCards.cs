@@ -2,12 +2,12 @@ namespace Distil.Hub.Tests;
 
 public sealed class DatasetCards
 {
-    private static readonly DatasetCard.Config[] OneConfig = [new("default", "data/train-*", 1234, ["prompt", "chosen", "rejected"])];
+    private static readonly PublishedCard.Config[] OneConfig = [new("default", "data/train-*", 1234, ["prompt", "chosen", "rejected"])];
 
     [Fact]
     public void An_existing_cards_configs_are_replaced_and_everything_else_kept()
     {
-        var card = DatasetCard.Render(TestDatasets.DefaultCard, OneConfig, "alice/x", "p");
+        var card = PublishedCard.Render(TestDatasets.DefaultCard, OneConfig, "alice/x", "p");
 
         Assert.Equal(
             """
@@ -35,7 +35,7 @@ public sealed class DatasetCards
     [Fact]
     public void A_card_without_configs_gets_them_appended_to_its_front_matter()
     {
-        var card = DatasetCard.Render("---\nlicense: mit\n---\n# Title\n", OneConfig, "alice/x", null);
+        var card = PublishedCard.Render("---\nlicense: mit\n---\n# Title\n", OneConfig, "alice/x", null);
 
         Assert.Equal("---\nlicense: mit\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n---\n# Title\n", card);
     }
@@ -43,7 +43,7 @@ public sealed class DatasetCards
     [Fact]
     public void A_card_without_front_matter_gets_one()
     {
-        var card = DatasetCard.Render("# Just text\n", OneConfig, "alice/x", null);
+        var card = PublishedCard.Render("# Just text\n", OneConfig, "alice/x", null);
 
         Assert.StartsWith("---\nconfigs:\n- config_name: default\n", card);
         Assert.EndsWith("---\n\n# Just text\n", card);
@@ -52,14 +52,14 @@ public sealed class DatasetCards
     [Fact]
     public void Without_a_card_a_minimal_one_is_generated()
     {
-        var card = DatasetCard.Render(null, OneConfig, "alice/x", "ultrafeedback-dpo", withDefinition: true);
+        var card = PublishedCard.Render(null, OneConfig, "alice/x", "ultrafeedback-dpo", withDefinition: true);
 
         Assert.StartsWith("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n", card);
         Assert.Contains("tags:\n- synthetic\n- distil\n- dpo\n- preference\n", card);
         Assert.Contains("size_categories:\n- 1K<n<10K\n---\n", card);
         Assert.Contains("# alice/x", card);
         Assert.Contains("Generated with the Distil pipeline `ultrafeedback-dpo` (definition in `pipeline.json`).", card);
-        Assert.Contains("Generated with the Distil pipeline `p`.", DatasetCard.Render(null, OneConfig, "alice/x", "p"));
+        Assert.Contains("Generated with the Distil pipeline `p`.", PublishedCard.Render(null, OneConfig, "alice/x", "p"));
         Assert.Contains("1,234 rows; columns: `prompt`, `chosen`, `rejected`", card);
     }
 

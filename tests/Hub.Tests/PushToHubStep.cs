@@ -36,7 +36,7 @@ public sealed class PushToHubStep
         // The card comes from dataset_card (run inside push_to_hub), its configs pointed at the published shards.
         var card = Encoding.UTF8.GetString(repo.Files["README.md"]);
         Assert.Contains("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n---\n", card);
-        Assert.DoesNotContain("    - \"*.parquet\"", card);
+        Assert.DoesNotContain("path: \"*.parquet\"", card);
         Assert.Contains("pretty_name: tiny-publish", card);
         Assert.Contains("| rows | 10 |", card);
         Assert.Contains("## Pipeline", card);

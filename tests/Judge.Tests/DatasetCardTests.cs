@@ -4,7 +4,7 @@ namespace Distil.Judge.Tests;
 
 public class DatasetCardTests
 {
-    private static DatasetCard Card(long rows = 1234) => new()
+    private static DatasetSummary Card(long rows = 1234) => new()
     {
         PrettyName = "ultrafeedback-dpo",
         DataFiles = ["data.parquet"],
@@ -21,7 +21,7 @@ public class DatasetCardTests
     [Fact]
     public void Front_matter_declares_configs_tags_and_size()
     {
-        var text = Card().Render();
+        var text = Card().ToCard().Render();
         Assert.StartsWith("---\n", text);
         var frontMatter = text[4..text.IndexOf("\n---\n", 4, StringComparison.Ordinal)];
 
@@ -40,8 +40,7 @@ public class DatasetCardTests
             - config_name: default
               data_files:
               - split: train
-                path:
-                - data.parquet
+                path: data.parquet
             """.ReplaceLineEndings("\n"),
             frontMatter);
     }
@@ -50,7 +49,7 @@ public class DatasetCardTests
     [Fact]
     public void Body_reports_counts_histogram_models_tokens_time_and_definition()
     {
-        var text = Card().Render();
+        var text = Card().ToCard().Render();
 
         Assert.Contains("| rows | 1,234 |", text);
         Assert.Contains("| input tokens | 4,567 |", text);
@@ -65,9 +64,9 @@ public class DatasetCardTests
     [Fact]
     public void Names_that_yaml_would_misread_are_quoted()
     {
-        var text = new DatasetCard { PrettyName = "run: #1 \"best\"", DataFiles = ["data/*.parquet"] }.Render();
+        var text = new DatasetSummary { PrettyName = "run: #1 \"best\"", DataFiles = ["data/*.parquet"] }.ToCard().Render();
         Assert.Contains("pretty_name: \"run: #1 \\\"best\\\"\"\n", text);
-        Assert.Contains("    - data/*.parquet\n", text);
+        Assert.Contains("    path: data/*.parquet\n", text);
     }
 
     [Fact]
@@ -84,7 +83,7 @@ public class DatasetCardTests
         Assert.Equal((3L, 1L, 1L, 6L), (bias.Pairs, bias.ChosenLonger, bias.SameLength, bias.Responses));
         Assert.Equal(expected, bias.Correlation!.Value, 12);
 
-        var text = new DatasetCard { PrettyName = "p", DataFiles = ["data.parquet"], LengthBias = bias }.Render();
+        var text = new DatasetSummary { PrettyName = "p", DataFiles = ["data.parquet"], LengthBias = bias }.ToCard().Render();
         Assert.Contains("## Length bias", text);
         Assert.Contains("| pairs with token counts | 3 |", text);
         Assert.Contains("| chosen longer | 33.3% (1) |", text);
@@ -97,8 +96,8 @@ public class DatasetCardTests
         var flat = new LengthBias();
         flat.AddPair(4, 10, 4, 10);
         Assert.Null(flat.Correlation);
-        Assert.Contains("| rating–length correlation (r) | – (no spread) |", new DatasetCard { PrettyName = "p", DataFiles = ["d"], LengthBias = flat }.Render());
-        Assert.DoesNotContain("Length bias", new DatasetCard { PrettyName = "p", DataFiles = ["d"], LengthBias = new LengthBias() }.Render());
+        Assert.Contains("| rating–length correlation (r) | – (no spread) |", new DatasetSummary { PrettyName = "p", DataFiles = ["d"], LengthBias = flat }.ToCard().Render());
+        Assert.DoesNotContain("Length bias", new DatasetSummary { PrettyName = "p", DataFiles = ["d"], LengthBias = new LengthBias() }.ToCard().Render());
     }
 
     [Theory]

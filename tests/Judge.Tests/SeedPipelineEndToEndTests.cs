@@ -151,7 +151,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
 
         var card = await File.ReadAllTextAsync(Path.Combine(output, "README.md"));
         Assert.StartsWith("---\npretty_name: ultrafeedback-dpo\n", card);
-        Assert.Contains("    - data.parquet\n", card);
+        Assert.Contains("    path: data.parquet\n", card);
         Assert.Contains($"| rows | {rows} |", card);
         Assert.Contains("`tiny-a`", card);
         Assert.Contains($"| pairs with token counts | {rows} |", card);

@@ -147,7 +147,7 @@ public sealed class DatasetCardStep : ISinkStep
     public async ValueTask<IReadOnlyList<string>> CompleteAsync(CancellationToken cancellationToken)
     {
         var directory = _outputDirectory ?? throw new InvalidOperationException("the dataset card was not opened");
-        var card = new DatasetCard
+        var summary = new DatasetSummary
         {
             PrettyName = _prettyName,
             DataFiles = _dataFiles,
@@ -176,7 +176,7 @@ public sealed class DatasetCardStep : ISinkStep
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
         var temp = path + $".{Environment.ProcessId}.tmp";
-        await File.WriteAllTextAsync(temp, card.Render(), new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(temp, summary.ToCard().Render(), new UTF8Encoding(false), cancellationToken).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);
         return [path];
     }

@@ -5,11 +5,11 @@ using Distil.Hub;
 namespace Distil.Judge;
 
 /// <summary>
-/// The Hugging Face dataset card (README.md) of a generated dataset: YAML front matter the Hub reads
-/// (<c>configs</c> → <c>data_files</c>, tags, size category), then a readable summary of how the data was made:
-/// counts, rating histogram, models, tokens, time and the pipeline definition itself.
+/// What a generated dataset's card says: its front matter (<c>configs</c> → <c>data_files</c>, tags, size category)
+/// and a readable summary of how the data was made: counts, rating histogram, models, tokens, time and the pipeline
+/// definition itself. <see cref="ToCard"/> gives it as the Hub's <see cref="DatasetCard"/>.
 /// </summary>
-public sealed class DatasetCard
+public sealed class DatasetSummary
 {
     public required string PrettyName { get; init; }
 
@@ -67,33 +67,22 @@ public sealed class DatasetCard
     /// <summary>What each step's model calls cost (steps whose model has a price), over every row the run answered.</summary>
     public IReadOnlyList<(string Step, string Model, long InputTokens, long OutputTokens, decimal Usd)> Spend { get; init; } = [];
 
-    public string Render()
+    public DatasetCard ToCard()
+    {
+        var card = new DatasetCard();
+        card.FrontMatter.PrettyName = PrettyName;
+        card.FrontMatter.SizeCategories = [HubSizeCategory.For(Rows)];
+        card.FrontMatter.TaskCategories = ["text-generation"];
+        card.FrontMatter.Tags = Tags;
+        card.FrontMatter.Configs = Configs is { Count: > 0 } configs ? configs : [new ConfigFiles(HubDataFiles.DefaultConfigName, [new ConfigSplit("train", DataFiles)])];
+        card.Body = Body();
+        return card;
+    }
+
+    private string Body()
     {
         var md = new StringBuilder();
-        md.Append("---\n")
-          .Append("pretty_name: ").Append(Yaml(PrettyName)).Append('\n')
-          .Append("size_categories:\n- ").Append(Yaml(HubSizeCategory.For(Rows))).Append('\n')
-          .Append("task_categories:\n- text-generation\n")
-          .Append("tags:\n");
-        foreach (var tag in Tags)
-        {
-            md.Append("- ").Append(Yaml(tag)).Append('\n');
-        }
-
-        if (Configs is { Count: > 0 } configs)
-        {
-            md.Append(ConfigLayout.Yaml(configs));
-        }
-        else
-        {
-            md.Append("configs:\n- config_name: default\n  data_files:\n  - split: train\n    path:\n");
-            foreach (var file in DataFiles)
-            {
-                md.Append("    - ").Append(Yaml(file)).Append('\n');
-            }
-        }
-
-        md.Append("---\n\n")
+        md.Append('\n')
           .Append("# ").Append(PrettyName).Append("\n\n")
           .Append("A synthetic preference dataset made with Distil: responses from several models, ")
           .Append("rated by an LLM judge with an UltraFeedback rubric, paired into chosen/rejected examples in the column ")
@@ -248,17 +237,6 @@ public sealed class DatasetCard
 
     private static string Share(long part, long whole) =>
         ((double)part / whole).ToString("0.0%", CultureInfo.InvariantCulture) + " (" + part.ToString("N0", CultureInfo.InvariantCulture) + ")";
-
-    /// <summary>A YAML scalar, quoted whenever plain style could be misread.</summary>
-    private static string Yaml(string value)
-    {
-        var plain = value.Length > 0
-            && value.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or '*' or '<' or '>' or ' ')
-            && !char.IsWhiteSpace(value[0]) && !char.IsWhiteSpace(value[^1])
-            && value[0] is not ('*' or '-' or '<' or '>')
-            && !value.Contains(": ", StringComparison.Ordinal);
-        return plain ? value : "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-    }
 
     private static string PythonString(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }
