@@ -43,18 +43,29 @@ public sealed class RangeCursor(SourceRange range)
     }
 
     /// <summary>The rows of <paramref name="rows"/> inside the range, stopping at its limit (rows carry their record number as id).</summary>
-    public async IAsyncEnumerable<Row> AdmitAsync(IAsyncEnumerable<Row> rows, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<Row> AdmitAsync(IAsyncEnumerable<Row> rows, CancellationToken cancellationToken = default) =>
+        WithinAsync(rows.Select(row => (row, row.Id)), cancellationToken).Select(admitted => admitted.Record);
+
+    /// <summary>
+    /// The records of <paramref name="records"/> inside the range, each with its record number (its 0-based position
+    /// in <paramref name="records"/>), stopping at the range's limit.
+    /// </summary>
+    public IAsyncEnumerable<(T Record, long Number)> AdmitInOrderAsync<T>(IAsyncEnumerable<T> records, CancellationToken cancellationToken = default) =>
+        WithinAsync(records.Select((record, index) => (record, (long)index)), cancellationToken);
+
+    private async IAsyncEnumerable<(T Record, long Number)> WithinAsync<T>(
+        IAsyncEnumerable<(T Record, long Number)> numbered, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var row in rows.WithCancellation(cancellationToken).ConfigureAwait(false))
+        await foreach (var item in numbered.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            switch (Admit(row.Id))
+            switch (Admit(item.Number))
             {
                 case RangePosition.Before:
                     continue;
                 case RangePosition.After:
                     yield break;
                 default:
-                    yield return row;
+                    yield return item;
                     break;
             }
         }

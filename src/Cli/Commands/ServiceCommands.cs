@@ -152,7 +152,7 @@ internal static class ServiceCommands
     {
         while (true)
         {
-            var run = (await client.GetRunAsync(id, cancellationToken)).Run;
+            var run = await client.GetRunAsync(id, cancellationToken);
             if (run.State is "Succeeded" or "Failed" or "Cancelled")
             {
                 Console.WriteLine($"{run.State}{(run.Output is null ? "" : $": {run.Output}")}{(run.Error is null ? "" : $": {run.Error}")}");

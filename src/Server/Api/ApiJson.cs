@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Distil.Server.Api;
 
 /// <summary>The API's JSON: snake_case names, enums as strings, like the pipeline files.</summary>
-public static class ApiJson
+internal static class ApiJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {

@@ -11,7 +11,7 @@ namespace Distil.Server.Api;
 /// <c>/api/events</c>: server-sent events. Every second the run list is read from the store (which any
 /// process may have changed) and sent as a <c>runs</c> event when it differs from the last one sent.
 /// </summary>
-public static class EventsEndpoint
+internal static class EventsEndpoint
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 

@@ -14,7 +14,7 @@ namespace Distil.Server.Api;
 /// Reading and reviewing a finished run's pairs: a row browser over the merged output's Parquet (paged, filtered,
 /// read a row group at a time), the run's append-only review log, and publishing the output again with the log applied.
 /// </summary>
-public static class ReviewApi
+internal static class ReviewApi
 {
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -145,11 +145,11 @@ public static class ReviewApi
     };
 }
 
-public sealed record ReviewRequest(string? File, long? Row, string? Action, string? Reviewer);
+internal sealed record ReviewRequest(string? File, long? Row, string? Action, string? Reviewer);
 
 /// <summary>A pair with the review decision that holds for it now (null: none).</summary>
-public sealed record ReviewedRow(PairView Pair, ReviewEntry? Review);
+internal sealed record ReviewedRow(PairView Pair, ReviewEntry? Review);
 
-public sealed record RowsResponse(string File, IReadOnlyList<string> Files, long TotalRows, long? Next, IReadOnlyList<ReviewedRow> Rows);
+internal sealed record RowsResponse(string File, IReadOnlyList<string> Files, long TotalRows, long? Next, IReadOnlyList<ReviewedRow> Rows);
 
-public sealed record PublishResponse(IReadOnlyList<Publication> Publications, int ReviewedRows);
+internal sealed record PublishResponse(IReadOnlyList<Publication> Publications, int ReviewedRows);

@@ -22,7 +22,7 @@ public sealed record RunView(
     string? Output,
     string? Error)
 {
-    public static RunView From(RunRecord run, DateTimeOffset? now = null)
+    internal static RunView From(RunRecord run, DateTimeOffset? now = null)
     {
         var total = run.RowsTotal ?? 0;
         var done = Math.Min(total, run.RowsDone);
@@ -34,14 +34,14 @@ public sealed record RunView(
 }
 
 /// <summary>One step's counters over the whole run.</summary>
-public sealed record StepView(string Name, long RowsIn, long RowsOut, long Errors, long Dropped, long InputTokens, long OutputTokens, double Progress);
+internal sealed record StepView(string Name, long RowsIn, long RowsOut, long Errors, long Dropped, long InputTokens, long OutputTokens, double Progress);
 
 /// <summary>
 /// A served model over the whole run: requests in flight and the concurrency limits of the shards running now, output
 /// tokens per second (while the run goes on: each running shard's tokens over its time so far, summed over shards; once
 /// it is over: all tokens over the run's elapsed time), and the share of failed attempts.
 /// </summary>
-public sealed record ModelView(string Model, int InFlight, int ConcurrencyLimit, double TokensPerSecond, double ErrorRate, long Requests, long Failed, long OutputTokens)
+internal sealed record ModelView(string Model, int InFlight, int ConcurrencyLimit, double TokensPerSecond, double ErrorRate, long Requests, long Failed, long OutputTokens)
 {
     public static IReadOnlyList<ModelView> From(RunDetails details, double? elapsedSeconds)
     {
@@ -61,7 +61,7 @@ public sealed record ModelView(string Model, int InFlight, int ConcurrencyLimit,
 }
 
 /// <summary>The detail page of a run: figures, steps, shards and what the merged dataset holds.</summary>
-public sealed record RunDetailView(
+internal sealed record RunDetailView(
     RunView Run,
     double RowsPerSecond,
     double TokensPerSecond,

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Distil.Server.Api;
 
 /// <summary>The JSON API: list, inspect, submit and cancel runs; register, trigger and remove schedules.</summary>
-public static class RunsApi
+internal static class RunsApi
 {
     public static void Map(IEndpointRouteBuilder app)
     {

@@ -47,8 +47,9 @@ public sealed class ServiceClient : IDisposable
     public Task<List<RunView>> ListRunsAsync(CancellationToken cancellationToken) =>
         SendAsync<List<RunView>>(HttpMethod.Get, "/api/runs", null, cancellationToken);
 
-    public Task<RunDetailView> GetRunAsync(Guid id, CancellationToken cancellationToken) =>
-        SendAsync<RunDetailView>(HttpMethod.Get, $"/api/runs/{id}", null, cancellationToken);
+    /// <summary>The run's state and figures: the part of its detail page the CLI shows.</summary>
+    public async Task<RunView> GetRunAsync(Guid id, CancellationToken cancellationToken) =>
+        (await SendAsync<RunDetailView>(HttpMethod.Get, $"/api/runs/{id}", null, cancellationToken)).Run;
 
     public async Task CancelAsync(Guid id, CancellationToken cancellationToken) =>
         await SendAsync<object>(HttpMethod.Delete, $"/api/runs/{id}", null, cancellationToken);

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Distil.Server.Dashboard;
 
 /// <summary>Serves the dashboard: one HTML page (embedded in the assembly) that reads /api/events and /api/runs.</summary>
-public static class DashboardPage
+internal static class DashboardPage
 {
     private static readonly Lazy<byte[]> Page = new(() =>
     {

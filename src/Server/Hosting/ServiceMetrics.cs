@@ -13,13 +13,13 @@ namespace Distil.Server.Hosting;
 /// </summary>
 public static class ServiceMetrics
 {
-    public const string ScrapePath = "/metrics";
+    internal const string ScrapePath = "/metrics";
 
     /// <summary>The standard OpenTelemetry variable; <c>--otlp-endpoint</c> overrides it.</summary>
-    public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    internal const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
     /// <param name="serviceName">How the process reports itself (default: distil-serve with Prometheus, distil-worker without).</param>
-    public static void AddDistilMetrics(this IServiceCollection services, ServiceOptions options, bool prometheus, string? serviceName = null)
+    internal static void AddDistilMetrics(this IServiceCollection services, ServiceOptions options, bool prometheus, string? serviceName = null)
     {
         services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName ?? (prometheus ? "distil-serve" : "distil-worker"), serviceInstanceId: options.WorkerName))

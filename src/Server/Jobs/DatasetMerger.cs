@@ -14,7 +14,7 @@ namespace Distil.Server.Jobs;
 /// dataset cards from the merged rows). The result appears
 /// at <c>outputs/&lt;pipeline&gt;/&lt;run&gt;/</c> by rename, so a crash never leaves half a dataset there.
 /// </summary>
-public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
+internal sealed class DatasetMerger(IRunStore store, ServiceOptions options)
 {
     public sealed record Merged(string Directory, IReadOnlyList<string> Files);
 
@@ -158,4 +158,4 @@ public sealed class DatasetMerger(IRunStore store, ServiceOptions options)
 }
 
 /// <summary>Shard outputs cannot be combined into one dataset (their Parquet schemas differ); retrying cannot help.</summary>
-public sealed class DatasetMergeException(string message) : Exception(message);
+internal sealed class DatasetMergeException(string message) : Exception(message);

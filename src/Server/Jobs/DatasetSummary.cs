@@ -12,7 +12,7 @@ namespace Distil.Server.Jobs;
 /// group at a time: row count, columns, preference pairs (rows with chosen and rejected), a histogram of
 /// ratings (<c>chosen_rating</c> and <c>rejected_rating</c>, or every entry of <c>ratings</c>), a few sample rows.
 /// </summary>
-public static class DatasetSummary
+internal static class DatasetSummary
 {
     private const int SampleRows = 3;
     private const int SampleTextLength = 240;

@@ -12,7 +12,7 @@ namespace Distil.Server.Jobs;
 /// Model folders do not travel (they are large and usually provisioned per machine): a worker without one fails
 /// its shard naming the path.
 /// </summary>
-public sealed class RunInputs(IRunStore store, ServiceOptions options)
+internal sealed class RunInputs(IRunStore store, ServiceOptions options)
 {
     /// <summary>Stores the input files of the definition's loaders (sources that read a local file through "path").</summary>
     public async Task StoreAsync(Guid runId, PipelineDefinition definition, CancellationToken cancellationToken)

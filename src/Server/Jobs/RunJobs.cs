@@ -13,7 +13,7 @@ namespace Distil.Server.Jobs;
 /// arguments are a run id and a shard index; everything else is read from the run store, so any worker
 /// on any machine can take any of them, and a job taken twice does its work once.
 /// </summary>
-public sealed class RunJobs(
+internal sealed class RunJobs(
     IRunStore store,
     IBackgroundJobClient jobs,
     StepRegistry registry,

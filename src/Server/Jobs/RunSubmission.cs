@@ -9,7 +9,7 @@ namespace Distil.Server.Jobs;
 /// Turns a definition into a run: validates it (errors go back to the submitter, located), records it
 /// with its text, and enqueues the planning job. The job arguments are the run id only.
 /// </summary>
-public sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, RunInputs inputs, ServiceOptions options)
+internal sealed class RunSubmission(IRunStore store, IBackgroundJobClient jobs, StepRegistry registry, RunInputs inputs, ServiceOptions options)
 {
     public async Task<Guid> SubmitAsync(string definitionJson, string? definitionFile, int? shardSize, string trigger, CancellationToken cancellationToken)
     {

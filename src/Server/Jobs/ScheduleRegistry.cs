@@ -11,7 +11,7 @@ namespace Distil.Server.Jobs;
 /// Recurring runs. The definition is stored under the schedule id, and the recurring job carries only
 /// that id, so whichever worker fires it can plan the run.
 /// </summary>
-public sealed class ScheduleRegistry(IRunStore store, IRecurringJobManager recurring, JobStorage storage, StepRegistry registry, ServiceOptions options, ILogger<ScheduleRegistry> logger)
+internal sealed class ScheduleRegistry(IRunStore store, IRecurringJobManager recurring, JobStorage storage, StepRegistry registry, ServiceOptions options, ILogger<ScheduleRegistry> logger)
 {
     public async Task<string> AddOrUpdateAsync(string definitionJson, string? definitionFile, string cron, string? id, int? shardSize, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ namespace Distil.Server.Jobs;
 /// (<c>work/shards/&lt;run&gt;/&lt;shard&gt;</c>), so a retry here resumes finished batches; its output
 /// folder is fresh for each attempt, so a killed attempt leaves nothing that a later one could pick up.
 /// </summary>
-public sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILoggerFactory loggerFactory)
+internal sealed class ShardExecutor(IRunStore store, ServiceOptions options, ILoggerFactory loggerFactory)
 {
     private static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(1);
 

@@ -4,7 +4,7 @@ using Distil.Server.Storage;
 namespace Distil.Server.Jobs;
 
 /// <summary>Cuts a run's input into shards: consecutive row ranges of the source, in source order.</summary>
-public static class ShardPlanner
+internal static class ShardPlanner
 {
     public static IReadOnlyList<ShardRange> Plan(long rows, int shardSize)
     {

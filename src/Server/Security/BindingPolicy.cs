@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 namespace Distil.Server.Security;
 
 /// <summary>Refuses to listen beyond loopback unless a dashboard token is set.</summary>
-public static class BindingPolicy
+internal static class BindingPolicy
 {
     /// <summary>
     /// The addresses Kestrel will bind for these <c>--urls</c> values: ASP.NET Core splits its "urls" setting

@@ -10,7 +10,7 @@ namespace Distil.Server.Security;
 /// origin (<c>Origin</c>, <c>Sec-Fetch-Site</c>), and one to the API must carry a JSON body or the
 /// <see cref="ClientHeader"/>, which a cross-site form cannot send without a CORS preflight this server never grants.
 /// </summary>
-public sealed class CrossSiteGuard(RequestDelegate next, DashboardAccess access)
+internal sealed class CrossSiteGuard(RequestDelegate next, DashboardAccess access)
 {
     /// <summary>Sent by the CLI (and any script) on bodiless API calls such as cancel and trigger.</summary>
     public const string ClientHeader = "X-Distil-Client";

@@ -9,7 +9,7 @@ namespace Distil.Server.Security;
 /// Who may use the pages and the API. Without a token only loopback requests are served; with a token
 /// every request must carry it (<c>Authorization: Bearer</c>, or the cookie that <c>/?token=</c> sets).
 /// </summary>
-public sealed class DashboardAccess
+internal sealed class DashboardAccess
 {
     public const string CookieName = "distil_token";
 
@@ -51,7 +51,7 @@ public sealed class DashboardAccess
     }
 }
 
-public enum AccessDecision
+internal enum AccessDecision
 {
     Allowed,
     Unauthorized,

@@ -6,7 +6,7 @@ namespace Distil.Server.Security;
 /// Guards every path (pages, API, events, /hangfire). <c>/?token=…</c> exchanges a valid token for an
 /// HttpOnly cookie and redirects to a URL without it, so the token does not linger in history or logs.
 /// </summary>
-public sealed class DashboardAccessMiddleware(RequestDelegate next, DashboardAccess access)
+internal sealed class DashboardAccessMiddleware(RequestDelegate next, DashboardAccess access)
 {
     public async Task InvokeAsync(HttpContext context)
     {

@@ -5,7 +5,7 @@ namespace Distil.Server.Storage;
 /// machines, memory plus the local disk (<see cref="InMemoryRunStore"/>) for one process; the API, the
 /// dashboard and the jobs see only this interface.
 /// </summary>
-public interface IRunStore
+internal interface IRunStore
 {
     /// <summary>Creates the schema if needed; safe to call from every process at every start.</summary>
     Task InitializeAsync(CancellationToken cancellationToken);

@@ -6,7 +6,7 @@ namespace Distil.Server.Storage;
 /// memory, shard files on the local disk under <c>resultsRoot/&lt;run&gt;/&lt;shard&gt;/</c>.
 /// One lock guards the records; the file copy happens before it is taken.
 /// </summary>
-public sealed class InMemoryRunStore : IRunStore
+internal sealed class InMemoryRunStore : IRunStore
 {
     private readonly object _gate = new();
     private readonly Dictionary<Guid, RunEntry> _runs = [];

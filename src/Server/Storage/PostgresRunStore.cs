@@ -10,7 +10,7 @@ namespace Distil.Server.Storage;
 /// The run store in Postgres (schema <c>distil</c>), shared by every serve/worker process. Shard files
 /// live in <c>distil.shard_files</c> as bytea, written in the same transaction that marks the shard done.
 /// </summary>
-public sealed class PostgresRunStore : IRunStore, IAsyncDisposable
+internal sealed class PostgresRunStore : IRunStore, IAsyncDisposable
 {
     private const string RunColumns =
         "r.id, r.pipeline, r.definition_file, r.trigger, r.state, r.shard_size, r.rows_total, r.shard_count, " +

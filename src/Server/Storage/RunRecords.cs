@@ -1,7 +1,7 @@
 namespace Distil.Server.Storage;
 
 /// <summary>Where a run is in its life. Terminal states: Succeeded, Failed, Cancelled.</summary>
-public enum RunState
+internal enum RunState
 {
     Planning,
     Running,
@@ -11,7 +11,7 @@ public enum RunState
     Cancelled,
 }
 
-public enum ShardState
+internal enum ShardState
 {
     Pending,
     Running,
@@ -21,10 +21,10 @@ public enum ShardState
 /// <summary>What a submission records: the definition travels as text so that any worker can parse it.</summary>
 /// <param name="DefinitionFile">The definition's full path where it was submitted; relative data paths resolve against its folder.</param>
 /// <param name="Trigger">Who asked: <c>api</c>, or <c>schedule:&lt;id&gt;</c>.</param>
-public sealed record NewRun(Guid Id, string Pipeline, string? DefinitionFile, string DefinitionJson, int ShardSize, string Trigger);
+internal sealed record NewRun(Guid Id, string Pipeline, string? DefinitionFile, string DefinitionJson, int ShardSize, string Trigger);
 
 /// <summary>A run as listed on the dashboard.</summary>
-public sealed record RunRecord(
+internal sealed record RunRecord(
     Guid Id,
     string Pipeline,
     string? DefinitionFile,
@@ -49,9 +49,9 @@ public sealed record RunRecord(
 }
 
 /// <summary>The rows a shard reads: source positions [Offset, Offset + Limit).</summary>
-public sealed record ShardRange(int Index, long Offset, long Limit);
+internal sealed record ShardRange(int Index, long Offset, long Limit);
 
-public sealed record ShardRecord(
+internal sealed record ShardRecord(
     int Index,
     long Offset,
     long Limit,
@@ -63,7 +63,7 @@ public sealed record ShardRecord(
     string? Error);
 
 /// <summary>One step's counters, for a shard while it runs or summed over a run.</summary>
-public sealed record StepCounts(
+internal sealed record StepCounts(
     string Step,
     long RowsIn,
     long RowsOut,
@@ -77,23 +77,23 @@ public sealed record StepCounts(
 /// <param name="SummaryJson">Figures computed from the merged dataset (see Jobs.DatasetSummary), or null before the merge.</param>
 /// <param name="Publications">What the run's push_to_hub steps published, one per step.</param>
 /// <param name="Models">Each shard's latest figures of each served model it calls.</param>
-public sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null, IReadOnlyList<ShardModelActivity>? Models = null);
+internal sealed record RunDetails(RunRecord Run, IReadOnlyList<ShardRecord> Shards, IReadOnlyList<StepCounts> Steps, string? SummaryJson, IReadOnlyList<Publication>? Publications = null, IReadOnlyList<ShardModelActivity>? Models = null);
 
 /// <summary>A served model's figures in one shard (<see cref="Distil.Pipeline.ModelActivity"/>), <paramref name="Seconds"/> after the shard started.</summary>
-public sealed record ShardModelActivity(int Shard, string Model, Distil.Pipeline.ModelActivity Activity, double Seconds);
+internal sealed record ShardModelActivity(int Shard, string Model, Distil.Pipeline.ModelActivity Activity, double Seconds);
 
 /// <summary>A merged dataset on the Hub: the step that published it, the repository page and the commit (or the folder for <c>to_dir</c>).</summary>
-public sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);
+internal sealed record Publication(string Step, string? RepoUrl, string? CommitUrl, DateTimeOffset PublishedAt);
 
 /// <summary>An input file of a run, stored content-addressed: the full path the definition names, and its SHA-256.</summary>
-public sealed record RunInput(string Path, string Digest, long Size);
+internal sealed record RunInput(string Path, string Digest, long Size);
 
 /// <summary>A file a shard produced, named relative to the pipeline's output folder.</summary>
-public sealed record ShardFile(string Name, string LocalPath);
+internal sealed record ShardFile(string Name, string LocalPath);
 
 /// <param name="Recorded">False when the shard was already complete: a second completion adds nothing.</param>
 /// <param name="AllShardsDone">True when no shard of the run is left, so the merge may start.</param>
-public sealed record ShardCompletion(bool Recorded, bool AllShardsDone);
+internal sealed record ShardCompletion(bool Recorded, bool AllShardsDone);
 
 /// <summary>A recurring submission: the definition is kept so that a trigger on any worker can plan the run.</summary>
-public sealed record ScheduleRecord(string Id, string Pipeline, string? DefinitionFile, string DefinitionJson, string Cron, int ShardSize);
+internal sealed record ScheduleRecord(string Id, string Pipeline, string? DefinitionFile, string DefinitionJson, string Cron, int ShardSize);

@@ -44,16 +44,40 @@ internal sealed class CsvSource : ISourceStep
 
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        await foreach (var (record, number) in new RangeCursor(range).AdmitInOrderAsync(RecordsAsync(context, cancellationToken), cancellationToken))
+        {
+            if (record.Fields.Count != _header.Count)
+            {
+                var problem = $"expected {_header.Count} fields (as in the header), found {record.Fields.Count}";
+                if (_onError == InputErrorPolicy.Fail)
+                {
+                    throw new PipelineDefinitionException($"malformed CSV record: {problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such records)", _path, record.Line);
+                }
+
+                context.CountDropped(InputErrorPolicies.MalformedRecord);
+                continue;
+            }
+
+            var row = new Row(number);
+            for (var i = 0; i < record.Fields.Count; i++)
+            {
+                row[_header[i]] = record.Fields[i];
+            }
+
+            yield return row;
+        }
+    }
+
+    /// <summary>The records after the header, each with the line it starts on; a broken quote or invalid UTF-8 ends them.</summary>
+    private async IAsyncEnumerable<(List<string> Fields, long Line)> RecordsAsync(IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         await Task.Yield();
         using var text = new StreamReader(_path, StrictUtf8, true, 1 << 16);
         var reader = new CsvRecordReader(text, _delimiter);
         reader.Read(); // header
-        long record = -1;
-        var cursor = new RangeCursor(range);
         while (true)
         {
             List<string>? fields;
-            string? problem = null;
             try
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -78,37 +102,7 @@ internal sealed class CsvSource : ISourceStep
                 yield break;
             }
 
-            record++;
-            var position = cursor.Admit(record);
-            if (position == RangePosition.Before)
-            {
-                continue;
-            }
-
-            if (position == RangePosition.After)
-            {
-                yield break;
-            }
-
-            if (fields.Count != _header.Count)
-            {
-                problem = $"expected {_header.Count} fields (as in the header), found {fields.Count}";
-                if (_onError == InputErrorPolicy.Fail)
-                {
-                    throw new PipelineDefinitionException($"malformed CSV record: {problem} (set \"on_error\": \"skip\" on step '{Name}' to skip such records)", _path, reader.RecordLine);
-                }
-
-                context.CountDropped(InputErrorPolicies.MalformedRecord);
-                continue;
-            }
-
-            var row = new Row(record);
-            for (var i = 0; i < fields.Count; i++)
-            {
-                row[_header[i]] = fields[i];
-            }
-
-            yield return row;
+            yield return (fields, reader.RecordLine);
         }
     }
 

@@ -50,30 +50,6 @@ internal sealed class JsonlLines(int maxLineBytes)
         }
     }
 
-    public static IEnumerable<JsonlLine> Read(string path, int maxLineBytes)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        var lines = new JsonlLines(maxLineBytes);
-        var buffer = new byte[ChunkSize];
-        var output = new List<JsonlLine>();
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
-        {
-            lines.Feed(buffer.AsSpan(0, read), output);
-            foreach (var line in output)
-            {
-                yield return line;
-            }
-
-            output.Clear();
-        }
-
-        if (lines.Finish() is { } last)
-        {
-            yield return last;
-        }
-    }
-
     private void Feed(ReadOnlySpan<byte> chunk, List<JsonlLine> output)
     {
         while (chunk.Length > 0)

@@ -33,43 +33,13 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
 
     public ValueTask<string> FingerprintAsync(CancellationToken cancellationToken) => RunFingerprint.OfFileAsync(_path, cancellationToken);
 
-    public async ValueTask<long?> CountAsync(CancellationToken cancellationToken)
-    {
-        long records = 0;
-        await foreach (var line in JsonlLines.ReadAsync(_path, _maxLineBytes, cancellationToken))
-        {
-            if (line.Text is null || !string.IsNullOrWhiteSpace(line.Text))
-            {
-                records++;
-            }
-        }
-
-        return records;
-    }
+    public async ValueTask<long?> CountAsync(CancellationToken cancellationToken) =>
+        await RecordsAsync(cancellationToken).LongCountAsync(cancellationToken).ConfigureAwait(false);
 
     public async IAsyncEnumerable<Row> ReadAsync(SourceRange range, IStepContext context, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        long record = -1;
-        var cursor = new RangeCursor(range);
-        await foreach (var line in JsonlLines.ReadAsync(_path, _maxLineBytes, cancellationToken))
+        await foreach (var (line, record) in new RangeCursor(range).AdmitInOrderAsync(RecordsAsync(cancellationToken), cancellationToken))
         {
-            if (line.Text is not null && string.IsNullOrWhiteSpace(line.Text))
-            {
-                continue;
-            }
-
-            record++;
-            var position = cursor.Admit(record);
-            if (position == RangePosition.Before)
-            {
-                continue;
-            }
-
-            if (position == RangePosition.After)
-            {
-                yield break;
-            }
-
             var row = Parse(line, record);
             if (row is null)
             {
@@ -80,6 +50,10 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
             yield return row;
         }
     }
+
+    /// <summary>The file's records: every line but blank ones (a line without text, too long or not UTF-8, is a broken record).</summary>
+    private IAsyncEnumerable<JsonlLine> RecordsAsync(CancellationToken cancellationToken) =>
+        JsonlLines.ReadAsync(_path, _maxLineBytes, cancellationToken).Where(line => line.Text is null || !string.IsNullOrWhiteSpace(line.Text));
 
     private Row? Parse(JsonlLine line, long id)
     {
@@ -129,13 +103,9 @@ internal sealed class JsonlSource : ISourceStep, ICountableSource
     private IReadOnlyList<string> PeekColumns(StepParameters parameters)
     {
         // The first record names the columns, so that later steps' needs are checked before anything runs.
-        foreach (var line in JsonlLines.Read(_path, _maxLineBytes))
+        // Read while the definition loads, before any pipeline runs: blocking here holds up nothing else.
+        foreach (var line in RecordsAsync(CancellationToken.None).ToBlockingEnumerable())
         {
-            if (line.Text is not null && string.IsNullOrWhiteSpace(line.Text))
-            {
-                continue;
-            }
-
             if (Parse(line, 0) is { } row)
             {
                 return row.Columns.ToList();

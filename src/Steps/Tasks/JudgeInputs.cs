@@ -10,7 +10,29 @@ namespace Distil.Steps;
 /// </summary>
 internal static class JudgeInputs
 {
-    public static bool TryRead(Row row, bool messages, out JudgeInstruction instruction, out IReadOnlyList<string> responses, out string problem)
+    /// <summary>
+    /// The rows of <paramref name="rows"/> that hold what a judge reads, in order; every other row is failed with
+    /// the reason, so it reaches no model.
+    /// </summary>
+    public static List<JudgeInput> ReadOrFail(IReadOnlyList<Row> rows, bool messages, ModelCalls calls)
+    {
+        var readable = new List<JudgeInput>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (TryRead(row, messages, out var instruction, out var responses, out var problem))
+            {
+                readable.Add(new JudgeInput(row, instruction, responses));
+            }
+            else
+            {
+                calls.Fail(row, problem);
+            }
+        }
+
+        return readable;
+    }
+
+    private static bool TryRead(Row row, bool messages, out JudgeInstruction instruction, out IReadOnlyList<string> responses, out string problem)
     {
         instruction = string.Empty;
         responses = [];
@@ -50,3 +72,6 @@ internal static class JudgeInputs
         return true;
     }
 }
+
+/// <summary>A row a judge can rate: its prompt and the responses to judge, all present.</summary>
+internal readonly record struct JudgeInput(Row Row, JudgeInstruction Instruction, IReadOnlyList<string> Responses);

@@ -53,14 +53,8 @@ public sealed class PairwiseJudgeStep : ModelTask
     protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
         var requests = new List<ModelRequest>();
-        foreach (var row in rows)
+        foreach (var (row, instruction, responses) in JudgeInputs.ReadOrFail(rows, _messages, calls))
         {
-            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
-            {
-                calls.Fail(row, problem);
-                continue;
-            }
-
             if (responses.Count != 2)
             {
                 calls.Fail(row, $"'generations' has {responses.Count} responses; a pairwise judge compares exactly 2");

@@ -53,14 +53,8 @@ public sealed class RubricJudgeStep : ModelTask
     protected override async Task ProcessRowsAsync(IReadOnlyList<Row> rows, ModelCalls calls, CancellationToken cancellationToken)
     {
         var requests = new List<ModelRequest>();
-        foreach (var row in rows)
+        foreach (var (row, instruction, responses) in JudgeInputs.ReadOrFail(rows, _messages, calls))
         {
-            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
-            {
-                calls.Fail(row, problem);
-                continue;
-            }
-
             var reference = _referenceColumn is null ? null : row.GetString(_referenceColumn);
             if (_referenceColumn is not null && string.IsNullOrWhiteSpace(reference))
             {

@@ -62,14 +62,8 @@ public sealed class UltraFeedbackStep : ModelTask
     {
         var requests = new List<ModelRequest>();
         var orders = new Dictionary<Row, ResponseOrder>();
-        foreach (var row in rows)
+        foreach (var (row, instruction, responses) in JudgeInputs.ReadOrFail(rows, _messages, calls))
         {
-            if (!JudgeInputs.TryRead(row, _messages, out var instruction, out var responses, out var problem))
-            {
-                calls.Fail(row, problem);
-                continue;
-            }
-
             var order = _shuffle ? ResponseOrder.Shuffled(responses.Count, Generation.Seed, row.Id) : ResponseOrder.Identity(responses.Count);
             requests.Add(new ModelRequest(row, BuildMessages(instruction, order.ToShown(responses)), BuildOptions(row.Id, responses.Count)));
             orders[row] = order;
