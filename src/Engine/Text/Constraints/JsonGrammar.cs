@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Distil.Engine.Text.Constraints;
 
 /// <summary>
@@ -7,7 +9,8 @@ namespace Distil.Engine.Text.Constraints;
 /// </summary>
 /// <remarks>
 /// Each grammar kind has its own Feed method that sees only the top frame and answers with a <see cref="Step"/>.
-/// Runs once per trie node when a mask is computed, so nothing here allocates.
+/// Runs once per trie node when a mask is computed, so nothing here allocates, and the per-kind methods are
+/// inlined into <see cref="Feed"/>'s loop.
 /// </remarks>
 internal sealed class JsonGrammar
 {
@@ -92,6 +95,7 @@ internal sealed class JsonGrammar
         return Step.Forward;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedSequence(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -129,6 +133,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>Count is the number of items begun.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedArray(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -158,6 +163,7 @@ internal sealed class JsonGrammar
         public const int BeforeOpen = 0, AfterOpen = 1, AfterKey = 2, AfterColon = 3, AfterValue = 4, AfterComma = 5;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedMap(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -191,6 +197,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>Count is the number of characters so far; Value holds a pending UTF-8 sequence or \u escape.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedString(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -313,6 +320,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>Value is the magnitude read so far and Count its digits; the range rules out what cannot end inside it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedInteger(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -358,6 +366,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>Count is the digits in the current part; in the integer part Value is 1 after a leading zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedNumber(ref FrameStack frames, byte b)
     {
         ref var f = ref frames.Top;
@@ -402,6 +411,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>Pos is the node reached in the literal trie (0: nothing read yet).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedLiterals(ref FrameStack frames, GrammarNode node, byte b)
     {
         ref var f = ref frames.Top;
@@ -417,6 +427,7 @@ internal sealed class JsonGrammar
     }
 
     /// <summary>The first byte picks the alternative, which takes the frame's place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Step FeedAnyOf(ref FrameStack frames, GrammarNode node, byte b)
     {
         var alternative = node.AlternativeByFirstByte[b];
