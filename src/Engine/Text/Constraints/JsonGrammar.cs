@@ -53,17 +53,18 @@ internal sealed class JsonGrammar
         var frames = new FrameStack(stack, ref depth);
         while (!frames.IsEmpty)
         {
-            var node = _nodes[frames.Top.Node];
+            ref var f = ref frames.Top;
+            var node = _nodes[f.Node];
             var step = node.Kind switch
             {
-                GrammarKind.Sequence => FeedSequence(ref frames, node, b),
-                GrammarKind.Array => FeedArray(ref frames, node, b),
-                GrammarKind.Map => FeedMap(ref frames, node, b),
-                GrammarKind.String => FeedString(ref frames, node, b),
-                GrammarKind.Integer => FeedInteger(ref frames, node, b),
-                GrammarKind.Number => FeedNumber(ref frames, b),
-                GrammarKind.Literals => FeedLiterals(ref frames, node, b),
-                GrammarKind.AnyOf => FeedAnyOf(ref frames, node, b),
+                GrammarKind.Sequence => FeedSequence(ref frames, ref f, node, b),
+                GrammarKind.Array => FeedArray(ref frames, ref f, node, b),
+                GrammarKind.Map => FeedMap(ref frames, ref f, node, b),
+                GrammarKind.String => FeedString(ref frames, ref f, node, b),
+                GrammarKind.Integer => FeedInteger(ref frames, ref f, node, b),
+                GrammarKind.Number => FeedNumber(ref frames, ref f, b),
+                GrammarKind.Literals => FeedLiterals(ref frames, ref f, node, b),
+                GrammarKind.AnyOf => FeedAnyOf(ref f, node, b),
                 _ => Step.Rejected,
             };
             if (step != Step.Forward)
@@ -96,15 +97,14 @@ internal sealed class JsonGrammar
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedSequence(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedSequence(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         var item = node.Items[f.Pos];
         if (item.Literal is not { } literal)
         {
             // The parent moves past the value item first, and when it was the last item the parent is done before
             // the child starts, which keeps the stack shallow.
-            NextItem(ref frames, node);
+            NextItem(ref frames, ref f, node);
             return Enter(ref frames, item.Child);
         }
         if (literal[f.Count] != b)
@@ -114,14 +114,14 @@ internal sealed class JsonGrammar
         if (++f.Count == literal.Length)
         {
             f.Count = 0;
-            NextItem(ref frames, node);
+            NextItem(ref frames, ref f, node);
         }
         return Step.Consumed;
     }
 
-    private static void NextItem(ref FrameStack frames, GrammarNode node)
+    private static void NextItem(ref FrameStack frames, ref GrammarFrame f, GrammarNode node)
     {
-        if (++frames.Top.Pos == node.Items.Length)
+        if (++f.Pos == node.Items.Length)
         {
             frames.Pop();
         }
@@ -134,9 +134,8 @@ internal sealed class JsonGrammar
 
     /// <summary>Count is the number of items begun.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedArray(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedArray(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         switch (f.Pos)
         {
             case ArrayPhase.BeforeOpen when b == '[':
@@ -164,9 +163,8 @@ internal sealed class JsonGrammar
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedMap(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedMap(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         switch (f.Pos)
         {
             case MapPhase.BeforeOpen when b == '{':
@@ -198,9 +196,8 @@ internal sealed class JsonGrammar
 
     /// <summary>Count is the number of characters so far; Value holds a pending UTF-8 sequence or \u escape.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedString(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedString(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         switch (f.Pos)
         {
             case StringPhase.BeforeQuote when b == '"':
@@ -321,9 +318,8 @@ internal sealed class JsonGrammar
 
     /// <summary>Value is the magnitude read so far and Count its digits; the range rules out what cannot end inside it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedInteger(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedInteger(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         var range = node.Range!;
         var digit = b - '0';
         var isDigit = (uint)digit <= 9;
@@ -367,9 +363,8 @@ internal sealed class JsonGrammar
 
     /// <summary>Count is the digits in the current part; in the integer part Value is 1 after a leading zero.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedNumber(ref FrameStack frames, byte b)
+    private static Step FeedNumber(ref FrameStack frames, ref GrammarFrame f, byte b)
     {
-        ref var f = ref frames.Top;
         var isDigit = (uint)(b - '0') <= 9;
         switch (f.Pos)
         {
@@ -412,9 +407,8 @@ internal sealed class JsonGrammar
 
     /// <summary>Pos is the node reached in the literal trie (0: nothing read yet).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedLiterals(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedLiterals(ref FrameStack frames, ref GrammarFrame f, GrammarNode node, byte b)
     {
-        ref var f = ref frames.Top;
         var trie = node.Literals!;
         var child = trie.Next(f.Pos, b);
         if (child != 0)
@@ -428,14 +422,14 @@ internal sealed class JsonGrammar
 
     /// <summary>The first byte picks the alternative, which takes the frame's place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Step FeedAnyOf(ref FrameStack frames, GrammarNode node, byte b)
+    private static Step FeedAnyOf(ref GrammarFrame f, GrammarNode node, byte b)
     {
         var alternative = node.AlternativeByFirstByte[b];
         if (alternative < 0)
         {
             return Step.Rejected;
         }
-        frames.Replace(alternative);
+        f = new GrammarFrame(alternative);
         return Step.Forward;
     }
 
@@ -544,8 +538,5 @@ internal sealed class JsonGrammar
 
         /// <summary>The top value is complete.</summary>
         public readonly void Pop() => _depth--;
-
-        /// <summary>The top value turns out to be one of <paramref name="node"/>.</summary>
-        public readonly void Replace(int node) => Top = new GrammarFrame(node);
     }
 }
