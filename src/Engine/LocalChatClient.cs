@@ -4,6 +4,7 @@ using Distil.Engine.Generation;
 using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Tokenizers;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Engine;

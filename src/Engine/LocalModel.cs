@@ -7,7 +7,7 @@ public static class LocalModel
 {
     /// <summary>
     /// Loads <paramref name="folder"/> (config.json, generation_config.json, tokenizer files, onnx/model.onnx) and
-    /// starts its scheduler. Throws <see cref="ModelFormatException"/> or <see cref="Text.TokenizerFormatException"/>
+    /// starts its scheduler. Throws <see cref="ModelFormatException"/> or <see cref="Text.Tokenizers.TokenizerFormatException"/>
     /// naming the file and field when the folder is unusable, <see cref="NotSupportedException"/> when a CUDA
     /// device is asked of a CPU build.
     /// </summary>

@@ -3,6 +3,7 @@ using Distil.Engine.Building;
 using Distil.Engine.Model;
 using Distil.Engine.Tests.Support;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Tests;
 

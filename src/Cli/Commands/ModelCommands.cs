@@ -85,7 +85,7 @@ internal static class ModelCommands
                     ModelBuilder.BuildFromCheckpoint(source!, folder, r.GetValue(fp16), progress, kernel);
                 }
             }
-            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.Tokenizers.TokenizerFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
             {
                 // The checkpoint, tokenizer folder or an argument is not something the builder can read: the input is at fault.
                 Console.Error.WriteLine($"error: {e.Message}");
@@ -185,7 +185,7 @@ internal static class ModelCommands
             {
                 client = LocalModel.Load(r.GetValue(model)!, new LocalModelOptions { Device = r.GetValue(device), Threads = r.GetValue(threads), ChatTemplate = r.GetValue(template), Variant = r.GetValue(variant), MaxBatchSize = 1 });
             }
-            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException or IOException)
+            catch (Exception e) when (e is ModelFormatException or Distil.Engine.Text.Tokenizers.TokenizerFormatException or Distil.Engine.Text.Jinja.JinjaTemplateException or ArgumentException or NotSupportedException or IOException)
             {
                 // An unusable model folder is bad input (README: exit code 2).
                 Console.Error.WriteLine($"error: {e.Message}");

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Distil.Engine.Model;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Building;
 

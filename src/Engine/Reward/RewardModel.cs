@@ -1,6 +1,7 @@
 using Distil.Engine.Model;
 using Distil.Engine.Onnx;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Tokenizers;
 using Microsoft.Extensions.AI;
 using Microsoft.ML.OnnxRuntime;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Text;
 

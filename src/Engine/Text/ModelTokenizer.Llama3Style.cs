@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Text;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.IO.Compression;
 using System.Reflection;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Text;
 

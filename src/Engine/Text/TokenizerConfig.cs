@@ -1,11 +1,12 @@
 using System.Text.Json;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Text;
 
 /// <summary>The parts of a model folder's <c>tokenizer_config.json</c> the engine reads.</summary>
 internal sealed record TokenizerConfig(
     string? File,
-    IReadOnlyList<ModelTokenizer.AddedToken> AddedTokens,
+    IReadOnlyList<AddedToken> AddedTokens,
     string? BosToken,
     string? EosToken,
     IReadOnlyDictionary<string, string>? ChatTemplates,
@@ -31,7 +32,7 @@ internal sealed record TokenizerConfig(
             {
                 throw new TokenizerFormatException(file, "the top level must be a JSON object");
             }
-            var added = new List<ModelTokenizer.AddedToken>();
+            var added = new List<AddedToken>();
             if (root.TryGetProperty("added_tokens_decoder", out var decoder))
             {
                 if (decoder.ValueKind != JsonValueKind.Object)
@@ -48,7 +49,7 @@ internal sealed record TokenizerConfig(
                         ? c.GetString()!
                         : throw new TokenizerFormatException(file, $"added_tokens_decoder.{entry.Name} has no string \"content\"");
                     var special = !entry.Value.TryGetProperty("special", out var s) || s.ValueKind != JsonValueKind.False;
-                    added.Add(new ModelTokenizer.AddedToken(id, content, special,
+                    added.Add(new AddedToken(id, content, special,
                         Normalized: Flag(entry.Value, "normalized") ?? !special, LStrip: Flag(entry.Value, "lstrip") ?? false,
                         RStrip: Flag(entry.Value, "rstrip") ?? false, SingleWord: Flag(entry.Value, "single_word") ?? false));
                 }

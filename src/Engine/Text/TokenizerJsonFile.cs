@@ -12,7 +12,7 @@ internal sealed record TokenizerJsonFile(
     TextNormalizer? Normalizer,
     PreTokenizerStep? PreTokenizer,
     TokenDecoder? Decoder,
-    IReadOnlyList<ModelTokenizer.AddedToken> AddedTokens,
+    IReadOnlyList<AddedToken> AddedTokens,
     IReadOnlyList<int> SpecialPrefix,
     IReadOnlyList<int> SpecialSuffix)
 {
@@ -54,9 +54,9 @@ internal sealed record TokenizerJsonFile(
     private static JsonComponent Component(string file, JsonElement root, string name) =>
         new(file, name, root.TryGetProperty(name, out var element) ? element : default);
 
-    private static List<ModelTokenizer.AddedToken> ReadAddedTokens(string file, JsonElement root)
+    private static List<AddedToken> ReadAddedTokens(string file, JsonElement root)
     {
-        var added = new List<ModelTokenizer.AddedToken>();
+        var added = new List<AddedToken>();
         var list = Component(file, root, "added_tokens");
         if (list.Element.ValueKind != JsonValueKind.Array)
         {
@@ -73,7 +73,7 @@ internal sealed record TokenizerJsonFile(
                 throw token.Fail("needs an integer \"id\" and a string \"content\"");
             }
             var special = token.Bool("special", false);
-            added.Add(new ModelTokenizer.AddedToken(value, content.GetString()!, special,
+            added.Add(new AddedToken(value, content.GetString()!, special,
                 Normalized: token.Bool("normalized", !special), LStrip: token.Bool("lstrip", false),
                 RStrip: token.Bool("rstrip", false), SingleWord: token.Bool("single_word", false)));
         }

@@ -4,6 +4,7 @@ using Distil.Engine.Onnx;
 using Distil.Engine.Reward;
 using Distil.Engine.Text;
 using Distil.Engine.Text.Jinja;
+using Distil.Engine.Text.Tokenizers;
 using Distil.Pipeline;
 using Microsoft.Extensions.AI;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Distil.Engine.Text;
+using Distil.Engine.Text.Tokenizers;
 
 namespace Distil.Engine.Tests.Text;
 

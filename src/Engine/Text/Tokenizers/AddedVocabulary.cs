@@ -11,10 +11,10 @@ namespace Distil.Engine.Text.Tokenizers;
 /// </summary>
 internal sealed class AddedVocabulary
 {
-    private readonly Dictionary<string, ModelTokenizer.AddedToken> _byContent = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AddedToken> _byContent = new(StringComparer.Ordinal);
     private readonly Regex?[] _matchers = new Regex?[4];
 
-    public AddedVocabulary(IEnumerable<ModelTokenizer.AddedToken> tokens)
+    public AddedVocabulary(IEnumerable<AddedToken> tokens)
     {
         foreach (var token in tokens)
         {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Distil.Engine.Tests.Support;
 using Distil.Engine.Text;
 using Distil.Engine.Text.Jinja;
+using Distil.Engine.Text.Tokenizers;
 using Microsoft.Extensions.AI;
 
 namespace Distil.Engine.Tests.Text.Jinja;

@@ -1,4 +1,4 @@
-namespace Distil.Engine.Text;
+namespace Distil.Engine.Text.Tokenizers;
 
 /// <summary>
 /// The printable stand-in characters that byte-level BPE vocabularies (GPT-2 lineage, tokenizer.json with a

@@ -1,4 +1,4 @@
-namespace Distil.Engine.Text;
+namespace Distil.Engine.Text.Tokenizers;
 
 /// <summary>A tokenizer file that is missing, unreadable or in a format the engine does not support.</summary>
 public sealed class TokenizerFormatException(string file, string reason, Exception? inner = null)
