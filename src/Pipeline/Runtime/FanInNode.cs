@@ -8,7 +8,7 @@ namespace Distil.Pipeline.Runtime;
 /// row can never be complete and is dropped and counted as <c>missing_in_branch</c>. Complete rows come out in
 /// ascending order whatever the batch sizes or speeds of the branches.
 /// </summary>
-internal sealed class FanInNode : StepNode
+internal sealed class FanInNode : LoopNode
 {
     public const string MissingInBranch = "missing_in_branch";
 
