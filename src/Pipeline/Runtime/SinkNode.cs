@@ -136,7 +136,6 @@ internal sealed class SinkNode : LoopNode
             }
             else
             {
-                ColumnMappings.ToStepView(Definition, row);
                 good.Add(row);
             }
         }
@@ -145,7 +144,8 @@ internal sealed class SinkNode : LoopNode
         _rowsWritten += good.Count;
         if (good.Count > 0)
         {
-            await _sink.WriteAsync(good, cancellationToken);
+            var view = View;
+            await _sink.WriteAsync(view is null ? good : good.ConvertAll(row => row.ViewAs(view)), cancellationToken);
         }
 
         CountIn(batch.Rows.Length);

@@ -24,7 +24,7 @@ internal sealed class SourceNode(StepDefinition definition, RunContext run) : Lo
         var chunk = new List<Row>(Chunk);
         await foreach (var row in source.ReadAsync(Run.Options.Range, Totals, cancellationToken).WithCancellation(cancellationToken))
         {
-            ColumnMappings.FromStepView(Definition, row);
+            ColumnMappings.ToRowNames(Definition, row);
             chunk.Add(row);
             if (chunk.Count == Chunk)
             {

@@ -23,6 +23,9 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
 
     public StepDefinition Definition { get; } = definition;
 
+    /// <summary>How the step's column names map onto the row's (null when it maps none).</summary>
+    private protected ColumnView? View { get; } = ColumnView.For(definition);
+
     protected RunContext Run { get; } = run;
 
     /// <summary>Totals of the step (batch contexts add into it).</summary>
@@ -178,16 +181,11 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
             }
             else
             {
-                ColumnMappings.ToStepView(Definition, row);
-                healthy.Add(row);
+                healthy.Add(View is null ? row : row.ViewAs(View));
             }
         }
 
         IReadOnlyList<Row> result = healthy.Count == 0 ? [] : await step.ProcessAsync(healthy, context, cancellationToken);
-        foreach (var row in result)
-        {
-            ColumnMappings.FromStepView(Definition, row);
-        }
 
         // A row the step marked failed stays in the output even if the step left it out: errors are never silent.
         var kept = result.Count == healthy.Count ? null : result.ToHashSet(ReferenceEqualityComparer.Instance);
@@ -195,9 +193,13 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
         {
             if (kept is not null && !kept.Contains(row))
             {
-                ColumnMappings.FromStepView(Definition, row);
-                (failed ??= []).Add(row);
+                (failed ??= []).Add(ColumnMappings.FromStep(Definition, View, row));
             }
+        }
+
+        if (View is not null)
+        {
+            result = result.Select(row => ColumnMappings.FromStep(Definition, View, row)).ToList();
         }
 
         return RowOrder.Merge(result, failed, Definition.Name);
