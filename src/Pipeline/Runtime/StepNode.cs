@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Tasks.Dataflow;
 using Distil.Pipeline.Telemetry;
 
 namespace Distil.Pipeline.Runtime;
