@@ -2,8 +2,8 @@ namespace Distil.Pipeline;
 
 /// <summary>
 /// Applies a step's <c>input_mappings</c> ({step_column: row_column}) and <c>output_mappings</c>
-/// ({step_column: new_name}), to column lists when validating and to rows when running.
-/// The step sees its input columns under the names it expects; afterwards they get their row names back.
+/// ({step_column: new_name}) to column lists when validating, and to rows when running: a step reads the rows it is
+/// given through a <see cref="ColumnView"/> (nothing renamed), and rows it makes itself are renamed to the row's names.
 /// </summary>
 internal static class ColumnMappings
 {
@@ -23,25 +23,25 @@ internal static class ColumnMappings
     public static IReadOnlyList<string> StepView(StepDefinition step, IReadOnlyList<string> rowColumns) =>
         rowColumns.Select(c => StepNameOf(step, c)).ToList();
 
-    public static void ToStepView(StepDefinition step, Row row)
+    /// <summary>The row a step handed back, under the row's names: the row behind the step's view of it, or a row the step made.</summary>
+    public static Row FromStep(StepDefinition step, ColumnView? view, Row row)
     {
-        if (step.InputMappings.Count == 0)
+        if (view is null)
         {
-            return;
+            return row;
         }
 
-        foreach (var (stepColumn, rowColumn) in step.InputMappings)
+        if (row.Unview(view) is { } viewed)
         {
-            if (row.Has(rowColumn))
-            {
-                var value = row[rowColumn];
-                row.Remove(rowColumn);
-                row[stepColumn] = value;
-            }
+            return viewed;
         }
+
+        ToRowNames(step, row);
+        return row;
     }
 
-    public static void FromStepView(StepDefinition step, Row row)
+    /// <summary>Renames the columns of a row a step (or source) made itself, which holds the step's names, to the row's.</summary>
+    public static void ToRowNames(StepDefinition step, Row row)
     {
         if (step.InputMappings.Count == 0 && step.OutputMappings.Count == 0)
         {

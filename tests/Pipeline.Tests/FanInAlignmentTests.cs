@@ -137,7 +137,7 @@ public sealed class FanInAlignmentTests : IDisposable
     }
 
     /// <summary>Records reports on the reporting thread (<see cref="Progress{T}"/> would post them later).</summary>
-    private sealed class RecordingProgress : IProgress<StepProgress>
+    internal sealed class RecordingProgress : IProgress<StepProgress>
     {
         private readonly List<StepProgress> _reports = [];
 

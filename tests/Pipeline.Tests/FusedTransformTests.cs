@@ -1,8 +1,11 @@
+using Distil.Pipeline.Runtime;
+
 namespace Distil.Pipeline.Tests;
 
 /// <summary>
-/// Transforms (steps that do not cache batches) with one predecessor run on that predecessor's loop instead of
-/// their own: rows, order, batch boundaries, metrics and failures are the same as with a hand-off.
+/// Transforms (steps that do not cache batches) that are the only successor of their one predecessor are fused into
+/// it when the network is built and run on its loop: rows, order, batch boundaries, metrics, progress, caching and
+/// failures are the same as with a hand-off.
 /// </summary>
 public sealed class FusedTransformTests : IDisposable
 {
@@ -64,5 +67,80 @@ public sealed class FusedTransformTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_ws.Outputs, "out.jsonl")));
         var manifest = Directory.GetFiles(_ws.Runs, "manifest.json", SearchOption.AllDirectories).Single();
         Assert.Contains("\"failed\"", File.ReadAllText(manifest), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_fused_chain_reports_progress_and_uses_the_cache_per_step()
+    {
+        _ws.WritePrompts(90);
+        var log = new TestSteps.CallLog();
+        var definition = _ws.Define("""
+            {
+              "name": "fused-cache",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "data/prompts.jsonl" },
+                { "name": "tag", "type": "tag", "label": "t", "input_batch_size": 10 },
+                { "name": "science", "type": "filter", "column": "topic", "op": "eq", "value": "science", "input_batch_size": 4 },
+                { "name": "p1", "type": "pass_through", "cache": false, "input_batch_size": 3 },
+                { "name": "out", "type": "write_jsonl", "path": "out.jsonl" }
+              ]
+            }
+            """, TestSteps.Registry(log));
+        Assert.True(FusedStep.Fits(definition.Steps[2], definition), "the filter should run on the caching step's loop");
+        Assert.True(FusedStep.Fits(definition.Steps[3], definition), "pass_through should run on the filter's (so the caching step's) loop");
+        Assert.False(FusedStep.Fits(definition.Steps[1], definition), "a step that caches its batches keeps its own loop");
+
+        var reports = new FanInAlignmentTests.RecordingProgress();
+        var first = await _ws.RunAsync(definition, _ws.Options() with { Progress = reports });
+
+        foreach (var (step, rowsDone) in new[] { ("tag", 90L), ("science", 90L), ("p1", 30L), ("out", 30L) })
+        {
+            var done = Assert.Single(reports.Reports, r => r.Step == step && r.Completed);
+            Assert.Equal(rowsDone, done.RowsDone);
+        }
+
+        Assert.Equal(9, Directory.GetFiles(_ws.StepCache("fused-cache", "tag"), "*.jsonl").Length);
+        Assert.False(Directory.Exists(_ws.StepCache("fused-cache", "science")), "a transform does not cache its batches");
+        Assert.Equal((0, 9), (first.Steps.Single(s => s.Name == "tag").CachedBatches, first.Steps.Single(s => s.Name == "tag").ComputedBatches));
+        var written = File.ReadAllText(Path.Combine(_ws.Outputs, "out.jsonl"));
+
+        var second = await _ws.RunAsync(definition);
+
+        Assert.Equal(9, log.Calls);
+        StepMetrics Step(string name) => second.Steps.Single(s => s.Name == name);
+        Assert.Equal((9, 0), (Step("tag").CachedBatches, Step("tag").ComputedBatches));
+        Assert.Equal((90, 30), (Step("science").RowsIn, Step("science").RowsOut));
+        Assert.Equal(60, Step("science").Dropped["filtered"]);
+        Assert.Equal((30, 30), (Step("p1").RowsIn, Step("p1").RowsOut));
+        Assert.Equal(written, File.ReadAllText(Path.Combine(_ws.Outputs, "out.jsonl")));
+    }
+
+    [Fact]
+    public async Task A_transform_beside_a_sibling_branch_is_not_fused_and_both_branches_get_every_row()
+    {
+        _ws.WritePrompts(60);
+        var definition = _ws.Define("""
+            {
+              "name": "not-fused",
+              "steps": [
+                { "name": "load", "type": "load_jsonl", "path": "data/prompts.jsonl" },
+                { "name": "science", "type": "filter", "column": "topic", "op": "eq", "value": "science", "after": ["load"], "input_batch_size": 7 },
+                { "name": "poetry", "type": "filter", "column": "topic", "op": "eq", "value": "poetry", "after": ["load"], "input_batch_size": 5 },
+                { "name": "a", "type": "write_jsonl", "path": "a.jsonl", "after": ["science"] },
+                { "name": "b", "type": "write_jsonl", "path": "b.jsonl", "after": ["poetry"] }
+              ]
+            }
+            """);
+        Assert.False(FusedStep.Fits(definition.Steps[1], definition), "load has two successors, so neither runs on its loop");
+        Assert.False(FusedStep.Fits(definition.Steps[2], definition), "load has two successors, so neither runs on its loop");
+
+        var manifest = await _ws.RunAsync(definition);
+
+        var a = TestWorkspace.ReadJsonl(Path.Combine(_ws.Outputs, "a.jsonl")).Select(r => r.GetProperty("n").GetInt32());
+        var b = TestWorkspace.ReadJsonl(Path.Combine(_ws.Outputs, "b.jsonl")).Select(r => r.GetProperty("n").GetInt32());
+        Assert.Equal(Enumerable.Range(0, 60).Where(n => n % 3 == 0), a);
+        Assert.Equal(Enumerable.Range(0, 60).Where(n => n % 3 != 0), b);
+        Assert.Equal((60, 20), (manifest.Steps.Single(s => s.Name == "science").RowsIn, manifest.Steps.Single(s => s.Name == "science").RowsOut));
+        Assert.Equal((60, 40), (manifest.Steps.Single(s => s.Name == "poetry").RowsIn, manifest.Steps.Single(s => s.Name == "poetry").RowsOut));
     }
 }

@@ -8,7 +8,7 @@ namespace Distil.Pipeline.Runtime;
 /// on an ordered TransformBlock (several batches at once, output in input order). Rows that already carry an error go around the step untouched, and
 /// finished batches of caching steps are written to / read back from the run directory.
 /// </summary>
-internal sealed class BatchNode : StepNode
+internal sealed class BatchNode : LoopNode
 {
     private readonly IBatchStep _step;
     private readonly BatchCache? _cache;
@@ -52,25 +52,8 @@ internal sealed class BatchNode : StepNode
 
     public override ITargetBlock<Inbound> Input => (ITargetBlock<Inbound>?)_inbox ?? _parallel!;
 
-    /// <summary>
-    /// A cheap step (one that does not cache its batches: a transform) with one predecessor, one batch at a time,
-    /// runs on its predecessor's loop: a hand-off between threads costs more than such a step's work.
-    /// Steps that call models keep their own loop so that, for example, generation and judging overlap.
-    /// </summary>
-    public static bool CanRunInline(StepDefinition step) =>
-        step.Step is IBatchStep { CachesBatches: false } && step.MaxParallelism == 1 && step.After.Count == 1;
-
-    protected override async Task ProcessInlineAsync(Inbound batch, CancellationToken cancellationToken) =>
-        await EmitAsync(await ProcessAsync(batch), cancellationToken);
-
     protected override async Task ExecuteAsync(CancellationToken cancellationToken)
     {
-        if (RunsInline)
-        {
-            await PredecessorsDoneAsync(cancellationToken);
-            return;
-        }
-
         if (_inbox is not null)
         {
             while (await _inbox.OutputAvailableAsync(cancellationToken))

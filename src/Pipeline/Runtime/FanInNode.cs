@@ -8,7 +8,7 @@ namespace Distil.Pipeline.Runtime;
 /// row can never be complete and is dropped and counted as <c>missing_in_branch</c>. Complete rows come out in
 /// ascending order whatever the batch sizes or speeds of the branches.
 /// </summary>
-internal sealed class FanInNode : StepNode
+internal sealed class FanInNode : LoopNode
 {
     public const string MissingInBranch = "missing_in_branch";
 
@@ -129,13 +129,9 @@ internal sealed class FanInNode : StepNode
 
     private Row Combine(Row[] parts)
     {
-        foreach (var part in parts)
-        {
-            ColumnMappings.ToStepView(Definition, part);
-        }
-
-        var combined = _step.Combine(parts, Totals);
-        ColumnMappings.FromStepView(Definition, combined);
+        var view = View;
+        var seen = view is null ? parts : Array.ConvertAll(parts, p => p.ViewAs(view));
+        var combined = ColumnMappings.FromStep(Definition, view, _step.Combine(seen, Totals));
         if (!combined.HasError && Array.Find(parts, p => p.HasError) is { } failed)
         {
             // A row that failed in one branch stays failed after the join.

@@ -80,7 +80,7 @@ public sealed class PipelineRunner
                 await sink.OpenAsync(cancellationToken);
             }
 
-            var tasks = nodes.Select(node => RunNodeAsync(node, stop)).ToList();
+            var tasks = nodes.OfType<LoopNode>().Select(node => RunNodeAsync(node, stop)).ToList();
             try
             {
                 await Task.WhenAll(tasks);
@@ -153,7 +153,7 @@ public sealed class PipelineRunner
         };
         run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
         var nodes = BuildNetwork(definition, run, stop.Token);
-        var tasks = nodes.Select(node => RunNodeAsync(node, stop)).ToList();
+        var tasks = nodes.OfType<LoopNode>().Select(node => RunNodeAsync(node, stop)).ToList();
         try
         {
             await Task.WhenAll(tasks);
@@ -221,7 +221,7 @@ public sealed class PipelineRunner
             .ToDictionary(s => s.Name, s => StepCacheKey.Compute(s, models), StringComparer.Ordinal);
     }
 
-    private static async Task RunNodeAsync(StepNode node, CancellationTokenSource stop)
+    private static async Task RunNodeAsync(LoopNode node, CancellationTokenSource stop)
     {
         try
         {
@@ -274,6 +274,11 @@ public sealed class PipelineRunner
         return range.Limit is { } limit ? Math.Min(limit, available) : available;
     }
 
+    /// <summary>
+    /// One node per step, wired along <c>after</c>. Fusing is decided here, once: a step that
+    /// <see cref="FusedStep.Fits"/> becomes a <see cref="FusedStep"/> run on its predecessor's loop; every other
+    /// step is a <see cref="LoopNode"/> with a loop of its own.
+    /// </summary>
     private static List<StepNode> BuildNetwork(PipelineDefinition definition, RunContext run, CancellationToken cancellationToken)
     {
         var nodes = new Dictionary<string, StepNode>(StringComparer.Ordinal);
@@ -284,6 +289,7 @@ public sealed class PipelineRunner
                 ISourceStep => new SourceNode(step, run),
                 IFanInStep => new FanInNode(step, run, cancellationToken),
                 ISinkStep => new SinkNode(step, run, cancellationToken),
+                IBatchStep when FusedStep.Fits(step, definition) => new FusedStep(step, run),
                 IBatchStep => new BatchNode(step, run, cancellationToken),
                 _ => throw new InvalidOperationException($"step '{step.Name}' ({step.Type.Name}) is none of source, batch, fan-in or sink"),
             };
@@ -294,15 +300,6 @@ public sealed class PipelineRunner
             for (var branch = 0; branch < step.After.Count; branch++)
             {
                 nodes[step.After[branch]].AddSuccessor(nodes[step.Name], branch);
-            }
-        }
-
-        // A transform that is its predecessor's only successor runs on the predecessor's loop (no thread hand-off).
-        foreach (var step in definition.Steps)
-        {
-            if (BatchNode.CanRunInline(step) && definition.Steps.Count(s => s.After.Contains(step.After[0])) == 1)
-            {
-                nodes[step.Name].MakeInline();
             }
         }
 

@@ -9,7 +9,7 @@ namespace Distil.Pipeline.Runtime;
 /// <c>&lt;sink&gt;.errors.jsonl</c> beside the output (id, error and values) and are counted as <c>row_error</c>.
 /// </summary>
 [SuppressMessage("Design", "CA1001:TypesThatOwnDisposableFieldsShouldBeDisposable", Justification = "The errors file is closed when the sink completes or faults, which every run reaches.")]
-internal sealed class SinkNode : StepNode
+internal sealed class SinkNode : LoopNode
 {
     public const string RowError = "row_error";
 
@@ -136,7 +136,6 @@ internal sealed class SinkNode : StepNode
             }
             else
             {
-                ColumnMappings.ToStepView(Definition, row);
                 good.Add(row);
             }
         }
@@ -145,7 +144,8 @@ internal sealed class SinkNode : StepNode
         _rowsWritten += good.Count;
         if (good.Count > 0)
         {
-            await _sink.WriteAsync(good, cancellationToken);
+            var view = View;
+            await _sink.WriteAsync(view is null ? good : good.ConvertAll(row => row.ViewAs(view)), cancellationToken);
         }
 
         CountIn(batch.Rows.Length);

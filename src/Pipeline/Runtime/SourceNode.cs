@@ -6,7 +6,7 @@ namespace Distil.Pipeline.Runtime;
 /// Reads the source and pushes its rows downstream; waits whenever the next step's buffer is full. A generating
 /// source (<see cref="IGeneratingSource"/>) has its batches written by its model through the step batch cache.
 /// </summary>
-internal sealed class SourceNode(StepDefinition definition, RunContext run) : StepNode(definition, run)
+internal sealed class SourceNode(StepDefinition definition, RunContext run) : LoopNode(definition, run)
 {
     private const int Chunk = 256;
 
@@ -24,7 +24,7 @@ internal sealed class SourceNode(StepDefinition definition, RunContext run) : St
         var chunk = new List<Row>(Chunk);
         await foreach (var row in source.ReadAsync(Run.Options.Range, Totals, cancellationToken).WithCancellation(cancellationToken))
         {
-            ColumnMappings.FromStepView(Definition, row);
+            ColumnMappings.ToRowNames(Definition, row);
             chunk.Add(row);
             if (chunk.Count == Chunk)
             {

@@ -1,19 +1,19 @@
 using System.Diagnostics;
-using System.Threading.Tasks.Dataflow;
 using Distil.Pipeline.Telemetry;
 
 namespace Distil.Pipeline.Runtime;
 
 /// <summary>
-/// One step in the running network. Each node owns its Dataflow block(s) and a loop that hands its output to
-/// its successors, cut into each successor's <c>input_batch_size</c> by row position (so batches are the same
-/// on every run) and copied for every branch after the first (so branches never share mutable rows).
+/// One step in the running network: its counts, progress, cache use and the edges to its successors. Output is
+/// cut into each successor's <c>input_batch_size</c> by row position (so batches are the same on every run) and
+/// copied for every branch after the first (so branches never share mutable rows). A <see cref="LoopNode"/> runs
+/// on its own loop behind an inbox; a <see cref="FusedStep"/>, decided when the network is built, runs each batch
+/// on its predecessor's loop as that predecessor hands it over.
 /// </summary>
 internal abstract class StepNode(StepDefinition definition, RunContext run) : IStepGauges
 {
     private readonly List<Edge> _edges = [];
     private readonly Stopwatch _clock = new();
-    private int _finishedPredecessors;
     private long _rowsIn;
     private long _rowsOut;
     private long _cachedBatches;
@@ -22,10 +22,10 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
 
     public StepDefinition Definition { get; } = definition;
 
-    protected RunContext Run { get; } = run;
+    /// <summary>How the step's column names map onto the row's (null when it maps none).</summary>
+    private protected ColumnView? View { get; } = ColumnView.For(definition);
 
-    /// <summary>Where predecessors send batches (null for the source).</summary>
-    public abstract ITargetBlock<Inbound>? Input { get; }
+    protected RunContext Run { get; } = run;
 
     /// <summary>Totals of the step (batch contexts add into it).</summary>
     public StepContext Totals { get; } = run.CreateContext(definition.Name);
@@ -45,29 +45,35 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
     /// <summary>Tags of this step's measurements.</summary>
     protected System.Diagnostics.TagList MetricTags => DistilMetrics.StepTags(Run.Pipeline, Definition.Name);
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        using var gauges = DistilMetrics.Observe(this);
-        _clock.Start();
-        try
-        {
-            await ExecuteAsync(cancellationToken);
-            foreach (var edge in _edges)
-            {
-                await edge.FlushAsync(cancellationToken);
-                edge.Target.PredecessorFinished();
-            }
+    /// <summary>Takes one batch from a predecessor (into an inbox, or processed on the caller's loop).</summary>
+    private protected abstract Task AcceptAsync(Inbound batch, CancellationToken cancellationToken);
 
-            Report(completed: true);
-        }
-        finally
-        {
-            _clock.Stop();
-        }
+    /// <summary>Told by each predecessor once it has handed over its last batch.</summary>
+    private protected abstract Task PredecessorFinishedAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Starts the step's clock and makes its gauges observable, with those of the steps fused into it (they
+    /// run on the same loop); disposing stops them all.
+    /// </summary>
+    private protected IDisposable Start()
+    {
+        _clock.Start();
+        var started = new List<IDisposable> { DistilMetrics.Observe(this) };
+        started.AddRange(_edges.Where(e => e.Target is FusedStep).Select(e => e.Target.Start()));
+        return new Stop(_clock, started);
     }
 
-    /// <summary>Runs the step until its input is exhausted, calling <see cref="EmitAsync"/> with its output in row order.</summary>
-    protected abstract Task ExecuteAsync(CancellationToken cancellationToken);
+    /// <summary>Passes on the rows still gathering towards each successor, tells each that this step is done, reports completion.</summary>
+    private protected async Task FinishAsync(CancellationToken cancellationToken)
+    {
+        foreach (var edge in _edges)
+        {
+            await edge.FlushAsync(cancellationToken);
+            await edge.Target.PredecessorFinishedAsync(cancellationToken);
+        }
+
+        Report(completed: true);
+    }
 
     protected async Task EmitAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
     {
@@ -174,16 +180,11 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
             }
             else
             {
-                ColumnMappings.ToStepView(Definition, row);
-                healthy.Add(row);
+                healthy.Add(View is null ? row : row.ViewAs(View));
             }
         }
 
         IReadOnlyList<Row> result = healthy.Count == 0 ? [] : await step.ProcessAsync(healthy, context, cancellationToken);
-        foreach (var row in result)
-        {
-            ColumnMappings.FromStepView(Definition, row);
-        }
 
         // A row the step marked failed stays in the output even if the step left it out: errors are never silent.
         var kept = result.Count == healthy.Count ? null : result.ToHashSet(ReferenceEqualityComparer.Instance);
@@ -191,9 +192,13 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
         {
             if (kept is not null && !kept.Contains(row))
             {
-                ColumnMappings.FromStepView(Definition, row);
-                (failed ??= []).Add(row);
+                (failed ??= []).Add(ColumnMappings.FromStep(Definition, View, row));
             }
+        }
+
+        if (View is not null)
+        {
+            result = result.Select(row => ColumnMappings.FromStep(Definition, View, row)).ToList();
         }
 
         return RowOrder.Merge(result, failed, Definition.Name);
@@ -203,39 +208,6 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
     protected virtual long RowsDone => Definition.Step is ISourceStep ? RowsOut : Interlocked.Read(ref _rowsIn);
 
     protected long RowsOut => Interlocked.Read(ref _rowsOut);
-
-    /// <summary>
-    /// True when the predecessor runs this step's batches on its own loop instead of handing them over through
-    /// <see cref="Input"/> (see <see cref="PipelineRunner"/>'s fusing rule); <see cref="ProcessInlineAsync"/> then receives them.
-    /// </summary>
-    public bool RunsInline => _inlineFinished is not null;
-
-    private TaskCompletionSource? _inlineFinished;
-
-    /// <summary>Makes this node take its batches from its predecessor's loop; call before the run starts.</summary>
-    public void MakeInline() => _inlineFinished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>Processes one batch on the calling (predecessor's) loop and passes the output on.</summary>
-    protected virtual Task ProcessInlineAsync(Inbound batch, CancellationToken cancellationToken) =>
-        throw new InvalidOperationException($"step '{Definition.Name}' cannot run inline");
-
-    /// <summary>Waits until the predecessor that runs this step inline has handed over its last batch.</summary>
-    protected Task PredecessorsDoneAsync(CancellationToken cancellationToken) => _inlineFinished!.Task.WaitAsync(cancellationToken);
-
-    private void PredecessorFinished()
-    {
-        if (Interlocked.Increment(ref _finishedPredecessors) == Definition.After.Count)
-        {
-            if (_inlineFinished is not null)
-            {
-                _inlineFinished.TrySetResult();
-            }
-            else
-            {
-                Input?.Complete();
-            }
-        }
-    }
 
     private void Report(bool completed)
     {
@@ -320,18 +292,16 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
             var batch = new Inbound(branch, _seq++, _buffer);
             _buffer = new Row[batchSize];
             _count = 0;
-            if (Target.RunsInline)
-            {
-                await Target.ProcessInlineAsync(batch, cancellationToken);
-                return;
-            }
+            await Target.AcceptAsync(batch, cancellationToken);
+        }
+    }
 
-            if (!await Target.Input!.SendAsync(batch, cancellationToken))
-            {
-                // The receiver stopped (it failed or the run is cancelled); its own error is what gets reported.
-                cancellationToken.ThrowIfCancellationRequested();
-                throw new OperationCanceledException($"step '{Target.Definition.Name}' stopped taking input");
-            }
+    private sealed class Stop(Stopwatch clock, List<IDisposable> started) : IDisposable
+    {
+        public void Dispose()
+        {
+            clock.Stop();
+            started.ForEach(s => s.Dispose());
         }
     }
 }
