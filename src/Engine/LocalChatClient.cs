@@ -41,6 +41,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
             MaxBatchSize = options.MaxBatchSize,
             Continuous = options.ContinuousBatching,
             PrefixCacheBytes = options.PrefixCacheBytes,
+            KvCapacityChunk = options.KvCapacityChunk,
         });
     }
 
@@ -71,6 +72,11 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         if (options.MaxBatchSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be at least 1");
+        }
+
+        if (options.KvCapacityChunk < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "KvCapacityChunk must be 0 (a growing cache) or more");
         }
 
         var device = ExecutionDevice.Parse(options.Device);
