@@ -61,20 +61,8 @@ public sealed class BatchedDecodingInvarianceTests(TinyModels models, ITestOutpu
         Assert.True(model.Layout.LengthsFromMask, "the preset should be built with GroupQueryAttention");
         long[][] prompts = [[5, 17, 912, 4, 33], [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 81], [2000, 3], [64, 900, 12, 13, 14, 15, 16, 17, 18]];
         var vocab = model.VocabSize;
-        var width = prompts.Max(p => p.Length);
         var k = prompts.Length;
-        var ids = new long[k * width];
-        var positions = new long[k * width];
-        var mask = new long[k * width];
-        for (var r = 0; r < k; r++)
-        {
-            prompts[r].CopyTo(ids, r * width);
-            for (var c = 0; c < prompts[r].Length; c++)
-            {
-                positions[(r * width) + c] = c;
-                mask[(r * width) + c] = 1;
-            }
-        }
+        var (ids, positions, mask, width) = RightPadded.Of(prompts);
 
         var together = new float[k * vocab];
         using var empty = model.EmptyCache(k);

@@ -21,19 +21,7 @@ public sealed class InPlaceKvCacheTests(TinyModels models)
         long[][] prompts = [[5, 17, 912, 4, 33], [7, 7, 7, 7, 7, 7, 7, 7, 81], [2000, 3]];
         var k = prompts.Length;
         var vocab = model.VocabSize;
-        var width = prompts.Max(p => p.Length);
-        var ids = new long[k * width];
-        var positions = new long[k * width];
-        var mask = new long[k * width];
-        for (var r = 0; r < k; r++)
-        {
-            prompts[r].CopyTo(ids, r * width);
-            for (var c = 0; c < prompts[r].Length; c++)
-            {
-                positions[(r * width) + c] = c;
-                mask[(r * width) + c] = 1;
-            }
-        }
+        var (ids, positions, mask, width) = RightPadded.Of(prompts);
 
         using var empty = model.EmptyCache(k);
         using var prefilled = model.Forward(ids, mask, positions, k, width, empty, new float[k * vocab], prompts.Select(p => p.Length - 1).ToArray());
