@@ -15,7 +15,9 @@ namespace Distil.Bench;
 /// Options: --threads N (default: all cores), --tokens N (decode steps, default 64), --batches 1,8,32,
 /// --repeats N (alternating rounds, best kept), --preset NAME (default tiny), --model FOLDER (instead of a
 /// fresh preset), --no-mixed, --mixed-max N (largest budget of the mixed workload, default 160), --peers (the same
-/// batches and mixed workload on transformers.js and ONNX Runtime GenAI, printed as Distil ÷ peer).
+/// batches and mixed workload on transformers.js and ONNX Runtime GenAI, printed as Distil ÷ peer), --kv LIST
+/// (static, growing or both comma-separated: GroupQueryAttention caches written in place in room laid out ahead
+/// versus copied into a longer cache every step, alternated in the same run; default static).
 /// </summary>
 internal static class EngineBench
 {
@@ -38,30 +40,40 @@ internal static class EngineBench
 
             Console.WriteLine($"engine: {threads} ONNX Runtime threads, {steps} new tokens per sequence, {Environment.ProcessorCount} cores");
             var batches = OptionText(args, "--batches")?.Split(',').Select(int.Parse).ToArray() ?? [1, 8, 32];
-            Console.WriteLine($"{"batch",6} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7}   engine wall time: {Phases.Header}");
+            var kvModes = (OptionText(args, "--kv") ?? "static").Split(',').Select(KvChunk).ToArray();
+            Console.WriteLine($"{"batch",6} {"kv",8} {"bare tok/s",12} {"engine tok/s",13} {"ratio",7}   engine wall time: {Phases.Header}");
             var repeats = Option(args, "--repeats", 2);
             double? batchOneEngine = null;
             var engineByBatch = new Dictionary<int, double>();
             foreach (var batch in batches)
             {
-                // Alternate the two and keep each one's best run, so that load from other processes hits both alike.
-                double bare = 0, engine = 0;
-                var phases = default(Phases);
+                // Alternate bare and engine (and the engine's cache modes), keeping each one's best run, so that load
+                // from other processes hits all alike.
+                double bare = 0;
+                var engine = new double[kvModes.Length];
+                var phases = new Phases[kvModes.Length];
                 for (var i = 0; i < repeats; i++)
                 {
                     bare = Math.Max(bare, BareSessionTokensPerSecond(folder, threads, batch, steps));
-                    var (tokensPerSecond, split) = await EngineTokensPerSecond(folder, threads, batch, steps);
-                    if (tokensPerSecond > engine)
+                    for (var m = 0; m < kvModes.Length; m++)
                     {
-                        (engine, phases) = (tokensPerSecond, split);
+                        var (tokensPerSecond, split) = await EngineTokensPerSecond(folder, threads, batch, steps, kvModes[m].Chunk);
+                        if (tokensPerSecond > engine[m])
+                        {
+                            (engine[m], phases[m]) = (tokensPerSecond, split);
+                        }
                     }
                 }
 
-                Console.WriteLine($"{batch,6} {bare,12:F0} {engine,13:F0} {engine / bare,7:F3}   {phases}");
-                engineByBatch[batch] = engine;
+                for (var m = 0; m < kvModes.Length; m++)
+                {
+                    Console.WriteLine($"{batch,6} {kvModes[m].Name,8} {bare,12:F1} {engine[m],13:F1} {engine[m] / bare,7:F3}   {phases[m]}");
+                }
+
+                engineByBatch[batch] = engine[0];
                 if (batch == 1)
                 {
-                    batchOneEngine = engine;
+                    batchOneEngine = engine[0];
                 }
             }
 
@@ -176,9 +188,9 @@ internal static class EngineBench
     }
 
     /// <summary>Engine output tokens/s and where its wall time went.</summary>
-    private static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps)
+    private static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps, int kvCapacityChunk)
     {
-        using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = batch, PrefixCacheBytes = 0 });
+        using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = batch, PrefixCacheBytes = 0, KvCapacityChunk = kvCapacityChunk });
         var requests = Enumerable.Range(0, batch)
             .Select(_ => new BatchChatRequest([new ChatMessage(ChatRole.User, "Hello")], new ChatOptions { Temperature = 0, MaxOutputTokens = steps }))
             .ToList();
@@ -198,6 +210,15 @@ internal static class EngineBench
         var second = await Run();
         return first.Item1 >= second.Item1 ? first : second;
     }
+
+    /// <summary>A --kv mode: "static" lays GroupQueryAttention caches out with the engine's default room, "growing"
+    /// with none (a copy every step).</summary>
+    private static (string Name, int Chunk) KvChunk(string mode) => mode switch
+    {
+        "static" => (mode, Distil.Engine.Generation.SchedulerOptions.DefaultKvCapacityChunk),
+        "growing" => (mode, 0),
+        _ => throw new ArgumentException($"--kv takes static, growing or both comma-separated, not '{mode}'"),
+    };
 
     /// <summary>The engine's wall time split by the scheduler's counters: forward passes over prompts, decode forward
     /// passes, choosing tokens, the loop's bookkeeping (admission, inputs, cache merges) and what lies outside the

@@ -42,6 +42,7 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
             MaxBatchSize = options.MaxBatchSize,
             Continuous = options.ContinuousBatching,
             PrefixCacheBytes = options.PrefixCacheBytes,
+            KvCapacityChunk = options.KvCapacityChunk,
         });
     }
 
@@ -72,6 +73,11 @@ public sealed class LocalChatClient : IChatClient, IBatchChatClient, IAsyncDispo
         if (options.MaxBatchSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "MaxBatchSize must be at least 1");
+        }
+
+        if (options.KvCapacityChunk < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "KvCapacityChunk must be 0 (a growing cache) or more");
         }
 
         var device = ExecutionDevice.Parse(options.Device);

@@ -34,6 +34,10 @@ public sealed record LocalModelOptions
     /// <summary>Memory for KV caches of prompt prefixes shared between requests; 0 turns reuse off.</summary>
     public long PrefixCacheBytes { get; init; } = SchedulerOptions.DefaultPrefixCacheBytes;
 
+    /// <summary>Room, in columns, a GroupQueryAttention model's batch cache is laid out with so that decode steps write
+    /// it in place; 0 copies the cache into a longer one every step (see <see cref="SchedulerOptions.KvCapacityChunk"/>).</summary>
+    public int KvCapacityChunk { get; init; } = SchedulerOptions.DefaultKvCapacityChunk;
+
     /// <summary>Model id reported in responses and metadata; defaults to the folder's name.</summary>
     public string? ModelId { get; init; }
 }

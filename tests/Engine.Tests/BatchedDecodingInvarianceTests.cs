@@ -40,26 +40,29 @@ public sealed class BatchedDecodingInvarianceTests(TinyModels models, ITestOutpu
     }
 
     [Fact]
+    public async Task Sampled_tokens_are_identical_with_the_cache_written_in_place_and_copied_every_step()
+    {
+        // Room for 4 columns at a time runs out every few steps, so both in-place steps and growth copies happen;
+        // 0 copies the cache into a longer one every step (the other tests run the default room of 256).
+        var (chunked, chunkedStatistics) = await GenerateWithStatistics(models.A, 8, continuous: true, kvCapacityChunk: 4);
+        var (growing, growingStatistics) = await GenerateWithStatistics(models.A, 8, continuous: true, kvCapacityChunk: 0);
+        output.WriteLine($"room of 4: {chunkedStatistics.InPlaceSteps} of {chunkedStatistics.DecodeSteps} steps in place, {chunkedStatistics.CacheGrowths} growths; growing: {growingStatistics.InPlaceSteps} of {growingStatistics.DecodeSteps} in place");
+        Assert.Equal(0, growingStatistics.InPlaceSteps);
+        Assert.True(chunkedStatistics.InPlaceSteps > chunkedStatistics.DecodeSteps / 2, $"{chunkedStatistics.InPlaceSteps} of {chunkedStatistics.DecodeSteps} steps were written in place");
+        Assert.True(chunkedStatistics.CacheGrowths > chunkedStatistics.DecodeSteps / 8, $"room of 4 columns grew the cache {chunkedStatistics.CacheGrowths} times in {chunkedStatistics.DecodeSteps} steps");
+        var differing = Enumerable.Range(0, Prompts.Length).Where(i => !growing[i].SequenceEqual(chunked[i])).ToList();
+        Assert.True(differing.Count == 0, $"writing the cache in place changed the tokens of prompts {string.Join(", ", differing)}");
+    }
+
+    [Fact]
     public void A_rows_logits_are_bitwise_equal_alone_and_among_right_padded_companions_in_prefill_and_decode()
     {
         using var model = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 2);
         Assert.True(model.Layout.LengthsFromMask, "the preset should be built with GroupQueryAttention");
         long[][] prompts = [[5, 17, 912, 4, 33], [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 81], [2000, 3], [64, 900, 12, 13, 14, 15, 16, 17, 18]];
         var vocab = model.VocabSize;
-        var width = prompts.Max(p => p.Length);
         var k = prompts.Length;
-        var ids = new long[k * width];
-        var positions = new long[k * width];
-        var mask = new long[k * width];
-        for (var r = 0; r < k; r++)
-        {
-            prompts[r].CopyTo(ids, r * width);
-            for (var c = 0; c < prompts[r].Length; c++)
-            {
-                positions[(r * width) + c] = c;
-                mask[(r * width) + c] = 1;
-            }
-        }
+        var (ids, positions, mask, width) = RightPadded.Of(prompts);
 
         var together = new float[k * vocab];
         using var empty = model.EmptyCache(k);
@@ -98,12 +101,15 @@ public sealed class BatchedDecodingInvarianceTests(TinyModels models, ITestOutpu
         Assert.False(standard.Summary.Uses("GroupQueryAttention"));
     }
 
-    private static async Task<List<IReadOnlyList<int>>> Generate(string folder, int maxBatch, bool continuous)
+    private static async Task<List<IReadOnlyList<int>>> Generate(string folder, int maxBatch, bool continuous) =>
+        (await GenerateWithStatistics(folder, maxBatch, continuous, Generation.SchedulerOptions.DefaultKvCapacityChunk)).Tokens;
+
+    private static async Task<(List<IReadOnlyList<int>> Tokens, Generation.SchedulerStatistics Statistics)> GenerateWithStatistics(string folder, int maxBatch, bool continuous, int kvCapacityChunk)
     {
-        await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 2, MaxBatchSize = maxBatch, ContinuousBatching = continuous });
+        await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 2, MaxBatchSize = maxBatch, ContinuousBatching = continuous, KvCapacityChunk = kvCapacityChunk });
         var requests = Prompts.Select((p, i) => new BatchChatRequest(Chat.User(p), new ChatOptions { Temperature = 0.7f, TopP = 0.95f, MaxOutputTokens = 40, Seed = 100 + i })).ToList();
         var results = await client.GetResponsesAsync(requests);
-        return results.Select(r => Chat.Tokens(r.Response!)).ToList();
+        return (results.Select(r => Chat.Tokens(r.Response!)).ToList(), client.Statistics);
     }
 
     private static long[] Ones(int n) => Enumerable.Repeat(1L, n).ToArray();

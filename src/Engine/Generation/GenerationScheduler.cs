@@ -25,6 +25,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     private readonly int _context;
     private readonly int _prefillChunk;
     private readonly bool _leftAligned;
+    private readonly int _capacityChunk;
     private readonly StepInputs _inputs = new();
     private readonly Task _loop;
 
@@ -36,6 +37,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         _prefixCache = new PrefixCache(options.PrefixCacheBytes);
         _prefillChunk = (int)Math.Clamp(options.PrefillLogitsBudgetBytes / (4L * model.VocabSize), 1, 512);
         _leftAligned = model.Layout.LengthsFromMask;
+        _capacityChunk = _leftAligned ? Math.Max(0, options.KvCapacityChunk) : 0;
         _loop = Task.Run(RunAsync);
     }
 
@@ -122,6 +124,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                         continue;
                     }
 
+                    MakeRoom(batch, active);
+
                     try
                     {
                         batch.Reset(DecodeStep(batch.State, active, logits));
@@ -181,6 +185,11 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             {
                 mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
             }
+        }
+
+        if (batch.HasRoom)
+        {
+            Statistics.AddInPlaceStep();
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -592,7 +601,8 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         var merged = _model.Merger.Merge(
             new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart, firstEnd),
             new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart, secondEnd),
-            _leftAligned);
+            _leftAligned,
+            Capacity(length));
         var row = 0;
         foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
         {
@@ -608,6 +618,23 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
 
         return merged;
+    }
+
+    /// <summary>Columns to lay a batch cache of <paramref name="length"/> columns out with: room up to the next
+    /// multiple of the chunk, never past the context (which every running row fits in with its next token), so the
+    /// cache stays within what memory plans budget (slots × context × KV bytes per token). 0: no room.</summary>
+    private int Capacity(int length) =>
+        _capacityChunk == 0 ? 0 : Math.Max(length + 1, Math.Min((length + _capacityChunk) / _capacityChunk * _capacityChunk, _context));
+
+    /// <summary>Copies the batch cache into a roomier one when the next step would not fit (room is used up, or the
+    /// cache came straight from a prefill).</summary>
+    private void MakeRoom(KvHandle batch, List<Sequence> active)
+    {
+        if (_capacityChunk > 0 && !batch.State.HasRoom)
+        {
+            batch.Reset(Merge(batch.State, active, batch.State, []));
+            Statistics.AddCacheGrowth();
+        }
     }
 
     /// <summary>The columns [start, end) of <paramref name="cache"/> that hold any of <paramref name="rows"/>' tokens.</summary>

@@ -9,6 +9,9 @@ public sealed record SchedulerOptions
     /// <summary>The engine's default prefix-cache memory (256 MiB), likewise the one statement of it.</summary>
     public const long DefaultPrefixCacheBytes = 256L << 20;
 
+    /// <summary>The engine's default room a GroupQueryAttention batch cache is laid out with, in columns.</summary>
+    public const int DefaultKvCapacityChunk = 256;
+
     /// <summary>Sequences decoded together (the batch's slots).</summary>
     public int MaxBatchSize { get; init; } = DefaultMaxBatchSize;
 
@@ -22,4 +25,11 @@ public sealed record SchedulerOptions
 
     /// <summary>Memory for cached prefixes shared between requests; 0 turns prefix reuse off.</summary>
     public long PrefixCacheBytes { get; init; } = DefaultPrefixCacheBytes;
+
+    /// <summary>For graphs whose attention takes each row's length from the mask (GroupQueryAttention): the batch
+    /// cache is laid out with room up to the next multiple of this many columns (at most the model's context), and
+    /// each decode step writes its token into that room in place; only running out of room, a row joining or a row
+    /// leaving copies the cache. 0 lets every step copy the cache into a one-column-longer one (the growing cache,
+    /// kept as the benchmark's baseline). Other graphs always grow.</summary>
+    public int KvCapacityChunk { get; init; } = DefaultKvCapacityChunk;
 }

@@ -11,6 +11,8 @@ public sealed class SchedulerStatistics
     private long _decodeTicks;
     private long _samplingTicks;
     private long _busyTicks;
+    private long _inPlaceSteps;
+    private long _cacheGrowths;
 
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
 
@@ -20,6 +22,13 @@ public sealed class SchedulerStatistics
 
     /// <summary>Prompt tokens not recomputed because their prefix was cached.</summary>
     public long ReusedPrefixTokens => Interlocked.Read(ref _reusedPrefixTokens);
+
+    /// <summary>Decode steps that wrote their keys and values into the batch cache's room instead of copying the
+    /// cache into a longer one (see <see cref="SchedulerOptions.KvCapacityChunk"/>).</summary>
+    public long InPlaceSteps => Interlocked.Read(ref _inPlaceSteps);
+
+    /// <summary>Copies of the batch cache made only because its room ran out.</summary>
+    public long CacheGrowths => Interlocked.Read(ref _cacheGrowths);
 
     /// <summary>Time spent inside the model's forward passes (prefill and decode).</summary>
     public TimeSpan ForwardTime => PrefillTime + DecodeTime;
@@ -48,6 +57,10 @@ public sealed class SchedulerStatistics
     internal void AddBusyTime(TimeSpan elapsed) => Interlocked.Add(ref _busyTicks, elapsed.Ticks);
 
     internal void AddStep() => Interlocked.Increment(ref _decodeSteps);
+
+    internal void AddInPlaceStep() => Interlocked.Increment(ref _inPlaceSteps);
+
+    internal void AddCacheGrowth() => Interlocked.Increment(ref _cacheGrowths);
 
     internal void AddGenerated(long count) => Interlocked.Add(ref _generatedTokens, count);
 

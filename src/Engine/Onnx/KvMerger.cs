@@ -43,10 +43,18 @@ internal sealed class KvMerger : IDisposable
 
     /// <summary>Stacks the chosen rows of <paramref name="first"/> then of <paramref name="second"/>, each padded
     /// with zeros to the longer width (on the right when <paramref name="leftAligned"/>, else on the left). Returns a
-    /// new cache; the inputs stay owned by the caller.</summary>
-    public KvState Merge(Part first, Part second, bool leftAligned = false)
+    /// new cache; the inputs stay owned by the caller. A left-aligned merge may pad further, to
+    /// <paramref name="capacity"/> columns: the cache's length stays the longer width and the rest is room for
+    /// steps that write in place.</summary>
+    public KvState Merge(Part first, Part second, bool leftAligned = false, int capacity = 0)
     {
         var length = Math.Max(first.Width, second.Width);
+        if (capacity > length && !leftAligned)
+        {
+            throw new ArgumentException("only a left-aligned cache has room after its tokens", nameof(capacity));
+        }
+
+        var width = Math.Max(length, capacity);
         using var binding = _session.CreateIoBinding();
         var owned = new List<OrtValue>();
         try
@@ -65,7 +73,7 @@ internal sealed class KvMerger : IDisposable
                 var rows = OrtValue.CreateTensorValueFromMemory(part.Rows, [part.Rows.Length]);
                 var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
                 var end = OrtValue.CreateTensorValueFromMemory(new long[] { part.EndColumn }, [1]);
-                var padding = length - part.Width;
+                var padding = width - part.Width;
                 var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? new long[] { 0, 0, 0, 0, 0, 0, padding, 0 } : [0, 0, padding, 0, 0, 0, 0, 0], [8]);
                 owned.AddRange([rows, start, end, pads]);
                 binding.BindInput(_inputNames[index++], rows);
@@ -82,7 +90,7 @@ internal sealed class KvMerger : IDisposable
             using var runOptions = new RunOptions();
             _session.RunWithBinding(runOptions, binding);
             var outputs = binding.GetOutputValues();
-            return new KvState(outputs, outputs.ToArray(), first.Rows.Length + second.Rows.Length, length);
+            return new KvState(outputs, outputs.ToArray(), first.Rows.Length + second.Rows.Length, length) { Capacity = width };
         }
         finally
         {

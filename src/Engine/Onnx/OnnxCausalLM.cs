@@ -128,9 +128,19 @@ internal sealed class OnnxCausalLM : IDisposable
                 binding.BindOutputToDevice(Layout.Logits, OrtMemoryInfo.DefaultInstance);
             }
 
-            foreach (var name in Layout.PresentNames)
+            var inPlace = InPlace(past, seq);
+            for (var i = 0; i < Layout.PresentNames.Length; i++)
             {
-                binding.BindOutputToDevice(name, _kvMemory);
+                if (inPlace)
+                {
+                    // The same tensor as past and present: GroupQueryAttention sees one pointer and writes only the
+                    // new columns (ONNX Runtime's past_present_share_buffer) instead of copying the whole cache.
+                    binding.BindOutput(Layout.PresentNames[i], past.Tensors[i]);
+                }
+                else
+                {
+                    binding.BindOutputToDevice(Layout.PresentNames[i], _kvMemory);
+                }
             }
 
             _session.RunWithBinding(_runOptions, binding);
@@ -142,13 +152,20 @@ internal sealed class OnnxCausalLM : IDisposable
                     CopyLastLogits(outputs[0], batch, seq, lastColumns, lastLogits);
                 }
 
+                if (inPlace)
+                {
+                    return past.Extend(seq, outputs, outputs[0]);
+                }
+
                 var present = new OrtValue[Layout.PresentNames.Length];
                 for (var i = 0; i < present.Length; i++)
                 {
                     present[i] = outputs[i + 1];
                 }
 
-                return new KvState(outputs, present, batch, total) { Logits = outputs[0] };
+                // GroupQueryAttention's present is as wide as its past when that is wider than the mask.
+                var capacity = (int)present[0].GetTensorTypeAndShape().Shape[2];
+                return new KvState(outputs, present, batch, total) { Logits = outputs[0], Capacity = capacity };
             }
             catch
             {
@@ -162,6 +179,27 @@ internal sealed class OnnxCausalLM : IDisposable
             binding.ClearBoundInputs();
             binding.ClearBoundOutputs();
         }
+    }
+
+    /// <summary>
+    /// Whether this step writes into <paramref name="past"/>'s own tensors: a single-token step over a cache with
+    /// room (the scheduler lays left-aligned caches out with spare columns). The graph needs nothing special:
+    /// GroupQueryAttention sizes its present as max(total_sequence_length, past columns), which is the capacity,
+    /// and takes each row's length from the mask. A graph that concatenates instead would grow past the capacity.
+    /// </summary>
+    private bool InPlace(KvState past, int seq)
+    {
+        if (!past.HasRoom)
+        {
+            return false;
+        }
+
+        if (!Layout.LengthsFromMask)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(ModelFile)} concatenates its cache; a cache with spare columns is only for GroupQueryAttention graphs");
+        }
+
+        return seq == 1;
     }
 
     /// <summary>A single-token step's fp32 logits go into one host buffer kept across steps (grown to the widest
