@@ -121,10 +121,11 @@ public sealed class DistilProcess : IDisposable, IAsyncDisposable
         return await process.WaitAsync();
     }
 
-    /// <summary>Waits (two minutes at most, so a hung child fails its test) for the process to end.</summary>
+    /// <summary>Waits for the process to end: ten minutes at most, so that a hung child fails its test instead of
+    /// hanging the suite (a run that builds its models on a loaded machine takes minutes).</summary>
     public async Task<DistilResult> WaitAsync()
     {
-        var exitCode = await WaitForExitAsync(TimeSpan.FromMinutes(2));
+        var exitCode = await WaitForExitAsync(TimeSpan.FromMinutes(10));
         return new DistilResult(exitCode, Stdout, Stderr, Output);
     }
 

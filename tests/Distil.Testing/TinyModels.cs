@@ -14,9 +14,9 @@ public sealed class TinyModels : IDisposable
 
     private readonly TempFolder _scratch = new("distil-tiny");
 
-    public string A { get; } = SharedModels.Preset("tiny", 1);
+    public string A { get; } = SharedModels.Preset("tiny", 1, "tiny-a");
 
-    public string B { get; } = SharedModels.Preset("tiny", 2);
+    public string B { get; } = SharedModels.Preset("tiny", 2, "tiny-b");
 
     /// <summary>A folder of this fixture's own (removed at the end) for a test's definitions and runs.</summary>
     public string Root => _scratch.Path;
