@@ -17,7 +17,7 @@ public sealed class Llama31DistilabelPipeline
     public async Task Runs_offline_against_the_loopback_hub_and_writes_dpo_pairs_from_the_hub_prompts()
     {
         await using var hub = await TestHub.StartAsync();
-        var prompts = File.ReadLines(RepositoryFile("pipelines/data/prompts-mini.jsonl"))
+        var prompts = File.ReadLines(TestRepository.File("pipelines/data/prompts-mini.jsonl"))
             .Select(l => JsonDocument.Parse(l).RootElement)
             .Select(e => (IDictionary<string, object?>)new Dictionary<string, object?> { ["instruction"] = e.GetProperty("instruction").GetString(), ["topic"] = e.GetProperty("topic").GetString() })
             .ToList();
@@ -29,11 +29,11 @@ public sealed class Llama31DistilabelPipeline
             cardConfigs: """[ { "config_name": "default", "data_files": [ { "split": "train", "path": "data/train-*" } ] } ]""");
         var pipeline = Path.Combine(hub.Folder, "pipelines", "llama31-distilabel.json");
         Directory.CreateDirectory(Path.GetDirectoryName(pipeline)!);
-        File.Copy(RepositoryFile("pipelines/llama31-distilabel.json"), pipeline);
+        File.Copy(TestRepository.File("pipelines/llama31-distilabel.json"), pipeline);
         var output = Path.Combine(hub.Folder, "out");
 
-        var (exit, stdout, stderr) = await DistilProcess.RunAsync(
-            hub, "run", pipeline, "--hub-endpoint", hub.Server.Endpoint, "--limit", "4",
+        var (exit, stdout, stderr) = await hub.RunCliAsync(
+            "run", pipeline, "--hub-endpoint", hub.Server.Endpoint, "--limit", "4",
             "--hub-cache", Path.Combine(hub.Folder, "cache"), "--runs", Path.Combine(hub.Folder, "runs"), "-o", output);
 
         Assert.True(exit == 0, stdout + stderr);
@@ -59,19 +59,5 @@ public sealed class Llama31DistilabelPipeline
 
         Assert.Equal(pairs.RowsOut, rows);
         Assert.Single(hub.Server.Downloads);
-    }
-
-    private static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
     }
 }

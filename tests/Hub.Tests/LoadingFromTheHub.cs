@@ -277,7 +277,7 @@ public sealed class LoadingFromTheHub
                 { "name": "write", "type": "write_jsonl", "path": "rows.jsonl" } ] }
             """);
 
-        var (exit, _, error) = await DistilProcess.RunAsync(hub, "run", file, "--hub-endpoint", hub.Server.Endpoint, "--hub-cache", Path.Combine(hub.Folder, "cache"), "--runs", Path.Combine(hub.Folder, "runs"), "-o", Path.Combine(hub.Folder, "out"));
+        var (exit, _, error) = await hub.RunCliAsync("run", file, "--hub-endpoint", hub.Server.Endpoint, "--hub-cache", Path.Combine(hub.Folder, "cache"), "--runs", Path.Combine(hub.Folder, "runs"), "-o", Path.Combine(hub.Folder, "out"));
 
         Assert.True(exit == 2, error);
         Assert.Contains("bad.json", error);
@@ -316,7 +316,7 @@ public sealed class LoadingFromTheHub
     {
         await using var hub = await TestHub.StartAsync();
 
-        var (exit, output, _) = await DistilProcess.RunAsync(hub, "steps");
+        var (exit, output, _) = await hub.RunCliAsync("steps");
 
         Assert.Equal(0, exit);
         var line = output.Split('\n').Single(l => l.StartsWith("load_hub ", StringComparison.Ordinal));

@@ -39,6 +39,11 @@ public sealed class TestHub : IAsyncDisposable
         Logger = Log,
     };
 
+    /// <summary>Runs the distil command line as a real process in this hub's folder, with its own Hugging Face
+    /// home and no Hub token from the environment.</summary>
+    public Task<DistilResult> RunCliAsync(params string[] args) =>
+        DistilProcess.RunAsync(Folder, new Dictionary<string, string?> { ["HF_HOME"] = Path.Combine(Folder, "hf-home") }, args);
+
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync();

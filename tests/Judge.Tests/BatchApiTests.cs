@@ -1,7 +1,6 @@
 using Distil.Pipeline.Runtime;
 using System.Security.Cryptography;
 using Distil.Pipeline;
-using Distil.Pipeline.Tests;
 using Distil.Steps;
 
 namespace Distil.Judge.Tests;
@@ -98,7 +97,7 @@ public class BatchApiTests
             {
                 await Eventually.WaitUntilAsync(() => (server.Batches.PollsInProgress > polls && Journals(folder) > journals) || run.HasExited, "a batch of the rerun being polled");
                 Assert.False(run.HasExited, "the rerun finished before it could be killed");
-                run.KillHard();
+                run.Kill();
                 await run.WaitAsync();
             }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Distil.Pipeline;
-using Distil.Pipeline.Tests;
 
 namespace Distil.Judge.Tests;
 
@@ -99,7 +98,7 @@ public class BudgetTests
         File.Delete(input);
     }
 
-    private static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string folder) =>
+    private static Task<DistilResult> RunAsync(string folder) =>
         DistilProcess.RunAsync(folder, "run", Path.Combine(folder, "served-dpo.json"), "--runs", Path.Combine(folder, "runs"), "-o", Path.Combine(folder, "out"));
 
     /// <summary>The manifest of the folder's only run directory (raising the budget must not start another).</summary>

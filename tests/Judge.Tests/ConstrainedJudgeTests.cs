@@ -11,7 +11,7 @@ public class ConstrainedJudgeTests(TinyModels models)
     [Fact]
     public async Task A_random_tiny_judge_always_returns_exactly_n_ratings()
     {
-        using var judge = models.Open(models.ModelA);
+        using var judge = models.Open(models.A);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["judge"] = judge });
         var step = (IBatchStep)Steps.Create("{\"name\": \"judge\", \"type\": \"ultrafeedback\", \"model\": \"judge\", \"rationale_max_length\": 24, \"generation\": {\"temperature\": 1.0, \"seed\": 5}}");
         var rows = Enumerable.Range(0, 12).Select(i => Steps.Row(
@@ -41,7 +41,7 @@ public class ConstrainedJudgeTests(TinyModels models)
     [InlineData("honesty", 4)]
     public async Task Raw_constrained_output_is_valid_json_matching_the_schema(string aspectName, int n)
     {
-        using var judge = models.Open(models.ModelB);
+        using var judge = models.Open(models.B);
         Assert.True(UltraFeedbackAspect.TryParse(aspectName, out var aspect));
         var messages = JudgePrompt.Messages(aspect, JudgeOutputStyle.Json, "Explain rain.", Enumerable.Range(0, n).Select(i => $"response {i}").ToList());
         for (var seed = 0; seed < 4; seed++)

@@ -155,7 +155,7 @@ public class ConversationInputTests(TinyModels models)
     [Fact]
     public async Task A_local_model_reads_the_conversation_through_its_own_chat_template()
     {
-        await using var client = models.Open(models.ModelA);
+        await using var client = models.Open(models.A);
         var step = (IBatchStep)Steps.Create("""{"name": "gen", "type": "text_generation", "model": "a", "input": "messages", "generation": {"max_new_tokens": 4, "seed": 1}}""");
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["a"] = client });
 

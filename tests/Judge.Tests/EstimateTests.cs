@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Distil.Pipeline;
 using Distil.Pipeline.Runtime;
-using Distil.Pipeline.Tests;
 using Distil.Steps;
 
 namespace Distil.Judge.Tests;
@@ -18,15 +17,15 @@ public class EstimateTests(TinyModels models, Xunit.Abstractions.ITestOutputHelp
     {
         var folder = Path.Combine(models.Root, "estimate-" + Guid.NewGuid().ToString("N")[..6]);
         Directory.CreateDirectory(folder);
-        var prompts = File.ReadLines(SeedPipelineEndToEndTests.RepositoryFile("pipelines/data/prompts-mini.jsonl")).Take(16);
+        var prompts = File.ReadLines(TestRepository.File("pipelines/data/prompts-mini.jsonl")).Take(16);
         File.WriteAllLines(Path.Combine(folder, "prompts.jsonl"), prompts);
         var path = Path.Combine(folder, "tiny.json");
         File.WriteAllText(path, $$"""
             {
               "name": "tiny-estimate",
               "models": {
-                "gen-a": { "type": "local", "path": {{JsonSerializer.Serialize(models.ModelA)}}, "chat_template": "llama3", "threads": 1, "price": { "input_per_mtok": 0.1, "output_per_mtok": 0.4 } },
-                "gen-b": { "type": "local", "path": {{JsonSerializer.Serialize(models.ModelB)}}, "chat_template": "llama3", "threads": 1 }
+                "gen-a": { "type": "local", "path": {{JsonSerializer.Serialize(models.A)}}, "chat_template": "llama3", "threads": 1, "price": { "input_per_mtok": 0.1, "output_per_mtok": 0.4 } },
+                "gen-b": { "type": "local", "path": {{JsonSerializer.Serialize(models.B)}}, "chat_template": "llama3", "threads": 1 }
               },
               "steps": [
                 { "name": "load", "type": "load_jsonl", "path": "prompts.jsonl" },

@@ -46,7 +46,7 @@ public class EvolInstructStepTests(TinyModels models)
     [Fact]
     public async Task Runs_on_a_real_local_model()
     {
-        await using var client = models.Open(models.ModelA);
+        await using var client = models.Open(models.A);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["m"] = client });
 
         var rows = await Make(""", "num_evolutions": 2, "min_length": 1, "generation": {"max_new_tokens": 6, "seed": 2}""")

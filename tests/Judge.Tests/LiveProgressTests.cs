@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Distil.Pipeline.Tests;
 
 namespace Distil.Judge.Tests;
 

@@ -36,7 +36,7 @@ public class MagpieStepTests(TinyModels models)
     [Fact]
     public async Task The_instruction_is_generated_from_the_pre_query_prompt_then_answered()
     {
-        await using var client = models.Open(models.ModelA);
+        await using var client = models.Open(models.A);
         var step = (IBatchStep)Steps.Create("""{"name": "magpie", "type": "magpie", "model": "writer", "system_prompt": "You are a helpful assistant.", "generation": {"max_new_tokens": 5, "seed": 3}}""");
         var context = Context(client);
 
@@ -66,7 +66,7 @@ public class MagpieStepTests(TinyModels models)
     [Fact]
     public async Task Several_turns_make_a_conversation_and_the_same_seed_writes_the_same_rows()
     {
-        await using var client = models.Open(models.ModelA);
+        await using var client = models.Open(models.A);
         const string Json = """{"name": "magpie", "type": "magpie", "model": "writer", "n_turns": 2, "system_prompt_column": "persona", "generation": {"max_new_tokens": 4, "temperature": 1.0, "seed": 9}}""";
         Row[] Input() => [Steps.Row(4, ("persona", "You are a chemist.")), Steps.Row(5, ("persona", null))];
 
@@ -89,7 +89,7 @@ public class MagpieStepTests(TinyModels models)
     [Fact]
     public async Task With_num_rows_it_is_a_source_that_honours_the_range()
     {
-        await using var client = models.Open(models.ModelA);
+        await using var client = models.Open(models.A);
         var source = Assert.IsType<MagpieGenerator>(Steps.Create("""{"name": "magpie", "type": "magpie", "model": "writer", "num_rows": 10, "batch_size": 2, "only_instruction": true, "generation": {"max_new_tokens": 3}}"""));
         Assert.Equal(10L, await source.CountAsync(default));
         Assert.Equal(["instruction", "model_name", "magpie_input_tokens", "magpie_output_tokens"], source.OutputColumns);

@@ -14,7 +14,7 @@ public class MemoryPlanTests(TinyModels tiny)
     [Fact]
     public void Models_that_exceed_the_device_budget_are_refused_with_the_numbers()
     {
-        var info = ModelInfo.Read(tiny.ModelA);
+        var info = ModelInfo.Read(tiny.A);
         var need = 3 * info.BytesFor(16, 4096);
         var definition = Definition(need - 1);
         var error = Assert.Throws<PipelineDefinitionException>(() => new ModelCatalog().CheckBeforeOpening(definition));
@@ -29,7 +29,7 @@ public class MemoryPlanTests(TinyModels tiny)
     [Fact]
     public void Models_that_fit_pass_the_check()
     {
-        var info = ModelInfo.Read(tiny.ModelA);
+        var info = ModelInfo.Read(tiny.A);
         new ModelCatalog().CheckBeforeOpening(Definition(3 * info.BytesFor(16, 4096)));
     }
 
@@ -43,7 +43,7 @@ public class MemoryPlanTests(TinyModels tiny)
     private PipelineDefinition Definition(JsonNode budget)
     {
         var models = new JsonObject();
-        foreach (var (name, path) in new[] { ("gen-a", tiny.ModelA), ("gen-b", tiny.ModelB), ("judge", tiny.ModelA) })
+        foreach (var (name, path) in new[] { ("gen-a", tiny.A), ("gen-b", tiny.B), ("judge", tiny.A) })
         {
             models[name] = new JsonObject { ["type"] = "local", ["path"] = path, ["max_batch_size"] = 16, ["context"] = 4096 };
         }

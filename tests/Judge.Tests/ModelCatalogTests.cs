@@ -35,12 +35,12 @@ public class ModelCatalogTests(TinyModels models)
         var template = Path.Combine(models.Root, "broken-" + Guid.NewGuid().ToString("N")[..6] + ".jinja");
         File.WriteAllText(template, "{% for m in messages %}\n{{ m.content }");
         var e = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
-            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template\": {JsonSerializer.Serialize(template)}}}"), default));
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.A)}, \"chat_template\": {JsonSerializer.Serialize(template)}}}"), default));
         Assert.Equal("$.models.m.chat_template", e.JsonPath);
         Assert.Contains($"{template}:2:", e.Message);
 
         var kwargs = await Assert.ThrowsAsync<PipelineDefinitionException>(async () => await new ModelCatalog().OpenAsync("m",
-            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.ModelA)}, \"chat_template_kwargs\": [1]}}"), default));
+            Model($"{{\"type\": \"local\", \"path\": {JsonSerializer.Serialize(models.A)}, \"chat_template_kwargs\": [1]}}"), default));
         Assert.Equal("$.models.m.chat_template_kwargs", kwargs.JsonPath);
     }
 

@@ -137,7 +137,7 @@ public class PairwiseJudgeStepTests(TinyModels models)
     [Fact]
     public async Task A_random_tiny_judge_always_gives_a_verdict_in_both_orders()
     {
-        using var judge = models.Open(models.ModelB);
+        using var judge = models.Open(models.B);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = judge });
         var rows = Enumerable.Range(0, 8).Select(i => Pair(i, $"Question {i}: name a colour.", $"red {i}", $"blue {i}")).ToArray();
 

@@ -103,7 +103,7 @@ public class RubricJudgeStepTests(TinyModels models)
     [Fact]
     public async Task A_random_tiny_judge_grades_on_a_ten_point_scale_and_always_parses()
     {
-        using var judge = models.Open(models.ModelA);
+        using var judge = models.Open(models.A);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["j"] = judge });
         var scores = JsonSerializer.Serialize(Enumerable.Range(1, 10).ToDictionary(s => s.ToString(CultureInfo.InvariantCulture), s => $"level {s}"));
         var step = Make($$"""

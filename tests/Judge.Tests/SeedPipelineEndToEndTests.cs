@@ -11,28 +11,14 @@ namespace Distil.Judge.Tests;
 [Collection(TinyModelCollection.Name)]
 public class SeedPipelineEndToEndTests(TinyModels models)
 {
-    internal static string RepositoryFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
-    }
-
     /// <summary>The shipped pipeline, with its models pointed at the test's tiny models and short generations.</summary>
     private string ShippedPipelineOnTinyModels(string folder, bool sft = false, string pipeline = "ultrafeedback-dpo.json")
     {
-        var shipped = RepositoryFile("pipelines/" + pipeline);
+        var shipped = TestRepository.File("pipelines/" + pipeline);
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
-        definition["models"]!["gen-a"]!["path"] = models.ModelA;
-        definition["models"]!["gen-b"]!["path"] = models.ModelB;
-        definition["models"]!["judge"]!["path"] = models.ModelA;
+        definition["models"]!["gen-a"]!["path"] = models.A;
+        definition["models"]!["gen-b"]!["path"] = models.B;
+        definition["models"]!["judge"]!["path"] = models.A;
         foreach (var step in definition["steps"]!.AsArray())
         {
             if (step!["type"]!.GetValue<string>() == "text_generation")
@@ -69,7 +55,7 @@ public class SeedPipelineEndToEndTests(TinyModels models)
     [Fact]
     public void The_shipped_pipeline_is_valid()
     {
-        var definition = PipelineDefinition.Load(RepositoryFile("pipelines/ultrafeedback-dpo.json"), BuiltInSteps.CreateRegistry());
+        var definition = PipelineDefinition.Load(TestRepository.File("pipelines/ultrafeedback-dpo.json"), BuiltInSteps.CreateRegistry());
         Assert.Equal(["gen-a", "gen-b", "judge"], definition.Models.Keys.Order());
         Assert.Contains(definition.Steps, s => s.Name == "judge");
     }

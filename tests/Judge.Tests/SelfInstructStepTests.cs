@@ -69,7 +69,7 @@ public class SelfInstructStepTests(TinyModels models)
     [Fact]
     public async Task Runs_on_a_real_local_model_with_per_row_seeds()
     {
-        await using var client = models.Open(models.ModelB);
+        await using var client = models.Open(models.B);
         var context = new RecordingStepContext(new Dictionary<string, IChatClient> { ["m"] = client });
         var step = Make(""", "generation": {"max_new_tokens": 12, "temperature": 1.0, "seed": 4}""");
         Row[] Input() => [Steps.Row(0, ("instruction", "Plan a party.")), Steps.Row(1, ("instruction", "Plan a party."))];

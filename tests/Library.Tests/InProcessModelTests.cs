@@ -8,9 +8,9 @@ namespace Distil.Library.Tests;
 /// <summary>A tiny local model, built once for the class, which the tests open in-process as the program would.</summary>
 public sealed class TinyModelFolder : IAsyncLifetime, IDisposable
 {
-    private readonly Workspace _workspace = new();
+    private readonly TempFolder _workspace = new("distil-library");
 
-    public string Path => _workspace.Path("tiny");
+    public string Path => _workspace.Sub("tiny");
 
     public Task InitializeAsync() => ModelFolderBuilder.EnsureBuiltAsync(Path, "tiny", 7, CancellationToken.None);
 
@@ -27,7 +27,7 @@ public sealed class TinyModelFolder : IAsyncLifetime, IDisposable
 public sealed class InProcessModelTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>, IDisposable
 {
     private const int Prompts = 6;
-    private readonly Workspace _workspace = new();
+    private readonly TempFolder _workspace = new("distil-library");
 
     public void Dispose() => _workspace.Dispose();
 
@@ -93,7 +93,7 @@ public sealed class InProcessModelTests(TinyModelFolder tiny) : IClassFixture<Ti
 
     private DistilPipeline Pipeline(IChatClient client, string id, string version)
     {
-        var prompts = _workspace.Path("prompts.jsonl");
+        var prompts = _workspace.Sub("prompts.jsonl");
         if (!File.Exists(prompts))
         {
             File.WriteAllLines(prompts, Enumerable.Range(0, Prompts).Select(i => $$"""{"instruction": "Name a colour, number {{i}}."}"""));
@@ -106,7 +106,7 @@ public sealed class InProcessModelTests(TinyModelFolder tiny) : IClassFixture<Ti
             .Step("write_jsonl", "write", new { Path = "answers.jsonl", Columns = new[] { "instruction", "generation", "model_name" } });
     }
 
-    private RunOptions Options() => new() { RunsRoot = _workspace.Path("runs"), OutputDirectory = _workspace.Path("out") };
+    private RunOptions Options() => new() { RunsRoot = _workspace.Sub("runs"), OutputDirectory = _workspace.Sub("out") };
 
     private sealed class CallCounter
     {

@@ -7,7 +7,7 @@ namespace Distil.Library.Tests;
 /// <summary><c>dotnet pack</c> turns the library into a NuGet package that brings the rest of Distil with it.</summary>
 public sealed class PackageTests : IDisposable
 {
-    private readonly Workspace _workspace = new();
+    private readonly TempFolder _workspace = new("distil-library");
 
     public void Dispose() => _workspace.Dispose();
 
@@ -18,7 +18,7 @@ public sealed class PackageTests : IDisposable
         var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
         var project = Path.GetDirectoryName(TestRepository.File("src/Distil/Distil.csproj"))!;
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "pack", project, "-c", configuration, "--no-build", "--nologo", "-o", _workspace.Root })
+        foreach (var arg in new[] { "pack", project, "-c", configuration, "--no-build", "--nologo", "-o", _workspace.Path })
         {
             info.ArgumentList.Add(arg);
         }
@@ -29,7 +29,7 @@ public sealed class PackageTests : IDisposable
         await pack.WaitForExitAsync();
         Assert.True(pack.ExitCode == 0, $"{await stdout}\n{stderr}");
 
-        var package = Assert.Single(Directory.GetFiles(_workspace.Root, "Distil.*.nupkg"));
+        var package = Assert.Single(Directory.GetFiles(_workspace.Path, "Distil.*.nupkg"));
         using var zip = ZipFile.OpenRead(package);
         Assert.NotNull(zip.GetEntry("lib/net10.0/Distil.dll"));
         using var nuspec = zip.GetEntry("Distil.nuspec")!.Open();

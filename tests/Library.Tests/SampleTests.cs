@@ -7,14 +7,14 @@ namespace Distil.Library.Tests;
 /// <summary>samples/Distil.Samples.Console, run as a user runs it: its own process, its Parquet read back by DuckDB.</summary>
 public sealed partial class SampleTests : IDisposable
 {
-    private readonly Workspace _workspace = new();
+    private readonly TempFolder _workspace = new("distil-library");
 
     public void Dispose() => _workspace.Dispose();
 
     [Fact]
     public async Task The_sample_runs_the_seed_pipeline_and_writes_DPO_pairs_DuckDB_reads()
     {
-        var (exitCode, stdout, stderr) = await RunSampleAsync("--work", _workspace.Path("work"), "--limit", "8");
+        var (exitCode, stdout, stderr) = await RunSampleAsync("--work", _workspace.Sub("work"), "--limit", "8");
         Assert.True(exitCode == 0, $"exit {exitCode}\n{stdout}\n{stderr}");
         Assert.Contains("run succeeded", stdout, StringComparison.Ordinal);
         Assert.Matches(@"gen-b calls through this program's decorator: 8\b", stdout);

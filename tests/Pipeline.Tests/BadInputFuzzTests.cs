@@ -24,7 +24,7 @@ public sealed class BadInputFuzzTests : IDisposable
     public BadInputFuzzTests()
     {
         _pipelines = Path.Combine(_ws.Root, "pipelines");
-        var shipped = Path.Combine(RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         foreach (var file in Directory.EnumerateFiles(shipped, "*", SearchOption.AllDirectories))
         {
             var target = Path.Combine(_pipelines, Path.GetRelativePath(shipped, file));
@@ -213,21 +213,4 @@ public sealed class BadInputFuzzTests : IDisposable
             }
         }
     }
-
-    internal static string RepositoryRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "Distil.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Distil.sln not found above the test folder");
-    }
-
-    /// <summary>A file of the repository (a shipped pipeline, say) by its path from the root.</summary>
-    internal static string RepositoryFile(string relative) =>
-        Path.Combine(RepositoryRoot(), relative) is var path && File.Exists(path) ? path : throw new FileNotFoundException(relative, path);
 }

@@ -36,7 +36,7 @@ public sealed class BatchInvarianceTests : IDisposable
         {
             await Eventually.WaitUntilAsync(() => run.HasExited || (Directory.Exists(generatedCache) && Directory.GetFiles(generatedCache, "*.jsonl").Length > 0), "a generated batch in the step cache", TimeSpan.FromMinutes(4));
             Assert.False(run.HasExited, "the run finished before it could be killed");
-            run.KillHard();
+            run.Kill();
             await run.WaitAsync();
         }
 
@@ -55,11 +55,11 @@ public sealed class BatchInvarianceTests : IDisposable
         return await File.ReadAllBytesAsync(Path.Combine(_ws.Root, $"out-{label}", "data.parquet"));
     }
 
-    /// <summary>The shipped pipeline with every model's <c>max_batch_size</c> set; models are built once into the
-    /// workspace and shared by all runs (each run has its own runs folder, so nothing is reused from a cache).</summary>
+    /// <summary>The shipped pipeline with every model's <c>max_batch_size</c> set; models are the shared builds of
+    /// the test run, linked into the workspace (each run has its own runs folder, so nothing is reused from a cache).</summary>
     private string WriteDefinition(string label, int maxBatch)
     {
-        var shipped = BadInputFuzzTests.RepositoryFile("pipelines/ultrafeedback-dpo.json");
+        var shipped = TestRepository.File("pipelines/ultrafeedback-dpo.json");
         var definition = JsonNode.Parse(File.ReadAllText(shipped), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!;
         foreach (var (name, model) in definition["models"]!.AsObject())
         {
@@ -75,6 +75,8 @@ public sealed class BatchInvarianceTests : IDisposable
             }
         }
 
-        return _ws.Write($"{label}.json", definition.ToJsonString());
+        var path = _ws.Write($"{label}.json", definition.ToJsonString());
+        _ws.LinkPresetModels(path);
+        return path;
     }
 }

@@ -12,7 +12,7 @@ public sealed class DedupExamplePipelineTests : IDisposable
     [Fact]
     public async Task The_example_removes_near_duplicates_and_eval_overlap_and_the_card_counts_them()
     {
-        var pipelines = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var pipelines = Path.Combine(TestRepository.Root, "pipelines");
         var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", Path.Combine(pipelines, "dedup-example.json"), "--runs", "runs", "--output", "out");
         Assert.True(code == 0, stderr);
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Distil.Engine.Embedding;
-using Distil.Engine.Tests.Support;
 
 namespace Distil.Pipeline.Tests;
 
@@ -14,7 +13,7 @@ public sealed class EmbeddingDedupExampleTests : IDisposable
     [Fact]
     public async Task Paraphrases_that_minhash_keeps_are_removed_by_meaning()
     {
-        var shipped = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         var pipelines = Path.Combine(_ws.Root, "pipelines");
         Directory.CreateDirectory(Path.Combine(pipelines, "data"));
         Directory.CreateDirectory(Path.Combine(pipelines, "models"));

@@ -16,8 +16,9 @@ public sealed class ExtendChatsPipelineTests : IDisposable
     [Fact]
     public async Task Extends_each_chat_and_the_dpo_prompt_is_the_whole_conversation()
     {
-        var shipped = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         var pipeline = _ws.Write("pipelines/extend-chats.json", File.ReadAllText(Path.Combine(shipped, "extend-chats.json")));
+        _ws.LinkPresetModels(pipeline);
         var chats = File.ReadAllLines(Path.Combine(shipped, "data", "chats-mini.jsonl")).Where(l => l.Length > 0).ToList();
         _ws.Write("pipelines/data/chats-mini.jsonl", string.Join("\n", chats) + "\n");
 

@@ -15,8 +15,9 @@ public sealed class InstructionSynthesisPipelineTests : IDisposable
     [Fact]
     public async Task Self_instruct_and_evol_instruct_write_their_rows_and_a_rerun_is_served_from_the_step_cache()
     {
-        var shipped = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         var pipeline = _ws.Write("pipelines/instruction-synthesis.json", File.ReadAllText(Path.Combine(shipped, "instruction-synthesis.json")));
+        _ws.LinkPresetModels(pipeline);
         var seeds = File.ReadAllLines(Path.Combine(shipped, "data", "prompts-mini.jsonl")).Where(l => l.Length > 0).Take(4).ToList();
         _ws.Write("pipelines/data/prompts-mini.jsonl", string.Join("\n", seeds) + "\n");
 

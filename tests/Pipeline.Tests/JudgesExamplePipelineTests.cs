@@ -14,8 +14,9 @@ public sealed class JudgesExamplePipelineTests : IDisposable
     [Fact]
     public async Task Three_judges_rate_the_same_answers_and_the_card_reports_their_agreement()
     {
-        var shipped = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         var pipeline = _ws.Write("pipelines/judges-example.json", File.ReadAllText(Path.Combine(shipped, "judges-example.json")));
+        _ws.LinkPresetModels(pipeline);
         _ws.Write("pipelines/data/prompts-mini.jsonl", File.ReadAllText(Path.Combine(shipped, "data", "prompts-mini.jsonl")));
 
         var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", pipeline, "--limit", "4", "--runs", "runs", "--output", "out");

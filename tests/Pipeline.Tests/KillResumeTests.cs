@@ -37,7 +37,7 @@ public sealed class KillResumeTests : IDisposable
             await Eventually.WaitUntilAsync(() => slowCache(_ws.Runs) >= killAfter || run.HasExited, $"{killAfter} cached batches of the slow step");
 
             Assert.False(run.HasExited, "the run finished before it could be killed; make the slow step slower");
-            run.KillHard();
+            run.Kill();
             await run.WaitAsync();
             Assert.False(File.Exists(Path.Combine(_ws.Outputs, "out.parquet")));
         }

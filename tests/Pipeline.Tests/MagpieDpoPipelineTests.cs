@@ -17,7 +17,7 @@ public sealed class MagpieDpoPipelineTests : IDisposable
     [Fact]
     public async Task Makes_dpo_pairs_from_nothing_but_models_and_a_rerun_is_served_from_the_step_cache()
     {
-        var pipeline = _ws.Write("pipelines/magpie-dpo.json", File.ReadAllText(BadInputFuzzTests.RepositoryFile("pipelines/magpie-dpo.json")));
+        var pipeline = _ws.Write("pipelines/magpie-dpo.json", File.ReadAllText(TestRepository.File("pipelines/magpie-dpo.json")));
 
         var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", pipeline, "--limit", "4", "--runs", "runs", "--output", "out");
 

@@ -17,8 +17,9 @@ public sealed class RewardExamplePipelineTests : IDisposable
     [Fact]
     public async Task A_reward_model_scores_the_answers_and_its_scores_choose_the_pairs()
     {
-        var shipped = Path.Combine(BadInputFuzzTests.RepositoryRoot(), "pipelines");
+        var shipped = Path.Combine(TestRepository.Root, "pipelines");
         var pipeline = _ws.Write("pipelines/reward-example.json", File.ReadAllText(Path.Combine(shipped, "reward-example.json")));
+        _ws.LinkPresetModels(pipeline);
         _ws.Write("pipelines/data/prompts-mini.jsonl", File.ReadAllText(Path.Combine(shipped, "data", "prompts-mini.jsonl")));
 
         var (code, stdout, stderr) = await DistilProcess.RunAsync(_ws.Root, "run", pipeline, "--limit", "3", "--runs", "runs", "--output", "out");

@@ -23,7 +23,7 @@ public sealed class ModelFiguresTests(PostgresServer postgres) : IDisposable
         var pipeline = MetricsTests.GenerationPipeline(_workspace, "figures", rows: 80, model.Endpoint);
         var database = await postgres.CreateDatabaseAsync("models");
         await using var serve = await ServeProcess.StartAsync(_workspace, database, workers: 0, shardSize: 40);
-        var port = DistilProcess.FreePort();
+        var port = LoopbackPort.Free();
         await using var worker = await WorkerProcess.StartAsync(_workspace, database, "metered", extraArgs: ["--metrics-port", port.ToString(CultureInfo.InvariantCulture)]);
         using var scraper = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         var id = await serve.SubmitAsync(_workspace, pipeline);

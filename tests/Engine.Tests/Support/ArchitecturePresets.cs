@@ -1,25 +1,13 @@
-using Distil.Engine.Building;
-
 namespace Distil.Engine.Tests.Support;
 
-/// <summary>The tiny Falcon, Falcon-40B-style, Qwen2 and Qwen3 presets and the tiny Llama (seed 1), built once per test run.</summary>
-public sealed class ArchitecturePresets : IDisposable
+/// <summary>The tiny Falcon, Falcon-40B-style, Qwen2 and Qwen3 presets and the tiny Llama (seed 1), from the run's shared model cache.</summary>
+public sealed class ArchitecturePresets
 {
     public static readonly string[] Names = ["tiny-falcon", "tiny-falcon-40b-style", "tiny-qwen2", "tiny-qwen3"];
 
-    private readonly TempFolder _temp = new("distil-archs");
+    private readonly Dictionary<string, string> _folders = Names.Append("tiny").ToDictionary(name => name, name => SharedModels.Preset(name, 1));
 
-    public ArchitecturePresets()
-    {
-        foreach (var name in Names.Append("tiny"))
-        {
-            ModelBuilder.BuildPreset(name, 1, Folder(name));
-        }
-    }
-
-    public string Folder(string preset) => Path.Combine(_temp.Path, preset);
-
-    public void Dispose() => _temp.Dispose();
+    public string Folder(string preset) => _folders[preset];
 }
 
 [CollectionDefinition(Name)]

@@ -14,12 +14,10 @@ internal static class JinjaPeer
 
     public sealed record Result(string? Output, string? Error);
 
-    public static string RepositoryRoot { get; } = FindRoot();
-
     public static IReadOnlyList<Result> Render(IReadOnlyList<(string Template, JsonNode Context)> cases)
     {
-        var script = Path.Combine(RepositoryRoot, "tests", "peers", "jinja-render.mjs");
-        var package = Path.Combine(RepositoryRoot, "tests", "peers", "node_modules", "@huggingface", "jinja", "package.json");
+        var script = Path.Combine(TestRepository.Root, "tests", "peers", "jinja-render.mjs");
+        var package = Path.Combine(TestRepository.Root, "tests", "peers", "node_modules", "@huggingface", "jinja", "package.json");
         Assert.True(File.Exists(package), $"@huggingface/jinja is not installed ({package}); run .ci/setup.sh (npm ci --prefix tests/peers)");
         var input = new JsonArray(cases.Select(c => (JsonNode)new JsonObject { ["template"] = c.Template, ["context"] = c.Context.DeepClone() }).ToArray());
         var start = new ProcessStartInfo("node", [script])
@@ -27,7 +25,7 @@ internal static class JinjaPeer
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Path.Combine(RepositoryRoot, "tests", "peers"),
+            WorkingDirectory = Path.Combine(TestRepository.Root, "tests", "peers"),
             StandardOutputEncoding = System.Text.Encoding.UTF8,
             StandardInputEncoding = new System.Text.UTF8Encoding(false),
         };
@@ -51,17 +49,5 @@ internal static class JinjaPeer
             Assert.True(process.ExitCode == 0, $"node {script} failed: {stderr.Result}");
             return JsonSerializer.Deserialize<List<Result>>(stdout.Result, CaseInsensitive)!;
         }
-    }
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Distil.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("Distil.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -14,7 +14,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
     {
         for (var attempt = 0; ; attempt++)
         {
-            var port = DistilProcess.FreePort();
+            var port = LoopbackPort.Free();
             _listener.Prefixes.Clear();
             _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
             try

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Distil.Server.Tests.Infrastructure;
@@ -50,7 +48,7 @@ public sealed class PostgresServer : IAsyncLifetime
         }
 
         await RunPostgresAsync("initdb", ["-D", DataDirectory, "-U", "postgres", "-E", "UTF8", "--auth-local=trust", "--auth-host=scram-sha-256", $"--pwfile={passwordFile}"]);
-        Port = FreePort();
+        Port = LoopbackPort.Free();
         await RunPostgresAsync("pg_ctl", ["-D", DataDirectory, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60", "-o",
             $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start"]);
     }
@@ -95,13 +93,6 @@ public sealed class PostgresServer : IAsyncLifetime
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({process.ExitCode}): {await output}{await error}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

