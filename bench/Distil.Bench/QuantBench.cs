@@ -38,44 +38,49 @@ internal static class QuantBench
         ("q8 b128", VariantFormat.Options["q8-b128"]),
     ];
 
-    public static Task RunAsync(string[] args) =>
-        Table(EngineBench.OptionText(args, "--preset") ?? "small", EngineBench.Option(args, "--threads", Environment.ProcessorCount), EngineBench.Option(args, "--tokens", 32));
-
-    /// <summary>Builds <paramref name="preset"/> once, writes each variant beside it in turn and prints the table.</summary>
-    public static async Task Table(string preset, int threads, int tokens)
+    public static async Task RunAsync(string[] args)
     {
+        var preset = EngineBench.OptionText(args, "--preset") ?? "small";
         var folder = Path.Combine(Path.GetTempPath(), $"distil-bench-quant-{Guid.NewGuid():N}");
         try
         {
             ModelBuilder.BuildPreset(preset, 1, folder);
-            var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
-            Console.WriteLine($"quant: preset {preset}, {threads} threads, {Prompts.Length} greedy prompts × {tokens} tokens, each variant in its own process");
-            Console.WriteLine($"{"format",-8} {"file MiB",9} {"tok/s b1",9} {"÷ fp32",7} {"tok/s b32",10} {"÷ fp32",7} {"max |Δlogit|",13} {"mean |Δlogit|",14} {"greedy = fp32",14} {"peak RSS MiB",13}");
-            Measurement? baseline = null;
-            foreach (var (name, format) in Formats)
-            {
-                if (format is not null)
-                {
-                    ModelBuilder.WriteVariant(config, new RandomLlamaWeights(config, 1), folder, format);
-                }
-
-                var file = Path.Combine(folder, "onnx", format?.FileName ?? "model.onnx");
-                var m = await MeasureInChild(folder, format?.Variant ?? "fp32", threads, tokens);
-                baseline ??= m;
-                var errors = m.Logits.Zip(baseline.Logits).SelectMany(p => p.First.Zip(p.Second, (a, b) => (double)Math.Abs(a - b))).ToList();
-                Console.WriteLine($"{name,-8} {new FileInfo(file).Length / (1024.0 * 1024),9:F1} {m.Single,9:F1} {m.Single / baseline.Single,7:F2} {m.Batched,10:F1} {m.Batched / baseline.Batched,7:F2} " +
-                    $"{errors.Max(),13:G3} {errors.Average(),14:G3} {Agreement(baseline.Outputs, m.Outputs),14:P1} {m.PeakBytes / (1024.0 * 1024),13:F0}");
-                if (format is not null)
-                {
-                    File.Delete(file);
-                }
-            }
+            Console.WriteLine($"quant: preset {preset}");
+            await Table(folder, EngineBench.Option(args, "--threads", Environment.ProcessorCount), EngineBench.Option(args, "--tokens", 32));
         }
         finally
         {
             if (Directory.Exists(folder))
             {
                 Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Prints the table for <paramref name="folder"/>, a preset built with seed 1: each variant is written
+    /// beside its <c>onnx/model.onnx</c> in turn, measured, and deleted again.</summary>
+    public static async Task Table(string folder, int threads, int tokens)
+    {
+        var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
+        Console.WriteLine($"variants: {threads} threads, {Prompts.Length} greedy prompts × {tokens} tokens, each variant in its own process");
+        Console.WriteLine($"{"format",-8} {"file MiB",9} {"tok/s b1",9} {"÷ fp32",7} {"tok/s b32",10} {"÷ fp32",7} {"max |Δlogit|",13} {"mean |Δlogit|",14} {"greedy = fp32",14} {"peak RSS MiB",13}");
+        Measurement? baseline = null;
+        foreach (var (name, format) in Formats)
+        {
+            if (format is not null)
+            {
+                ModelBuilder.WriteVariant(config, new RandomLlamaWeights(config, 1), folder, format);
+            }
+
+            var file = Path.Combine(folder, "onnx", format?.FileName ?? "model.onnx");
+            var m = await MeasureInChild(folder, format?.Variant ?? "fp32", threads, tokens);
+            baseline ??= m;
+            var errors = m.Logits.Zip(baseline.Logits).SelectMany(p => p.First.Zip(p.Second, (a, b) => (double)Math.Abs(a - b))).ToList();
+            Console.WriteLine($"{name,-8} {new FileInfo(file).Length / (1024.0 * 1024),9:F1} {m.Single,9:F1} {m.Single / baseline.Single,7:F2} {m.Batched,10:F1} {m.Batched / baseline.Batched,7:F2} " +
+                $"{errors.Max(),13:G3} {errors.Average(),14:G3} {Agreement(baseline.Outputs, m.Outputs),14:P1} {m.PeakBytes / (1024.0 * 1024),13:F0}");
+            if (format is not null)
+            {
+                File.Delete(file);
             }
         }
     }
