@@ -17,7 +17,9 @@ namespace Distil.Bench;
 /// fresh preset), --no-mixed, --mixed-max N (largest budget of the mixed workload, default 160), --peers (the same
 /// batches and mixed workload on transformers.js and ONNX Runtime GenAI, printed as Distil ÷ peer), --kv LIST
 /// (static, growing or both comma-separated: GroupQueryAttention caches written in place in room laid out ahead
-/// versus copied into a longer cache every step, alternated in the same run; default static).
+/// versus copied into a longer cache every step, alternated in the same run; default static), --variants (with a
+/// preset: the quant table's fp16 and MatMulNBits variants of the same weights against fp32, then the invariance
+/// table's GroupQueryAttention against standard attention, at --tokens each).
 /// </summary>
 internal static class EngineBench
 {
@@ -93,6 +95,11 @@ internal static class EngineBench
                 ComparePeers(folder, threads, steps, engineByBatch);
             }
 
+            if (args.Contains("--variants"))
+            {
+                await Variants(args, folder, threads, steps);
+            }
+
             if (args.Contains("--no-mixed"))
             {
                 return;
@@ -119,6 +126,20 @@ internal static class EngineBench
                 Directory.Delete(temp, recursive: true);
             }
         }
+    }
+
+    /// <summary>The fused and quantized builds next to their baselines: the variants against fp32 in the folder just
+    /// built, and GroupQueryAttention against standard attention on the same preset.</summary>
+    private static async Task Variants(string[] args, string folder, int threads, int steps)
+    {
+        if (OptionText(args, "--model") is not null)
+        {
+            Console.WriteLine("variants: skipped (--model names a folder; the variants are built from a preset's seeded weights)");
+            return;
+        }
+
+        await QuantBench.Table(folder, threads, steps);
+        await InvarianceBench.Compare(OptionText(args, "--preset") ?? "tiny", threads, steps);
     }
 
     /// <summary>What ONNX Runtime alone does: one batched prefill of the same prompt length, then `steps` single-token

@@ -18,11 +18,12 @@ internal static class InvarianceBench
         .Select(i => string.Join(' ', Enumerable.Repeat($"Tell me about topic {i} and why it matters.", 1 + (i * 7 % 9))))
         .ToArray();
 
-    public static async Task RunAsync(string[] args)
+    public static Task RunAsync(string[] args) =>
+        Compare(EngineBench.OptionText(args, "--preset") ?? "tiny", EngineBench.Option(args, "--threads", Environment.ProcessorCount), EngineBench.Option(args, "--tokens", 48));
+
+    /// <summary>Builds <paramref name="preset"/> with each attention kernel and prints the table and the ratios.</summary>
+    public static async Task Compare(string preset, int threads, int tokens)
     {
-        var preset = EngineBench.OptionText(args, "--preset") ?? "tiny";
-        var threads = EngineBench.Option(args, "--threads", Environment.ProcessorCount);
-        var tokens = EngineBench.Option(args, "--tokens", 48);
         var temp = Path.Combine(Path.GetTempPath(), $"distil-bench-{Guid.NewGuid():N}");
         try
         {

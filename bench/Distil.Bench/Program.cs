@@ -13,6 +13,13 @@ var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordinal
 
 var which = args.Length > 0 ? args[0] : "all";
 var rest = args.Skip(1).ToArray();
+if (which == QuantBench.ChildCommand)
+{
+    // Not a suite: one variant measured in a process of its own, started by the quant table.
+    await QuantBench.RunChildAsync(rest);
+    return 0;
+}
+
 if (which == "all")
 {
     foreach (var suite in suites.Values)

@@ -167,6 +167,40 @@ public sealed class ModelLayoutTests(TinyModels models)
     }
 
     [Fact]
+    public void The_fp16_variant_computes_its_rounded_weights_in_half_precision()
+    {
+        var (config, _) = ModelPreset.Get("tiny");
+        var weights = new RandomLlamaWeights(config, 1);
+        var folder = models.CopyOfA("fp16");
+        ModelBuilder.WriteVariant(config, weights, folder, VariantFormat.Options["fp16"]);
+        var reference = models.CopyOfA("fp16-reference");
+        ModelBuilder.Build(config, new HalfRoundedWeights(weights), float16: false, reference);
+
+        using var fp16 = OnnxCausalLM.Load(folder, ExecutionDevice.Cpu, threads: 1, variant: "fp16");
+        using var rounded = OnnxCausalLM.Load(reference, ExecutionDevice.Cpu, threads: 1);
+        using var full = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);
+        Assert.EndsWith(Path.Combine("onnx", "model_fp16.onnx"), fp16.ModelFile);
+        Assert.Equal(Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16, fp16.Layout.KvType);
+        Assert.All(fp16.Summary.Weights.Where(w => w.Dims.Length == 2), w => Assert.Equal((int)OnnxDataType.Float16, w.DataType));
+        Assert.InRange(fp16.Summary.WeightBytes, full.Summary.WeightBytes * 0.45, full.Summary.WeightBytes * 0.55);
+
+        long[] prompt = [5, 17, 200, 3, 99, 42, 7];
+        var (fromFp16, fromRounded, fromFull) = (LastLogits(fp16, prompt), LastLogits(rounded, prompt), LastLogits(full, prompt));
+        var worst = 0.0;
+        var rounding = 0.0;
+        for (var v = 0; v < fromFp16.Length; v++)
+        {
+            worst = Math.Max(worst, Math.Abs(fromFp16[v] - fromRounded[v]));
+            rounding = Math.Max(rounding, Math.Abs(fromRounded[v] - fromFull[v]));
+        }
+
+        // fp16 activations (norm outputs, attention, the KV cache) keep about three decimal digits; logits here are O(1).
+        Assert.True(worst < 1e-2, $"fp16 logits differ from the fp32 graph of the rounded weights by {worst}");
+        Assert.Equal(Array.IndexOf(fromRounded, fromRounded.Max()), Array.IndexOf(fromFp16, fromFp16.Max()));
+        Assert.True(rounding > 0, "the rounding changed the model");
+    }
+
+    [Fact]
     public async Task Onnx_community_folder_generates_with_the_chosen_variant()
     {
         var folder = models.CopyOfA("onnx-community-q4-only");

@@ -30,6 +30,7 @@ public sealed class ModelCliTests : IDisposable
     [Theory]
     [InlineData("q4-b128", "q4")]
     [InlineData("q8", "quantized")]
+    [InlineData("fp16", "fp16")]
     public async Task A_quantized_variant_is_built_beside_the_model_and_generates(string quantize, string variant)
     {
         var (code, _, stderr) = await DistilProcess.RunAsync(_ws.Root, "models", "build", "--preset", "tiny", "--quantize", quantize, "--out", "m");

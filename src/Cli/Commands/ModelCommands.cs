@@ -36,9 +36,9 @@ internal static class ModelCommands
         attention.AcceptOnlyFromAmong("gqa", "standard");
         var quantize = new Option<string?>("--quantize")
         {
-            Description = "With --preset: also write a MatMulNBits variant: q4 / q4-b128 (onnx/model_q4.onnx, 4 bits, blocks of 32 / 128) or q8 / q8-b128 (onnx/model_quantized.onnx, 8 bits)",
+            Description = "With --preset: also write a lower-precision variant: fp16 (onnx/model_fp16.onnx), or MatMulNBits q4 / q4-b128 (onnx/model_q4.onnx, 4 bits, blocks of 32 / 128) or q8 / q8-b128 (onnx/model_quantized.onnx, 8 bits)",
         };
-        quantize.AcceptOnlyFromAmong("q4", "q4-b128", "q8", "q8-b128");
+        quantize.AcceptOnlyFromAmong([.. VariantFormat.Options.Keys]);
         var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention, quantize };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
@@ -77,8 +77,8 @@ internal static class ModelCommands
             {
                 if (presetName is not null)
                 {
-                    var quantized = r.GetValue(quantize) is { } q ? (q.StartsWith("q4", StringComparison.Ordinal) ? 4 : 8, q.EndsWith("-b128", StringComparison.Ordinal) ? 128 : 32) : ((int, int)?)null;
-                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer), kernel, quantized);
+                    var variant = r.GetValue(quantize) is { } q ? VariantFormat.Options[q] : null;
+                    ModelBuilder.BuildPreset(presetName, r.GetValue(seed), folder, progress, r.GetValue(tokenizer), kernel, variant);
                 }
                 else
                 {

@@ -19,9 +19,9 @@ public static class ModelBuilder
     /// <paramref name="tokenizerFolder"/>, that folder's tokenizer files and chat template are copied and the
     /// vocabulary size and begin/end ids come from them, so a real tokenizer can be exercised without real weights.
     /// </summary>
-    /// <param name="quantized">Also write a MatMulNBits variant of the same weights: 4 bits as <c>onnx/model_q4.onnx</c>,
-    /// 8 bits as <c>onnx/model_quantized.onnx</c> (the transformers.js names), with the given block size.</param>
-    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null, AttentionKernel attention = AttentionKernel.GroupQuery, (int Bits, int BlockSize)? quantized = null)
+    /// <param name="variant">Also write this lower-precision copy of the same weights (fp16, or MatMulNBits at 4 or
+    /// 8 bits) under its transformers.js name.</param>
+    public static void BuildPreset(string preset, ulong seed, string outputFolder, IProgress<string>? progress = null, string? tokenizerFolder = null, AttentionKernel attention = AttentionKernel.GroupQuery, VariantFormat? variant = null)
     {
         var tokenizer = tokenizerFolder is null ? PresetTokenizer.Write(outputFolder) : PresetTokenizer.CopyFrom(tokenizerFolder, outputFolder);
         var (config, float16) = ModelPreset.Get(preset, tokenizer.VocabularySize);
@@ -32,12 +32,27 @@ public static class ModelBuilder
         }
 
         Build(config, new RandomLlamaWeights(config, seed), float16, outputFolder, externalData: null, progress, attention);
-        if (quantized is { } q)
+        if (variant is not null)
         {
-            progress?.Report($"writing the {q.Bits}-bit variant (blocks of {q.BlockSize})");
-            QuantizedVariant.Write(config, new RandomLlamaWeights(config, seed), Path.Combine(outputFolder, "onnx", ModelVariant.Files[q.Bits == 4 ? "q4" : "quantized"]), attention: attention, bits: q.Bits, blockSize: q.BlockSize);
+            progress?.Report($"writing the {variant} variant");
+            WriteVariant(config, new RandomLlamaWeights(config, seed), outputFolder, variant, attention);
         }
     }
+
+    /// <summary>Writes <paramref name="format"/>'s copy of the weights as <c>onnx/{format.FileName}</c>. The fp16 file
+    /// is the whole graph in fp16 (fp16 KV cache, fp32 logits), as transformers.js fp16 exports are.</summary>
+    public static void WriteVariant(LlamaConfig config, ILlamaWeights weights, string outputFolder, VariantFormat format, AttentionKernel attention = AttentionKernel.GroupQuery)
+    {
+        Directory.CreateDirectory(Path.Combine(outputFolder, "onnx"));
+        var graph = format.Bits == 16
+            ? Graph(config, weights, OnnxDataType.Float16, attention)
+            : Int4Weights.Quantize(Graph(config, weights, OnnxDataType.Float, attention), dequantize: false, format.Bits, format.BlockSize);
+        WriteGraph(graph, Path.Combine(outputFolder, "onnx", format.FileName), externalData: null);
+    }
+
+    /// <summary>The decoder graph of <paramref name="config"/>'s architecture over <paramref name="weights"/>.</summary>
+    internal static OnnxGraph Graph(LlamaConfig config, ILlamaWeights weights, OnnxDataType dtype, AttentionKernel attention) =>
+        config.Architecture == DecoderArchitecture.Falcon ? FalconGraphBuilder.Build(config, weights, dtype, attention) : LlamaGraphBuilder.Build(config, weights, dtype, attention);
 
     /// <summary>Converts a Hugging Face checkpoint folder (config.json + *.safetensors); tokenizer and generation
     /// config files are copied as they are.</summary>
@@ -80,21 +95,26 @@ public static class ModelBuilder
         }
 
         progress?.Report("building graph");
-        var graph = config.Architecture == DecoderArchitecture.Falcon ? FalconGraphBuilder.Build(config, weights, dtype, attention) : LlamaGraphBuilder.Build(config, weights, dtype, attention);
+        var graph = Graph(config, weights, dtype, attention);
         var bytes = graph.Initializers.Sum(i => i.ByteLength);
-        var external = externalData ?? bytes > InlineLimitBytes;
-        progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(external ? " (external data)" : "")}");
-        var modelPath = Path.Combine(outputFolder, "onnx", "model.onnx");
-        OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, external ? "model.onnx_data" : null);
-        if (!external && File.Exists(modelPath + "_data"))
-        {
-            File.Delete(modelPath + "_data");
-        }
+        progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(externalData ?? bytes > InlineLimitBytes ? " (external data)" : "")}");
+        WriteGraph(graph, Path.Combine(outputFolder, "onnx", "model.onnx"), externalData);
 
         if (!config.ClassifiesSequences)
         {
             // ONNX Runtime GenAI generates text; a classifier is not something it can open.
             GenAiConfigFile.Write(outputFolder, config, "onnx/model.onnx");
+        }
+    }
+
+    /// <param name="externalData">true/false forces <c>{file}_data</c> on or off; null decides by size.</param>
+    private static void WriteGraph(OnnxGraph graph, string modelPath, bool? externalData)
+    {
+        var external = externalData ?? graph.Initializers.Sum(i => i.ByteLength) > InlineLimitBytes;
+        OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, external ? Path.GetFileName(modelPath) + "_data" : null);
+        if (!external && File.Exists(modelPath + "_data"))
+        {
+            File.Delete(modelPath + "_data");
         }
     }
 

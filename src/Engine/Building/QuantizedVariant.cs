@@ -12,7 +12,7 @@ internal static class QuantizedVariant
     /// <param name="blockSize">Weights per scale (a power of two from 16 to 256; 32 or 128 are the usual choices).</param>
     public static void Write(LlamaConfig config, ILlamaWeights weights, string modelPath, bool dequantized = false, AttentionKernel attention = AttentionKernel.GroupQuery, int bits = 4, int blockSize = Int4Weights.BlockSize)
     {
-        var graph = Int4Weights.Quantize(LlamaGraphBuilder.Build(config, weights, OnnxDataType.Float, attention), dequantized, bits, blockSize);
+        var graph = Int4Weights.Quantize(ModelBuilder.Graph(config, weights, OnnxDataType.Float, attention), dequantized, bits, blockSize);
         OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, externalDataFile: null);
     }
 }
