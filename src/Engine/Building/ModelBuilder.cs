@@ -46,7 +46,7 @@ public static class ModelBuilder
         Directory.CreateDirectory(Path.Combine(outputFolder, "onnx"));
         var graph = format.Bits == 16
             ? Graph(config, weights, OnnxDataType.Float16, attention)
-            : Int4Weights.Quantize(Graph(config, weights, OnnxDataType.Float, attention), dequantize: false, format.Bits, format.BlockSize);
+            : QuantizedVariant.Graph(config, weights, attention, format.Bits, format.BlockSize);
         WriteGraph(graph, Path.Combine(outputFolder, "onnx", format.FileName), externalData: null);
     }
 
@@ -97,8 +97,9 @@ public static class ModelBuilder
         progress?.Report("building graph");
         var graph = Graph(config, weights, dtype, attention);
         var bytes = graph.Initializers.Sum(i => i.ByteLength);
-        progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(externalData ?? bytes > InlineLimitBytes ? " (external data)" : "")}");
-        WriteGraph(graph, Path.Combine(outputFolder, "onnx", "model.onnx"), externalData);
+        var external = externalData ?? bytes > InlineLimitBytes;
+        progress?.Report($"writing {bytes / (1 << 20)} MiB of weights{(external ? " (external data)" : "")}");
+        WriteGraph(graph, Path.Combine(outputFolder, "onnx", "model.onnx"), external);
 
         if (!config.ClassifiesSequences)
         {
@@ -108,7 +109,7 @@ public static class ModelBuilder
     }
 
     /// <param name="externalData">true/false forces <c>{file}_data</c> on or off; null decides by size.</param>
-    private static void WriteGraph(OnnxGraph graph, string modelPath, bool? externalData)
+    internal static void WriteGraph(OnnxGraph graph, string modelPath, bool? externalData)
     {
         var external = externalData ?? graph.Initializers.Sum(i => i.ByteLength) > InlineLimitBytes;
         OnnxModelWriter.Write(graph, modelPath, DecoderGraph.Opset, external ? Path.GetFileName(modelPath) + "_data" : null);
