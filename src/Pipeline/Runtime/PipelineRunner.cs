@@ -80,17 +80,11 @@ public sealed class PipelineRunner
                 await sink.OpenAsync(cancellationToken);
             }
 
-            var tasks = nodes.OfType<LoopNode>().Select(node => RunNodeAsync(node, stop)).ToList();
-            try
-            {
-                await Task.WhenAll(tasks);
-            }
-            catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
-            {
-                throw spend.BudgetReached && !cancellationToken.IsCancellationRequested
-                    ? new BudgetReachedException(manifest.BudgetUsd!.Value, spend.Total)
-                    : RootCause(tasks, cancellationToken);
-            }
+            await RunLoopsAsync(
+                nodes,
+                stop,
+                () => spend.BudgetReached && !cancellationToken.IsCancellationRequested ? new BudgetReachedException(manifest.BudgetUsd!.Value, spend.Total) : null,
+                cancellationToken);
 
             var sinks = nodes.OfType<SinkNode>().ToList();
             publication.Publish(sinks.SelectMany(s => s.OwnedFiles.Prepend(Path.GetFileName(s.ErrorsPath))));
@@ -153,15 +147,7 @@ public sealed class PipelineRunner
         };
         run.RowsTotal = await CountRowsAsync(definition, options.Range, cancellationToken);
         var nodes = BuildNetwork(definition, run, stop.Token);
-        var tasks = nodes.OfType<LoopNode>().Select(node => RunNodeAsync(node, stop)).ToList();
-        try
-        {
-            await Task.WhenAll(tasks);
-        }
-        catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
-        {
-            throw RootCause(tasks, cancellationToken);
-        }
+        await RunLoopsAsync(nodes, stop, () => null, cancellationToken);
 
         return new RunManifest
         {
@@ -219,6 +205,22 @@ public sealed class PipelineRunner
         var models = identities.ToDictionary(m => m.Name, StringComparer.Ordinal);
         return definition.Steps.Where(s => s.Step is IBatchStep { CachesBatches: true } or IGeneratingSource)
             .ToDictionary(s => s.Name, s => StepCacheKey.Compute(s, models), StringComparer.Ordinal);
+    }
+
+    /// <summary>Runs every node that has a loop (fused steps run on their predecessors') until all finish. When one
+    /// fails, the run fails with <paramref name="stoppedBy"/>'s exception if it names why the run was stopped, else
+    /// with the root cause among the loops.</summary>
+    private static async Task RunLoopsAsync(List<StepNode> nodes, CancellationTokenSource stop, Func<Exception?> stoppedBy, CancellationToken cancellationToken)
+    {
+        var tasks = nodes.OfType<LoopNode>().Select(node => RunNodeAsync(node, stop)).ToList();
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch (Exception) when (tasks.Any(t => t.IsFaulted || t.IsCanceled))
+        {
+            throw stoppedBy() ?? RootCause(tasks, cancellationToken);
+        }
     }
 
     private static async Task RunNodeAsync(LoopNode node, CancellationTokenSource stop)
