@@ -144,7 +144,7 @@ internal static class EngineBench
 
     /// <summary>What ONNX Runtime alone does: one batched prefill of the same prompt length, then `steps` single-token
     /// steps feeding the presents back as pasts. No sampling, no scheduling.</summary>
-    private static double BareSessionTokensPerSecond(string folder, int threads, int batch, int steps)
+    internal static double BareSessionTokensPerSecond(string folder, int threads, int batch, int steps)
     {
         OrtEnvironment.Prepare();
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
@@ -209,7 +209,7 @@ internal static class EngineBench
     }
 
     /// <summary>Engine output tokens/s and where its wall time went.</summary>
-    private static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps, int kvCapacityChunk)
+    internal static async Task<(double TokensPerSecond, Phases Phases)> EngineTokensPerSecond(string folder, int threads, int batch, int steps, int kvCapacityChunk)
     {
         using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = threads, MaxBatchSize = batch, PrefixCacheBytes = 0, KvCapacityChunk = kvCapacityChunk });
         var requests = Enumerable.Range(0, batch)
@@ -244,7 +244,7 @@ internal static class EngineBench
     /// <summary>The engine's wall time split by the scheduler's counters: forward passes over prompts, decode forward
     /// passes, choosing tokens, the loop's bookkeeping (admission, inputs, cache merges) and what lies outside the
     /// loop (chat templates, tokenization, request and response objects, waiting for the loop to pick work up).</summary>
-    private readonly record struct Phases(TimeSpan Wall, TimeSpan Prefill, TimeSpan Decode, TimeSpan Sampling, TimeSpan Busy)
+    internal readonly record struct Phases(TimeSpan Wall, TimeSpan Prefill, TimeSpan Decode, TimeSpan Sampling, TimeSpan Busy)
     {
         public const string Header = "prefill / decode forward / sampling / bookkeeping / outside the loop";
 

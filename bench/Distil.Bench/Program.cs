@@ -1,6 +1,6 @@
 using Distil.Bench;
 
-// distil-bench <pipeline|engine|judge|invariance|dedup|quant|all> [options]: each prints its figures next to a baseline measured in the same run.
+// distil-bench <pipeline|engine|judge|invariance|dedup|quant|fusion|all> [options]: each prints its figures next to a baseline measured in the same run.
 var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.OrdinalIgnoreCase)
 {
     ["pipeline"] = PipelineBench.RunAsync,
@@ -9,6 +9,7 @@ var suites = new Dictionary<string, Func<string[], Task>>(StringComparer.Ordinal
     ["invariance"] = InvarianceBench.RunAsync,
     ["dedup"] = DedupBench.RunAsync,
     ["quant"] = QuantBench.RunAsync,
+    ["fusion"] = FusionBench.RunAsync,
 };
 
 var which = args.Length > 0 ? args[0] : "all";

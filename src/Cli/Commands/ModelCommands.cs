@@ -34,12 +34,18 @@ internal static class ModelCommands
             DefaultValueFactory = _ => "gqa",
         };
         attention.AcceptOnlyFromAmong("gqa", "standard");
+        var fusion = new Option<string>("--fusion")
+        {
+            Description = "With gqa: contrib writes Llama-shaped layers with ONNX Runtime's fused operators (rotary inside GroupQueryAttention, packed q/k/v, SimplifiedLayerNormalization); none keeps them as standard operators around GroupQueryAttention (to compare)",
+            DefaultValueFactory = _ => "contrib",
+        };
+        fusion.AcceptOnlyFromAmong("contrib", "none");
         var quantize = new Option<string?>("--quantize")
         {
             Description = "With --preset: also write a lower-precision variant: fp16 (onnx/model_fp16.onnx), or MatMulNBits q4 / q4-b128 (onnx/model_q4.onnx, 4 bits, blocks of 32 / 128) or q8 / q8-b128 (onnx/model_quantized.onnx, 8 bits)",
         };
         quantize.AcceptOnlyFromAmong([.. VariantFormat.Options.Keys]);
-        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention, quantize };
+        var build = new Command("build", "Write a model folder (config.json, tokenizer, onnx/model.onnx)") { preset, from, seed, output, fp16, tokenizer, attention, fusion, quantize };
         build.SetAction((ParseResult r, CancellationToken ct) =>
         {
             var presetName = r.GetValue(preset);
@@ -72,7 +78,8 @@ internal static class ModelCommands
             }
 
             var progress = new Progress<string>(m => Console.Error.WriteLine(m));
-            var kernel = r.GetValue(attention) == "standard" ? AttentionKernel.Standard : AttentionKernel.GroupQuery;
+            var kernel = r.GetValue(attention) == "standard" ? AttentionKernel.Standard
+                : r.GetValue(fusion) == "none" ? AttentionKernel.GroupQueryUnfused : AttentionKernel.GroupQuery;
             try
             {
                 if (presetName is not null)

@@ -17,6 +17,10 @@ internal sealed class DecoderGraph
 {
     public const int Opset = 17;
 
+    /// <summary>The most positions the fused graph's rotary tables hold (256 Ki rows), so that a model claiming a
+    /// multi-million-token context does not carry gigabytes of tables.</summary>
+    public const int MaxRotaryPositions = 1 << 18;
+
     private readonly LlamaConfig _c;
     private readonly ILlamaWeights _weights;
     private readonly Dictionary<string, long[]> _shapes;
@@ -28,7 +32,10 @@ internal sealed class DecoderGraph
         _shapes = LlamaWeightNames.All(config).ToDictionary(x => x.Name, x => x.Shape);
         DataType = dtype;
         // ONNX Runtime's GroupQueryAttention refuses head sizes that are not a multiple of 8; a classifier has no cache for it.
-        Kernel = attention == AttentionKernel.GroupQuery && (config.HeadDim % 8 != 0 || config.ClassifiesSequences) ? AttentionKernel.Standard : attention;
+        var groupQuery = attention != AttentionKernel.Standard && config.HeadDim % 8 == 0 && !config.ClassifiesSequences;
+        Kernel = groupQuery ? AttentionKernel.GroupQuery : AttentionKernel.Standard;
+        // Its rotary tables must be a multiple of 8 wide (head_dim / 2), so rotary moves inside only then.
+        Fused = groupQuery && attention == AttentionKernel.GroupQuery && config.HeadDim % 16 == 0;
         G = new GraphBuilder(config.Architecture.ModelType());
         AddInputs();
         if (Kernel == AttentionKernel.GroupQuery)
@@ -39,11 +46,15 @@ internal sealed class DecoderGraph
         {
             Allowed = AttentionMask();
         }
-
-        (Cos, Sin) = RotaryTables();
     }
 
+    /// <summary>The attention operator: <see cref="AttentionKernel.GroupQuery"/> or <see cref="AttentionKernel.Standard"/>.</summary>
     public AttentionKernel Kernel { get; }
+
+    /// <summary>Whether the layers are written with ONNX Runtime's fused operators: rotary inside GroupQueryAttention
+    /// (<see cref="AttendRotary"/>), one packed q/k/v projection (<see cref="PackedLinear"/>), RMSNorm as
+    /// SimplifiedLayerNormalization and the residual add with the next norm as SkipSimplifiedLayerNormalization.</summary>
+    public bool Fused { get; }
 
     public GraphBuilder G { get; }
 
@@ -60,10 +71,11 @@ internal sealed class DecoderGraph
     private string? TotalLength { get; }
 
     /// <summary>cos/sin of position × inverse frequency, [batch, 1, seq, head_dim] (the two halves repeat, as in
-    /// Hugging Face's rotate_half convention).</summary>
-    public string Cos { get; }
+    /// Hugging Face's rotate_half convention), computed from <c>position_ids</c> the first time a layer rotates.</summary>
+    private (string Cos, string Sin)? _rotary;
 
-    public string Sin { get; }
+    /// <summary>GroupQueryAttention's cos_cache and sin_cache initializers, written the first time a layer asks.</summary>
+    private (string Cos, string Sin)? _rotaryCaches;
 
     public string Embed(string tableName) => G.Op("Gather", [Weight(tableName, transpose: false), "input_ids"], new OnnxAttribute("axis", Int: 0));
 
@@ -125,7 +137,8 @@ internal sealed class DecoderGraph
         var first = G.Op("Slice", x, G.Int64s(0), G.Int64s(half), axis);
         var second = G.Op("Slice", x, G.Int64s(half), G.Int64s(_c.HeadDim), axis);
         var rotated = G.Op("Concat", [G.Op("Neg", second), first], new OnnxAttribute("axis", Int: 3));
-        return G.Op("Add", G.Op("Mul", x, Cos), G.Op("Mul", rotated, Sin));
+        var (cos, sin) = _rotary ??= RotaryTables();
+        return G.Op("Add", G.Op("Mul", x, cos), G.Op("Mul", rotated, sin));
     }
 
     /// <summary>Appends this step's k and v ([b, kv_heads, s, d], rotated) to the layer's cache, emits the present
@@ -137,13 +150,7 @@ internal sealed class DecoderGraph
             return Attention(q, RepeatKv(k), RepeatKv(v));
         }
 
-        var presentKey = $"present.{layer}.key";
-        var presentValue = $"present.{layer}.value";
-        foreach (var name in new[] { presentKey, presentValue })
-        {
-            G.Graph.Outputs.Add(new OnnxValueInfo(name, DataType, ["batch_size", (long)_c.NumKvHeads, "total_sequence_length", (long)_c.HeadDim]));
-        }
-
+        var (presentKey, presentValue) = Presents(layer);
         if (Kernel == AttentionKernel.GroupQuery)
         {
             return GroupQueryAttend(layer, q, k, v, presentKey, presentValue);
@@ -152,6 +159,19 @@ internal sealed class DecoderGraph
         G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_key_{layer}", [$"past_key_values.{layer}.key", k], [presentKey], [new OnnxAttribute("axis", Int: 2)]));
         G.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_past_value_{layer}", [$"past_key_values.{layer}.value", v], [presentValue], [new OnnxAttribute("axis", Int: 2)]));
         return Attention(q, RepeatKv(presentKey), RepeatKv(presentValue));
+    }
+
+    /// <summary>Declares layer <paramref name="layer"/>'s present key and value outputs.</summary>
+    private (string Key, string Value) Presents(int layer)
+    {
+        var presentKey = $"present.{layer}.key";
+        var presentValue = $"present.{layer}.value";
+        foreach (var name in new[] { presentKey, presentValue })
+        {
+            G.Graph.Outputs.Add(new OnnxValueInfo(name, DataType, ["batch_size", (long)_c.NumKvHeads, "total_sequence_length", (long)_c.HeadDim]));
+        }
+
+        return (presentKey, presentValue);
     }
 
     /// <summary>softmax(q kᵀ/√d) v over the allowed keys, as [b, s, heads·d].</summary>
@@ -172,14 +192,37 @@ internal sealed class DecoderGraph
         string Flat(string x, int heads) =>
             G.Op("Reshape", G.Op("Transpose", [x], new OnnxAttribute("perm", Ints: [0, 2, 1, 3])), G.Int64s(0, 0, heads * _c.HeadDim));
 
+        return GroupQueryNode(layer, [Flat(q, _c.NumHeads), Flat(k, _c.NumKvHeads), Flat(v, _c.NumKvHeads)], presentKey, presentValue, rotary: false);
+    }
+
+    /// <summary>
+    /// Fused attention: q, k and v as the projections give them ([b, s, heads·d] each, not yet rotated), or one packed
+    /// [b, s, (heads + 2·kv_heads)·d] tensor as <paramref name="qkv"/> with <paramref name="k"/> and
+    /// <paramref name="v"/> null. GroupQueryAttention rotates q and k itself from cos/sin tables indexed by position,
+    /// and takes each row's positions from its length, not from <c>position_ids</c>: the first prompt's columns are
+    /// positions 0…, a later token sits at its row's length − 1. That is the engine's left-aligned layout, where
+    /// column and position coincide; <c>position_ids</c> stays an input (unread) so that every peer still feeds
+    /// the graph as it would any Optimum export.
+    /// </summary>
+    public string AttendRotary(int layer, string qkv, string? k = null, string? v = null)
+    {
+        var (presentKey, presentValue) = Presents(layer);
+        return GroupQueryNode(layer, [qkv, k ?? "", v ?? ""], presentKey, presentValue, rotary: true);
+    }
+
+    private string GroupQueryNode(int layer, string[] qkv, string presentKey, string presentValue, bool rotary)
+    {
+        var inputs = new List<string>(qkv) { $"past_key_values.{layer}.key", $"past_key_values.{layer}.value", SeqlensK!, TotalLength! };
+        var attributes = new List<OnnxAttribute> { new("num_heads", Int: _c.NumHeads), new("kv_num_heads", Int: _c.NumKvHeads) };
+        if (rotary)
+        {
+            var (cos, sin) = _rotaryCaches ??= RotaryCaches();
+            inputs.AddRange([cos, sin]);
+            attributes.AddRange([new("do_rotary", Int: 1), new("rotary_interleaved", Int: 0)]);
+        }
+
         var context = $"gqa_out_{layer}";
-        G.Graph.Nodes.Add(new OnnxNode(
-            "GroupQueryAttention",
-            $"gqa_{layer}",
-            [Flat(q, _c.NumHeads), Flat(k, _c.NumKvHeads), Flat(v, _c.NumKvHeads), $"past_key_values.{layer}.key", $"past_key_values.{layer}.value", SeqlensK!, TotalLength!],
-            [context, presentKey, presentValue],
-            [new OnnxAttribute("num_heads", Int: _c.NumHeads), new OnnxAttribute("kv_num_heads", Int: _c.NumKvHeads)],
-            "com.microsoft"));
+        G.Graph.Nodes.Add(new OnnxNode("GroupQueryAttention", $"gqa_{layer}", [.. inputs], [context, presentKey, presentValue], [.. attributes], "com.microsoft"));
         return context;
     }
 
@@ -187,11 +230,36 @@ internal sealed class DecoderGraph
     /// Face does); works on [b, s, hidden] and on per-head [b, heads, s, d] alike.</summary>
     public string RmsNorm(string x, string weightName)
     {
+        if (Fused)
+        {
+            // ONNX Runtime's own op (default domain): one kernel, statistics in fp32 (stash_type) whatever the type.
+            return G.Op("SimplifiedLayerNormalization", [x, Weight(weightName, transpose: false)], NormAttributes);
+        }
+
         var xf = DataType == OnnxDataType.Float ? x : G.Op("Cast", [x], new OnnxAttribute("to", Int: (long)OnnxDataType.Float));
         var variance = G.Op("ReduceMean", [G.Op("Mul", xf, xf)], new OnnxAttribute("axes", Ints: [-1]), new OnnxAttribute("keepdims", Int: 1));
         var inverse = G.Op("Reciprocal", G.Op("Sqrt", G.Op("Add", variance, G.Scalar((float)_c.RmsNormEps, OnnxDataType.Float))));
         return G.Op("Mul", ToModelType(G.Op("Mul", xf, inverse)), Weight(weightName, transpose: false));
     }
+
+    /// <summary>The residual stream plus a sublayer's output, and that sum RMS-normalized with
+    /// <paramref name="weightName"/> (the next sublayer's input). Fused, both come from one
+    /// com.microsoft SkipSimplifiedLayerNormalization: output 0 is the norm, output 3 the sum.</summary>
+    public (string Normed, string Sum) AddRmsNorm(string residual, string x, string weightName)
+    {
+        if (!Fused)
+        {
+            var sum = G.Op("Add", residual, x);
+            return (RmsNorm(sum, weightName), sum);
+        }
+
+        var name = $"skip_norm_{G.Graph.Nodes.Count}";
+        var (normed, total) = ($"{name}_out", $"{name}_sum");
+        G.Graph.Nodes.Add(new OnnxNode("SkipSimplifiedLayerNormalization", name, [x, residual, Weight(weightName, transpose: false)], [normed, "", "", total], [new OnnxAttribute("epsilon", Float: (float)_c.RmsNormEps)], "com.microsoft"));
+        return (normed, total);
+    }
+
+    private OnnxAttribute[] NormAttributes => [new("axis", Int: -1), new("epsilon", Float: (float)_c.RmsNormEps), new("stash_type", Int: 1)];
 
     /// <summary>LayerNorm with weight and bias over the last axis (opset 17's LayerNormalization).</summary>
     public string LayerNorm(string x, string weightName, string biasName) =>
@@ -204,28 +272,67 @@ internal sealed class DecoderGraph
     /// projections are transposed to [in, out].</summary>
     public string Weight(string name, bool transpose = true)
     {
-        if (G.Graph.Initializers.Any(i => i.Name == name))
+        var expected = Expected(name);
+        var dims = transpose ? [expected[1], expected[0]] : expected;
+        return Register(name, dims, () => transpose ? Transpose(Read(name), (int)expected[0], (int)expected[1]) : Read(name));
+    }
+
+    /// <summary>x W (+ b) with one weight for several projections of the same input: <paramref name="weightNames"/>'
+    /// [out_i, in] matrices stacked along out (and their biases concatenated) as <paramref name="packedName"/>
+    /// [in, Σ out_i]. The parts are read one after another while that one tensor is written.</summary>
+    public string PackedLinear(string x, string packedName, string[] weightNames, string[]? biasNames = null)
+    {
+        var shapes = weightNames.Select(Expected).ToArray();
+        var columns = shapes.Sum(s => s[0]);
+        var rows = shapes[0][1];
+        var weight = Register($"{packedName}.weight", [rows, columns], () => Transpose(Concatenate(weightNames), (int)columns, (int)rows));
+        var y = G.Op("MatMul", x, weight);
+        return biasNames is null ? y : G.Op("Add", y, Register($"{packedName}.bias", [columns], () => Concatenate(biasNames)));
+    }
+
+    private float[] Concatenate(string[] names)
+    {
+        var parts = names.Select(Read).ToList();
+        var result = new float[parts.Sum(p => (long)p.Length)];
+        var offset = 0L;
+        foreach (var part in parts)
         {
-            return name;
+            part.CopyTo(result, offset);
+            offset += part.Length;
         }
 
+        return result;
+    }
+
+    private long[] Expected(string name)
+    {
         if (!_weights.Contains(name))
         {
             throw new ModelFormatException(_weights.Source, $"tensor '{name}' is missing; config.json ({_c.Architecture.ClassName()}) implies it, shape [{string.Join(", ", _shapes[name])}]");
         }
 
-        var expected = _shapes[name];
-        var dims = transpose ? [expected[1], expected[0]] : expected;
-        G.Initializer(new OnnxInitializer(name, DataType, dims, stream =>
-        {
-            var data = _weights.Read(name, out var shape);
-            if (!shape.SequenceEqual(expected))
-            {
-                throw new ModelFormatException(_weights.Source, $"tensor '{name}' has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", expected)}]");
-            }
+        return _shapes[name];
+    }
 
-            GraphBuilder.WriteValues(stream, transpose ? Transpose(data, (int)expected[0], (int)expected[1]) : data, DataType);
-        }));
+    /// <summary>The checkpoint's tensor, checked against the shape config.json implies.</summary>
+    private float[] Read(string name)
+    {
+        var data = _weights.Read(name, out var shape);
+        if (!shape.SequenceEqual(_shapes[name]))
+        {
+            throw new ModelFormatException(_weights.Source, $"tensor '{name}' has shape [{string.Join(", ", shape)}] but config.json implies [{string.Join(", ", _shapes[name])}]");
+        }
+
+        return data;
+    }
+
+    private string Register(string name, long[] dims, Func<float[]> values)
+    {
+        if (!G.Graph.Initializers.Any(i => i.Name == name))
+        {
+            G.Initializer(new OnnxInitializer(name, DataType, dims, stream => GraphBuilder.WriteValues(stream, values(), DataType)));
+        }
+
         return name;
     }
 
@@ -276,6 +383,34 @@ internal sealed class DecoderGraph
         var angles = G.Op("Mul", positions, frequencies);
         var full = G.Op("Unsqueeze", G.Op("Concat", [angles, angles], new OnnxAttribute("axis", Int: -1)), G.Int64s(1));
         return (ToModelType(G.Op("Cos", full)), ToModelType(G.Op("Sin", full)));
+    }
+
+    /// <summary>
+    /// GroupQueryAttention's cos_cache and sin_cache, [positions, head_dim / 2] in the model's type: row p holds
+    /// cos/sin(p · inverse frequency), the angle rounded to fp32 as Hugging Face computes it. One row per position
+    /// the model was trained for (max_position_embeddings), capped at <see cref="MaxRotaryPositions"/>: 2 MiB of
+    /// fp32 for small's 8,192 × 64 columns, 32 MiB of fp16 for a 131,072-position Llama 3.1 8B. ONNX Runtime refuses
+    /// a step whose cache would be longer than the tables.
+    /// </summary>
+    private (string Cos, string Sin) RotaryCaches()
+    {
+        var inverse = RopeScaling.InverseFrequencies(_c.HeadDim, _c.RopeTheta, _c.RopeScaling);
+        var rows = Math.Min(_c.MaxPositionEmbeddings, MaxRotaryPositions);
+        string Table(string name, Func<double, double> f) => Register(name, [rows, inverse.Length], () =>
+        {
+            var values = new float[(long)rows * inverse.Length];
+            for (var p = 0; p < rows; p++)
+            {
+                for (var i = 0; i < inverse.Length; i++)
+                {
+                    values[((long)p * inverse.Length) + i] = (float)f((float)p * inverse[i]);
+                }
+            }
+
+            return values;
+        });
+
+        return (Table("rope_cos_cache", Math.Cos), Table("rope_sin_cache", Math.Sin));
     }
 
     /// <summary>Grouped-query attention: each kv head serves heads/kv_heads consecutive query heads.</summary>
