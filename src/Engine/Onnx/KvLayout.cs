@@ -23,6 +23,10 @@ internal sealed record KvLayout(
 {
     public const string CacheBranchInput = "use_cache_branch";
 
+    /// <summary>Distil builder graphs' optional int64 [batch] input (an overridable initializer, empty by default):
+    /// the one column of this call's sequence whose logits each row needs; the logits are then [batch, 1, vocab].</summary>
+    public const string LogitsPositionsInput = "logits_positions";
+
     public string InputIds { get; init; } = "input_ids";
 
     public string AttentionMask { get; init; } = "attention_mask";
@@ -42,6 +46,10 @@ internal sealed record KvLayout(
     /// every row's tokens as starting at column 0, so the scheduler keeps its caches left-aligned.
     /// </summary>
     public bool LengthsFromMask { get; init; }
+
+    /// <summary>True when the graph takes <see cref="LogitsPositionsInput"/>: a prefill can ask for each row's last
+    /// real token alone instead of every position's logits.</summary>
+    public bool SelectsLogitsPositions { get; init; }
 
     /// <summary>Bytes of keys and values one token occupies in the cache (all layers).</summary>
     public long KvBytesPerToken => 2L * Layers * KvHeads * HeadDim * (KvType == TensorElementType.Float16 ? 2 : 4);
@@ -159,6 +167,7 @@ internal sealed record KvLayout(
             PastNames = pastNames,
             PresentNames = presentNames,
             LengthsFromMask = summary.Uses("GroupQueryAttention"),
+            SelectsLogitsPositions = session.OverridableInitializerMetadata.TryGetValue(LogitsPositionsInput, out var selector) && selector.ElementDataType == TensorElementType.Int64,
         };
     }
 
