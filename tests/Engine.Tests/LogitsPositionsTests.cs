@@ -22,8 +22,8 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
     public void The_input_is_an_overridable_initializer_and_the_head_writes_the_output_itself()
     {
         using var session = OpenSession(models.A);
-        Assert.DoesNotContain(KvLayout.LogitsPositionsInput, session.InputMetadata.Keys);
-        Assert.Equal(TensorElementType.Int64, session.OverridableInitializerMetadata[KvLayout.LogitsPositionsInput].ElementDataType);
+        Assert.DoesNotContain(LogitsSelection.Input, session.InputMetadata.Keys);
+        Assert.Equal(TensorElementType.Int64, session.OverridableInitializerMetadata[LogitsSelection.Input].ElementDataType);
         using var model = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);
         Assert.True(model.Layout.SelectsLogitsPositions);
         Assert.True(model.Summary.Uses("FusedMatMul"), "the head should be a FusedMatMul over the 3-D hidden states");
@@ -146,7 +146,7 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
 
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
         var graph = ModelBuilder.Graph(config, new RandomLlamaWeights(config, 1), OnnxDataType.Float, AttentionKernel.GroupQuery);
-        Assert.Equal(1, graph.Inputs.RemoveAll(i => i.Name == KvLayout.LogitsPositionsInput));
+        Assert.Equal(1, graph.Inputs.RemoveAll(i => i.Name == LogitsSelection.Input));
         ModelBuilder.WriteGraph(graph, Path.Combine(folder, "onnx", "model.onnx"), externalData: false);
         return folder;
     }
@@ -180,7 +180,7 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
 
         if (columns is not null)
         {
-            names.Add(KvLayout.LogitsPositionsInput);
+            names.Add(LogitsSelection.Input);
             values.Add(OrtValue.CreateTensorValueFromMemory(columns, [batch]));
         }
 

@@ -9,7 +9,7 @@ namespace Distil.Engine.Building;
 /// outputs <c>logits</c> (fp32) and <c>present.{i}.key|value</c>, [batch, kv_heads, seq, head_dim]), the causal
 /// padding mask, rotary tables, cached attention, norms and the lm_head. Projection weights are stored transposed
 /// for MatMul; the lm_head (tied or not) is applied with FusedMatMul transB so the [vocab, hidden] matrix is never copied,
-/// and an optional input (<see cref="KvLayout.LogitsPositionsInput"/>) limits the logits to one position per row.
+/// and an optional input (<see cref="LogitsSelection.Input"/>) limits the logits to one position per row.
 /// A sequence classifier (<see cref="LlamaConfig.ClassifiesSequences"/>) has the sequence-classification interface
 /// instead: no past or present key/values, and <c>logits</c> [batch, num_labels] from the score head at each row's
 /// last real token.
@@ -71,11 +71,11 @@ internal sealed class DecoderGraph
     /// <summary>Names the logits output: hidden [b, s, h] times the [vocab, hidden] head, in fp32, written by the head's
     /// own kernel straight into the output (a Reshape after a 2-D Gemm made ONNX Runtime copy all [b, s, vocab] logits
     /// into the graph output: 6.8 ms per decode step at batch 32 with a 100k vocabulary). Only the positions
-    /// <see cref="LogitsPositions"/> selects are computed.</summary>
+    /// <see cref="SelectedPositions"/> selects are computed.</summary>
     public OnnxGraph Finish(string hidden, string headName)
     {
         var head = Weight(headName, transpose: false);
-        var selected = LogitsPositions(hidden);
+        var selected = SelectedPositions(hidden);
         var output = DataType == OnnxDataType.Float ? "logits" : "head_logits";
         if (DataType == OnnxDataType.Float)
         {
@@ -96,16 +96,11 @@ internal sealed class DecoderGraph
         return G.Graph;
     }
 
-    /// <summary>
-    /// hidden [b, s, h] at the positions the optional input <see cref="KvLayout.LogitsPositionsInput"/> (int64 [b]:
-    /// one column of this call's sequence per row) selects, [b, 1, h]; or every position, [b, s, h], when it is left
-    /// at its empty default. The input is an overridable initializer (a graph input with an initializer of the same
-    /// name): ONNX Runtime lists it apart from the inputs, so callers that feed the Optimum interface see the graph
-    /// as before. A prefill then computes one row of logits per sequence instead of [b, s, vocab].
-    /// </summary>
-    private string LogitsPositions(string hidden)
+    /// <summary>hidden [b, s, h] at the columns <see cref="LogitsSelection.Input"/> selects, [b, 1, h]; every column,
+    /// [b, s, h], when it is left at its empty default.</summary>
+    private string SelectedPositions(string hidden)
     {
-        var name = KvLayout.LogitsPositionsInput;
+        var name = LogitsSelection.Input;
         G.Graph.Inputs.Add(new OnnxValueInfo(name, OnnxDataType.Int64, ["batch_size"]));
         G.Initializer(new OnnxInitializer(name, OnnxDataType.Int64, [0], _ => { }));
         var batch = G.Op("Shape", ["input_ids"], new OnnxAttribute("end", Int: 1));

@@ -23,10 +23,6 @@ internal sealed record KvLayout(
 {
     public const string CacheBranchInput = "use_cache_branch";
 
-    /// <summary>Distil builder graphs' optional int64 [batch] input (an overridable initializer, empty by default):
-    /// the one column of this call's sequence whose logits each row needs; the logits are then [batch, 1, vocab].</summary>
-    public const string LogitsPositionsInput = "logits_positions";
-
     public string InputIds { get; init; } = "input_ids";
 
     public string AttentionMask { get; init; } = "attention_mask";
@@ -47,7 +43,7 @@ internal sealed record KvLayout(
     /// </summary>
     public bool LengthsFromMask { get; init; }
 
-    /// <summary>True when the graph takes <see cref="LogitsPositionsInput"/>: a prefill can ask for each row's last
+    /// <summary>True when the graph takes <see cref="LogitsSelection.Input"/>: a prefill can ask for each row's last
     /// real token alone instead of every position's logits.</summary>
     public bool SelectsLogitsPositions { get; init; }
 
@@ -167,7 +163,7 @@ internal sealed record KvLayout(
             PastNames = pastNames,
             PresentNames = presentNames,
             LengthsFromMask = summary.Uses("GroupQueryAttention"),
-            SelectsLogitsPositions = session.OverridableInitializerMetadata.TryGetValue(LogitsPositionsInput, out var selector) && selector.ElementDataType == TensorElementType.Int64,
+            SelectsLogitsPositions = session.OverridableInitializerMetadata.TryGetValue(LogitsSelection.Input, out var selector) && selector.ElementDataType == TensorElementType.Int64,
         };
     }
 

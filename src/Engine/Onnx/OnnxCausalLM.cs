@@ -110,7 +110,7 @@ internal sealed class OnnxCausalLM : IDisposable
             binding.BindInput(Layout.InputIds, ids);
             if (logitsPositions is not null)
             {
-                binding.BindInput(KvLayout.LogitsPositionsInput, logitsPositions);
+                binding.BindInput(LogitsSelection.Input, logitsPositions);
             }
 
             binding.BindInput(Layout.AttentionMask, maskValue);
@@ -213,7 +213,7 @@ internal sealed class OnnxCausalLM : IDisposable
     }
 
     /// <summary>Each row's last real column (<paramref name="lastColumns"/>, or the last column for all) as the
-    /// graph's <see cref="KvLayout.LogitsPositionsInput"/>, over a buffer kept across calls.</summary>
+    /// graph's <see cref="LogitsSelection.Input"/>, over a buffer kept across calls.</summary>
     private OrtValue LogitsPositions(int batch, int seq, int[]? lastColumns)
     {
         if (_logitsPositions.Length < batch)
