@@ -11,7 +11,8 @@ namespace Distil.Engine.Generation;
 /// padding. For graphs whose attention takes each row's length from its mask (GroupQueryAttention), rows are
 /// left-aligned — tokens from column 0, padding after — and attention reduces over each row's own tokens, so a
 /// row's arithmetic is the same whatever rows share its batch (batch-invariant decoding). A request joins by
-/// being prefilled on its own (in chunks bounded by a logits budget, starting from a cached shared prefix
+/// being prefilled on its own (in chunks bounded by a logits budget, or by a token budget for graphs that compute
+/// only each row's last logits, starting from a cached shared prefix
 /// when there is one) and merged in; a finished row leaves at once and its slot is refilled without
 /// draining the batch; columns that are padding for every remaining row are dropped at the same time.
 /// </summary>
@@ -23,6 +24,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly PrefixCache _prefixCache;
     private readonly int _context;
+    private readonly long _passTokens;
     private readonly int _prefillChunk;
     private readonly bool _leftAligned;
     private readonly int _capacityChunk;
@@ -35,7 +37,10 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         _options = options;
         _context = model.Config.ContextLength;
         _prefixCache = new PrefixCache(options.PrefixCacheBytes);
-        _prefillChunk = (int)Math.Clamp(options.PrefillLogitsBudgetBytes / (4L * model.VocabSize), 1, 512);
+        // A graph that computes only the logits asked for keeps a pass's logits at [rows, 1, vocab] whatever its width,
+        // so its passes are bounded by tokens; otherwise by the [rows, width, vocab] logits they would write.
+        _passTokens = Math.Max(1, model.Layout.SelectsLogitsPositions ? options.PrefillTokenBudget : options.PrefillLogitsBudgetBytes / (4L * model.VocabSize));
+        _prefillChunk = (int)Math.Min(_passTokens, 512);
         _leftAligned = model.Layout.LengthsFromMask;
         _capacityChunk = _leftAligned ? Math.Max(0, options.KvCapacityChunk) : 0;
         _loop = Task.Run(RunAsync);
@@ -262,7 +267,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return joiners;
     }
 
-    /// <summary>Consecutive groups whose right-padded [rows, width, vocab] logits fit the prefill budget in one pass
+    /// <summary>Consecutive groups whose right-padded rows × width fit a pass's budget
     /// (GroupQueryAttention takes a batch's prompt in one pass or one row at a time).</summary>
     private IEnumerable<List<GenerationRequest>> OnePassGroups(List<GenerationRequest> requests)
     {
@@ -271,7 +276,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         foreach (var request in requests)
         {
             var wider = Math.Max(width, request.PromptTokens.Length);
-            if (group.Count > 0 && (group.Count + 1) * wider > _prefillChunk)
+            if (group.Count > 0 && (group.Count + 1) * wider > _passTokens)
             {
                 yield return group;
                 group = [];
@@ -382,13 +387,13 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Prefills requests as one batch, right-aligned with left padding, in column chunks whose logits stay
-    /// within the budget; only the last chunk's logits are read.</summary>
+    /// <summary>Prefills requests as one batch, right-aligned with left padding, in column chunks within a pass's
+    /// budget; only the last chunk's logits are read.</summary>
     private Joiner? PrefillTogether(List<GenerationRequest> requests)
     {
         var k = requests.Count;
         var width = requests.Max(r => r.PromptTokens.Length);
-        var chunk = (int)Math.Clamp(_options.PrefillLogitsBudgetBytes / (4L * _model.VocabSize * k), 1, 512);
+        var chunk = (int)Math.Clamp(_passTokens / k, 1, 512);
         var logits = new float[k * _model.VocabSize];
         using var past = KvHandle.Owning(_model.EmptyCache(k));
         try

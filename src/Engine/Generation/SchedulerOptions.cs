@@ -23,6 +23,13 @@ public sealed record SchedulerOptions
     /// vocabulary the default gives 128-token chunks.</summary>
     public long PrefillLogitsBudgetBytes { get; init; } = 64L << 20;
 
+    /// <summary>Upper bound on the tokens (rows × columns) of one prefill pass of a graph that computes only each
+    /// row's last logits (<c>logits_positions</c>): a pass then holds activations, not logits — a few [tokens, hidden]
+    /// and [tokens, intermediate] tensors, about 150 MB at 1,024 tokens for an 8B Llama (hidden 4,096, intermediate
+    /// 14,336) — and the matrix kernels run at full speed long before that, so a larger pass gains little while every
+    /// request in it waits for the whole pass. 1,024 takes 32 prompts of 32 tokens in one pass.</summary>
+    public int PrefillTokenBudget { get; init; } = 1024;
+
     /// <summary>Memory for cached prefixes shared between requests; 0 turns prefix reuse off.</summary>
     public long PrefixCacheBytes { get; init; } = DefaultPrefixCacheBytes;
 

@@ -43,6 +43,10 @@ internal sealed record KvLayout(
     /// </summary>
     public bool LengthsFromMask { get; init; }
 
+    /// <summary>True when the graph takes <see cref="LogitsSelection.Input"/>: a prefill can ask for each row's last
+    /// real token alone instead of every position's logits.</summary>
+    public bool SelectsLogitsPositions { get; init; }
+
     /// <summary>Bytes of keys and values one token occupies in the cache (all layers).</summary>
     public long KvBytesPerToken => 2L * Layers * KvHeads * HeadDim * (KvType == TensorElementType.Float16 ? 2 : 4);
 
@@ -159,6 +163,7 @@ internal sealed record KvLayout(
             PastNames = pastNames,
             PresentNames = presentNames,
             LengthsFromMask = summary.Uses("GroupQueryAttention"),
+            SelectsLogitsPositions = session.OverridableInitializerMetadata.TryGetValue(LogitsSelection.Input, out var selector) && selector.ElementDataType == TensorElementType.Int64,
         };
     }
 

@@ -17,6 +17,7 @@ internal sealed class OnnxCausalLM : IDisposable
     private readonly OrtIoBinding _binding;
     private readonly OrtValue _cacheBranchOn = OrtValue.CreateTensorValueFromMemory(new[] { true }, [1]);
     private readonly OrtValue _cacheBranchOff = OrtValue.CreateTensorValueFromMemory(new[] { false }, [1]);
+    private long[] _logitsPositions = [];
     private float[] _stepLogitsBuffer = [];
     private OrtValue? _stepLogits;
     private int _stepLogitsBatch = -1;
@@ -91,7 +92,9 @@ internal sealed class OnnxCausalLM : IDisposable
     /// The caller still owns <paramref name="past"/>. An empty <paramref name="lastLogits"/> skips the copy: read
     /// them in place with <see cref="LastLogits"/> while the returned cache lives (for a single-token step, until
     /// the next single-token step). <paramref name="lastColumns"/> gives each row's last real column when rows are
-    /// right-padded (null: the last column for every row). One caller at a time: the binding is reused.
+    /// right-padded (null: the last column for every row). A multi-token step of a graph that
+    /// <see cref="KvLayout.SelectsLogitsPositions"/> computes only those columns' logits ([batch, 1, vocab]).
+    /// One caller at a time: the binding is reused.
     /// </summary>
     public KvState Forward(long[] inputIds, long[] mask, long[] positions, int batch, int seq, KvState past, Span<float> lastLogits, int[]? lastColumns = null)
     {
@@ -99,10 +102,17 @@ internal sealed class OnnxCausalLM : IDisposable
         using var ids = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputIds.AsMemory(0, batch * seq), [batch, seq]);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mask.AsMemory(0, batch * total), [batch, total]);
         using var positionValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, positions.AsMemory(0, batch * seq), [batch, seq]);
+        var selected = seq > 1 && Layout.SelectsLogitsPositions;
+        using var logitsPositions = selected ? LogitsPositions(batch, seq, lastColumns) : null;
         var binding = _binding;
         try
         {
             binding.BindInput(Layout.InputIds, ids);
+            if (logitsPositions is not null)
+            {
+                binding.BindInput(LogitsSelection.Input, logitsPositions);
+            }
+
             binding.BindInput(Layout.AttentionMask, maskValue);
             if (Layout.HasPositionIds)
             {
@@ -149,7 +159,7 @@ internal sealed class OnnxCausalLM : IDisposable
             {
                 if (!lastLogits.IsEmpty)
                 {
-                    CopyLastLogits(outputs[0], batch, seq, lastColumns, lastLogits);
+                    CopyLastLogits(outputs[0], batch, selected ? 1 : seq, selected ? null : lastColumns, lastLogits);
                 }
 
                 if (inPlace)
@@ -200,6 +210,23 @@ internal sealed class OnnxCausalLM : IDisposable
         }
 
         return seq == 1;
+    }
+
+    /// <summary>Each row's last real column (<paramref name="lastColumns"/>, or the last column for all) as the
+    /// graph's <see cref="LogitsSelection.Input"/>, over a buffer kept across calls.</summary>
+    private OrtValue LogitsPositions(int batch, int seq, int[]? lastColumns)
+    {
+        if (_logitsPositions.Length < batch)
+        {
+            _logitsPositions = new long[batch];
+        }
+
+        for (var b = 0; b < batch; b++)
+        {
+            _logitsPositions[b] = lastColumns?[b] ?? seq - 1;
+        }
+
+        return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _logitsPositions.AsMemory(0, batch), [batch]);
     }
 
     /// <summary>A single-token step's fp32 logits go into one host buffer kept across steps (grown to the widest
