@@ -77,7 +77,7 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
     public void A_prefix_continued_from_its_cache_gives_the_logits_of_an_old_style_graph_without_the_input()
     {
         using var temp = new TempFolder();
-        var old = OldStyleCopy(temp.Sub("old"));
+        var old = OldStyleCopy(models.A, temp.Sub("old"), AttentionKernel.GroupQuery);
         using var current = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 1);
         using var previous = OnnxCausalLM.Load(old, ExecutionDevice.Cpu, threads: 1);
         Assert.False(previous.Layout.SelectsLogitsPositions);
@@ -112,14 +112,23 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
         Assert.True(difference <= 1e-5f, $"max |Δ| {difference}");
     }
 
-    [Fact]
-    public async Task Generation_is_the_same_with_the_input_and_from_an_old_style_folder_without_it()
+    [Theory]
+    [InlineData(AttentionKernel.GroupQuery)]
+    [InlineData(AttentionKernel.Standard)]
+    public async Task Generation_is_the_same_with_the_input_and_from_an_old_style_folder_without_it(AttentionKernel attention)
     {
         using var temp = new TempFolder();
-        var old = OldStyleCopy(temp.Sub("old"));
+        var current = models.A;
+        if (attention == AttentionKernel.Standard)
+        {
+            current = temp.Sub("standard");
+            ModelBuilder.BuildPreset("tiny", 1, current, attention: attention);
+        }
+
+        var old = OldStyleCopy(current, temp.Sub("old"), attention);
         string[] prompts = [.. Chat.Prompts, "Hi", "Describe how a steam locomotive converts coal into motion, from the firebox to the wheels."];
         var tokens = new List<List<IReadOnlyList<int>>>();
-        foreach (var folder in new[] { models.A, old })
+        foreach (var folder in new[] { current, old })
         {
             await using var client = LocalModel.Load(folder, new LocalModelOptions { Threads = 1, MaxBatchSize = 8 });
             var requests = prompts.Select(p => new BatchChatRequest(Chat.User(p), Chat.Greedy(12))).ToList();
@@ -133,19 +142,20 @@ public sealed class LogitsPositionsTests(TinyModels models, ITestOutputHelper ou
         }
     }
 
-    /// <summary>models.A's folder with its graph written as before the input existed: the same weights and head, the
-    /// selection's empty initializer no longer a graph input (so a plain constant that selects every position).</summary>
-    private string OldStyleCopy(string folder)
+    /// <summary>A copy of a tiny preset folder (seed 1) with its graph written as before the input existed: the same
+    /// weights and head, the selection's empty initializer no longer a graph input (so a plain constant that selects
+    /// every position).</summary>
+    private static string OldStyleCopy(string source, string folder, AttentionKernel attention)
     {
-        foreach (var file in Directory.GetFiles(models.A, "*", SearchOption.AllDirectories))
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
         {
-            var destination = Path.Combine(folder, Path.GetRelativePath(models.A, file));
+            var destination = Path.Combine(folder, Path.GetRelativePath(source, file));
             Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
             File.Copy(file, destination);
         }
 
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
-        var graph = ModelBuilder.Graph(config, new RandomLlamaWeights(config, 1), OnnxDataType.Float, AttentionKernel.GroupQuery);
+        var graph = ModelBuilder.Graph(config, new RandomLlamaWeights(config, 1), OnnxDataType.Float, attention);
         Assert.Equal(1, graph.Inputs.RemoveAll(i => i.Name == LogitsSelection.Input));
         ModelBuilder.WriteGraph(graph, Path.Combine(folder, "onnx", "model.onnx"), externalData: false);
         return folder;
