@@ -73,31 +73,35 @@ public sealed class QuantizedVariantTests(TinyModels models, ITestOutputHelper o
         Assert.True(total < (bits == 4 ? 0.5 : 0.05) * spread, $"q{bits} logits are {total} from fp32's (max |logit| {spread})");
     }
 
-    [Fact]
-    public void A_tied_head_is_quantized_while_the_embedding_keeps_its_float_table()
+    [Theory]
+    [InlineData(4, 32)]
+    [InlineData(8, 128)] // K = 64 is shorter than a block: the rows Gather reads leave out MatMulNBits' padding
+    public void A_tied_table_is_read_quantized_by_both_the_head_and_the_embedding(int bits, int blockSize)
     {
         var (config, _) = ModelPreset.Get("tiny");
         config = config with { TieWordEmbeddings = true };
         var weights = new RandomLlamaWeights(config, 3);
-        var folder = models.CopyOfA("tied-q4");
-        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), accuracyLevel: Int4Weights.Fp32Compute);
-        var reference = models.CopyOfA("tied-q4-reference");
-        QuantizedVariant.Write(config, weights, Path.Combine(reference, "onnx", "model.onnx"), dequantized: true, accuracyLevel: Int4Weights.Fp32Compute);
-        var fp32 = models.CopyOfA("tied-fp32");
+        var folder = models.CopyOfA($"tied-q{bits}");
+        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), bits: bits, blockSize: blockSize, accuracyLevel: Int4Weights.Fp32Compute);
+        var reference = models.CopyOfA($"tied-q{bits}-reference");
+        QuantizedVariant.Write(config, weights, Path.Combine(reference, "onnx", "model.onnx"), dequantized: true, bits: bits, blockSize: blockSize);
+        var fp32 = models.CopyOfA($"tied-q{bits}-fp32");
         ModelBuilder.Build(config, weights, float16: false, fp32);
 
         var summary = OnnxFileSummary.Read(Path.Combine(folder, "onnx", "model_q4.onnx"));
         Assert.False(summary.Uses("Gemm"));
-        var table = Assert.Single(summary.Weights, w => w.Dims.SequenceEqual([(long)config.VocabSize, config.HiddenSize]));
-        Assert.Equal((int)OnnxDataType.Float, table.DataType);
-        Assert.Contains(summary.Weights, w => w.Name == table.Name + "_q4" && w.Dims[0] == config.VocabSize);
+        Assert.DoesNotContain(summary.Weights, w => w.DataType == (int)OnnxDataType.Float && w.Dims.SequenceEqual([(long)config.VocabSize, config.HiddenSize]));
+        Assert.True(summary.Uses("GatherBlockQuantized"));
+        Assert.Contains(summary.Weights, w => w.Name == $"{LlamaWeightNames.Embedding}_q{bits}_rows" && w.Dims.SequenceEqual([(long)config.VocabSize, config.HiddenSize * bits / 8]));
+        var full = OnnxFileSummary.Read(Path.Combine(fp32, "onnx", "model.onnx"));
+        Assert.True(summary.WeightBytes < full.WeightBytes, $"the quantized file holds {summary.WeightBytes} bytes of weights against fp32's {full.WeightBytes}");
 
         using var quantized = OnnxCausalLM.Load(folder, ExecutionDevice.Cpu, threads: 1, variant: "q4");
         using var rounded = OnnxCausalLM.Load(reference, ExecutionDevice.Cpu, threads: 1);
-        using var full = OnnxCausalLM.Load(fp32, ExecutionDevice.Cpu, threads: 1);
+        using var original = OnnxCausalLM.Load(fp32, ExecutionDevice.Cpu, threads: 1);
         var fromRounded = ModelLayoutTests.LastLogits(rounded, Prompt);
         AssertSame(ModelLayoutTests.LastLogits(quantized, Prompt), fromRounded);
-        Assert.True(MaxError(fromRounded, ModelLayoutTests.LastLogits(full, Prompt)) > 0, "the rounding changed the model");
+        Assert.True(MaxError(fromRounded, ModelLayoutTests.LastLogits(original, Prompt)) > 0, "the rounding changed the model");
     }
 
     [Fact]

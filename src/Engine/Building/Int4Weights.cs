@@ -8,8 +8,9 @@ namespace Distil.Engine.Building;
 /// <c>model_q4.onnx</c> and model-builder int4 exports: every node that multiplies by a constant 2-D float weight
 /// (MatMul, Gemm, com.microsoft FusedMatMul — so the body's projections and the lm_head alike, whichever of these the
 /// graph builder chose) becomes symmetric blocks along K of 4 bits (zero point 8, low nibble first) or 8 bits (zero
-/// point 128), one scale per block and output column; blocks of 32 (the default, finer) or up to 256 values. A weight
-/// another node also reads (the tied embedding's Gather) keeps its float table for that node. With
+/// point 128), one scale per block and output column; blocks of 32 (the default, finer) or up to 256 values. A tied
+/// head's table is also read by the embedding's Gather: that becomes com.microsoft <c>GatherBlockQuantized</c> over the
+/// same rounded rows, so no float copy stays (any other node reading a quantized weight keeps the float one). With
 /// <c>dequantize</c> the same rounded values are written back as plain float weights of the original node instead —
 /// the exact model the quantized graph should compute, for checking it.
 /// </summary>
@@ -48,41 +49,96 @@ internal static class Int4Weights
 
         var layout = new Blocks(bits, blockSize);
         var weights = graph.Initializers.ToDictionary(i => i.Name);
+        var projections = new Dictionary<string, Projection>(StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+        {
+            if (Projection.Of(node, weights) is { } found)
+            {
+                projections.TryAdd(found.Weight.Name, found);
+            }
+        }
+
+        var quantized = projections.Values.ToDictionary(p => p.Weight.Name, p => new Quantized(p, layout, dequantize), StringComparer.Ordinal);
         var result = new OnnxGraph(graph.Name);
         result.Inputs.AddRange(graph.Inputs);
         result.Outputs.AddRange(graph.Outputs);
-        var added = new Dictionary<string, List<OnnxInitializer>>(StringComparer.Ordinal);
         foreach (var node in graph.Nodes)
         {
-            if (Projection.Of(node, weights) is not { } projection)
+            if (Projection.Of(node, weights) is { } projection)
+            {
+                var q = quantized[projection.Weight.Name];
+                result.Nodes.Add(dequantize
+                    ? node with { Inputs = [node.Inputs[0], q.Data.Name, .. node.Inputs[2..]] }
+                    : new OnnxNode("MatMulNBits", node.Name, [node.Inputs[0], q.Data.Name, q.Scales!.Name], node.Outputs,
+                        [new OnnxAttribute("K", Int: projection.K), new OnnxAttribute("N", Int: projection.N), new OnnxAttribute("bits", Int: bits),
+                         new OnnxAttribute("block_size", Int: blockSize), new OnnxAttribute("accuracy_level", Int: accuracyLevel)], "com.microsoft"));
+            }
+            else if (node is { Domain: "", OpType: "Gather" } && quantized.TryGetValue(node.Inputs[0], out var table) && table.Gatherable
+                && (node.Attributes.FirstOrDefault(a => a.Name == "axis")?.Int ?? 0) == 0)
+            {
+                // A tied head's table: the embedding reads the same rounded rows instead of keeping a float copy.
+                result.Nodes.Add(dequantize
+                    ? node with { Inputs = [table.Data.Name, .. node.Inputs[1..]] }
+                    : new OnnxNode("GatherBlockQuantized", node.Name, [table.Rows!.Value.Data.Name, node.Inputs[1], table.Rows.Value.Scales.Name], node.Outputs,
+                        [new OnnxAttribute("gather_axis", Int: 0), new OnnxAttribute("quantize_axis", Int: 1), new OnnxAttribute("bits", Int: bits), new OnnxAttribute("block_size", Int: blockSize)], "com.microsoft"));
+            }
+            else
             {
                 result.Nodes.Add(node);
-                continue;
             }
-
-            var weight = projection.Weight;
-            var (k, n) = (projection.K, projection.N);
-            var name = weight.Name + (dequantize ? $"_q{bits}_rounded" : $"_q{bits}");
-            if (!added.ContainsKey(weight.Name))
-            {
-                var quantized = new Lazy<(byte[] Packed, float[] Scales)>(() => Pack(ReadValues(weight), projection, layout));
-                added[weight.Name] = dequantize
-                    ? [weight with { Name = name, WriteData = stream => GraphBuilder.WriteValues(stream, Unpack(quantized.Value.Packed, quantized.Value.Scales, projection, layout), weight.Type) }]
-                    : [new OnnxInitializer(name, OnnxDataType.UInt8, [n, (k + blockSize - 1) / blockSize, layout.BytesPerBlock], stream => stream.Write(quantized.Value.Packed)),
-                       new OnnxInitializer(weight.Name + "_scales", weight.Type, [(long)n * ((k + blockSize - 1) / blockSize)], stream => GraphBuilder.WriteValues(stream, quantized.Value.Scales, weight.Type))];
-            }
-
-            result.Nodes.Add(dequantize
-                ? node with { Inputs = [node.Inputs[0], name, .. node.Inputs[2..]] }
-                : new OnnxNode("MatMulNBits", node.Name, [node.Inputs[0], name, weight.Name + "_scales"], node.Outputs,
-                    [new OnnxAttribute("K", Int: k), new OnnxAttribute("N", Int: n), new OnnxAttribute("bits", Int: bits), new OnnxAttribute("block_size", Int: blockSize),
-                     new OnnxAttribute("accuracy_level", Int: accuracyLevel)], "com.microsoft"));
         }
 
         var read = result.Nodes.SelectMany(node => node.Inputs).ToHashSet(StringComparer.Ordinal);
-        result.Initializers.AddRange(graph.Initializers.Where(i => !added.ContainsKey(i.Name) || read.Contains(i.Name)));
-        result.Initializers.AddRange(added.Values.SelectMany(list => list));
+        result.Initializers.AddRange(graph.Initializers.Where(i => !quantized.ContainsKey(i.Name) || read.Contains(i.Name)));
+        result.Initializers.AddRange(quantized.Values.SelectMany(q => q.Initializers).Where(i => read.Contains(i.Name)));
         return result;
+    }
+
+    /// <summary>One weight's rounded form: MatMulNBits blocks [N, blocks, bytes] and scales [N · blocks] (or, when
+    /// dequantizing, the rounded floats in the weight's own layout); for an [N, K] weight also the rows as
+    /// GatherBlockQuantized reads them, [N, K · bits / 8] and [N, blocks] — the same bytes less each row's padding.</summary>
+    private sealed class Quantized
+    {
+        public Quantized(Projection p, Blocks layout, bool dequantize)
+        {
+            var weight = p.Weight;
+            var (k, n, blocks) = (p.K, p.N, (p.K + layout.Size - 1) / layout.Size);
+            var values = new Lazy<(byte[] Packed, float[] Scales)>(() => Pack(ReadValues(weight), p, layout));
+            var name = $"{weight.Name}_q{layout.Bits}";
+            var rowBytes = k * layout.Bits / 8;
+            Gatherable = p.NByK && rowBytes * 8 == k * layout.Bits;
+            if (dequantize)
+            {
+                Data = weight with { Name = name + "_rounded", WriteData = stream => GraphBuilder.WriteValues(stream, Unpack(values.Value.Packed, values.Value.Scales, p, layout), weight.Type) };
+                return;
+            }
+
+            Data = new OnnxInitializer(name, OnnxDataType.UInt8, [n, blocks, layout.BytesPerBlock], stream => stream.Write(values.Value.Packed));
+            Scales = new OnnxInitializer(weight.Name + "_scales", weight.Type, [(long)n * blocks], stream => GraphBuilder.WriteValues(stream, values.Value.Scales, weight.Type));
+            if (Gatherable)
+            {
+                Rows = (new OnnxInitializer(name + "_rows", OnnxDataType.UInt8, [n, rowBytes], stream =>
+                    {
+                        for (var row = 0L; row < n; row++)
+                        {
+                            stream.Write(values.Value.Packed, (int)(row * blocks * layout.BytesPerBlock), rowBytes);
+                        }
+                    }),
+                    Scales with { Name = weight.Name + "_row_scales", Dims = [n, blocks] });
+            }
+        }
+
+        /// <summary>Whether a Gather of the weight's rows can read the rounded form (an [N, K] weight of whole bytes per row).</summary>
+        public bool Gatherable { get; }
+
+        public OnnxInitializer Data { get; }
+
+        public OnnxInitializer? Scales { get; }
+
+        public (OnnxInitializer Data, OnnxInitializer Scales)? Rows { get; }
+
+        public IEnumerable<OnnxInitializer> Initializers =>
+            new[] { Data, Scales, Rows?.Data, Rows?.Scales }.OfType<OnnxInitializer>();
     }
 
     /// <summary>A node multiplying its first input by a constant 2-D float weight, held as [K, N]
