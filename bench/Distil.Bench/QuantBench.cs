@@ -33,6 +33,7 @@ internal static class QuantBench
         ("fp32", null),
         ("fp16", VariantFormat.Options["fp16"]),
         ("q4 b32", VariantFormat.Options["q4"]),
+        ("q4 b32 fp32c", VariantFormat.Options["q4"] with { Int8Compute = false }),
         ("q4 b128", VariantFormat.Options["q4-b128"]),
         ("q8 b32", VariantFormat.Options["q8"]),
         ("q8 b128", VariantFormat.Options["q8-b128"]),
@@ -63,7 +64,7 @@ internal static class QuantBench
     {
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
         Console.WriteLine($"variants: {threads} threads, {Prompts.Length} greedy prompts × {tokens} tokens, each variant in its own process");
-        Console.WriteLine($"{"format",-8} {"file MiB",9} {"tok/s b1",9} {"÷ fp32",7} {"tok/s b32",10} {"÷ fp32",7} {"max |Δlogit|",13} {"mean |Δlogit|",14} {"greedy = fp32",14} {"peak RSS MiB",13}");
+        Console.WriteLine($"{"format",-13} {"file MiB",9} {"tok/s b1",9} {"÷ fp32",7} {"tok/s b32",10} {"÷ fp32",7} {"max |Δlogit|",13} {"mean |Δlogit|",14} {"greedy = fp32",14} {"peak RSS MiB",13}");
         Measurement? baseline = null;
         foreach (var (name, format) in Formats)
         {
@@ -76,7 +77,7 @@ internal static class QuantBench
             var m = await MeasureInChild(folder, format?.Variant ?? "fp32", threads, tokens);
             baseline ??= m;
             var errors = m.Logits.Zip(baseline.Logits).SelectMany(p => p.First.Zip(p.Second, (a, b) => (double)Math.Abs(a - b))).ToList();
-            Console.WriteLine($"{name,-8} {new FileInfo(file).Length / (1024.0 * 1024),9:F1} {m.Single,9:F1} {m.Single / baseline.Single,7:F2} {m.Batched,10:F1} {m.Batched / baseline.Batched,7:F2} " +
+            Console.WriteLine($"{name,-13} {new FileInfo(file).Length / (1024.0 * 1024),9:F1} {m.Single,9:F1} {m.Single / baseline.Single,7:F2} {m.Batched,10:F1} {m.Batched / baseline.Batched,7:F2} " +
                 $"{errors.Max(),13:G3} {errors.Average(),14:G3} {Agreement(baseline.Outputs, m.Outputs),14:P1} {m.PeakBytes / (1024.0 * 1024),13:F0}");
             if (format is not null)
             {

@@ -114,7 +114,7 @@ public sealed class ModelLayoutTests(TinyModels models)
         var folder = models.CopyOfA("onnx-community");
         var (config, _) = ModelPreset.Get("tiny");
         var weights = new RandomLlamaWeights(config, 1);
-        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"));
+        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), accuracyLevel: Int4Weights.Fp32Compute);
         var reference = models.CopyOfA("q4-reference");
         QuantizedVariant.Write(config, weights, Path.Combine(reference, "onnx", "model.onnx"), dequantized: true);
 
@@ -146,7 +146,7 @@ public sealed class ModelLayoutTests(TinyModels models)
         var (config, _) = ModelPreset.Get("tiny");
         var weights = new RandomLlamaWeights(config, 1);
         var folder = models.CopyOfA($"q{bits}-b{blockSize}");
-        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), bits: bits, blockSize: blockSize);
+        QuantizedVariant.Write(config, weights, Path.Combine(folder, "onnx", "model_q4.onnx"), bits: bits, blockSize: blockSize, accuracyLevel: Int4Weights.Fp32Compute);
         var reference = models.CopyOfA($"q{bits}-b{blockSize}-reference");
         QuantizedVariant.Write(config, weights, Path.Combine(reference, "onnx", "model.onnx"), dequantized: true, bits: bits, blockSize: blockSize);
 
@@ -338,7 +338,7 @@ public sealed class ModelLayoutTests(TinyModels models)
         return results.Select(r => Chat.Tokens(r.Response!)).ToList();
     }
 
-    private static float[] LastLogits(OnnxCausalLM model, long[] prompt)
+    internal static float[] LastLogits(OnnxCausalLM model, long[] prompt)
     {
         var logits = new float[model.VocabSize];
         using var cache = model.Forward(prompt, Enumerable.Repeat(1L, prompt.Length).ToArray(), Enumerable.Range(0, prompt.Length).Select(i => (long)i).ToArray(), 1, prompt.Length, model.EmptyCache(1), logits);

@@ -46,7 +46,7 @@ public static class ModelBuilder
         Directory.CreateDirectory(Path.Combine(outputFolder, "onnx"));
         var graph = format.Bits == 16
             ? Graph(config, weights, OnnxDataType.Float16, attention)
-            : QuantizedVariant.Graph(config, weights, attention, format.Bits, format.BlockSize);
+            : QuantizedVariant.Graph(config, weights, attention, format.Bits, format.BlockSize, accuracyLevel: format.Int8Compute ? Int4Weights.Int8Compute : Int4Weights.Fp32Compute);
         WriteGraph(graph, Path.Combine(outputFolder, "onnx", format.FileName), externalData: null);
     }
 

@@ -11,6 +11,12 @@ namespace Distil.Engine.Building;
 /// <param name="BlockSize">Weights per scale for 4 and 8 bits; 0 for fp16.</param>
 public sealed record VariantFormat(int Bits, int BlockSize)
 {
+    /// <summary>MatMulNBits <c>accuracy_level</c> 4 (true, every name in <see cref="Options"/>): ONNX Runtime's CPU
+    /// kernel rounds the activations to int8 per block and multiplies in int8 (VNNI). false: accuracy_level 1, fp32
+    /// activations — exact for the rounded weights, but for 8 bits MLAS then dequantizes the whole matrix on every
+    /// call; kept for measuring the difference, not offered by the CLI.</summary>
+    public bool Int8Compute { get; init; } = true;
+
     /// <summary>The names <c>distil models build --quantize</c> accepts.</summary>
     public static IReadOnlyDictionary<string, VariantFormat> Options { get; } = new Dictionary<string, VariantFormat>(StringComparer.Ordinal)
     {
@@ -27,5 +33,5 @@ public sealed record VariantFormat(int Bits, int BlockSize)
     /// <summary>The file name under <c>onnx/</c>.</summary>
     public string FileName => ModelVariant.Files[Variant];
 
-    public override string ToString() => Bits == 16 ? "fp16" : $"{Bits}-bit (blocks of {BlockSize})";
+    public override string ToString() => Bits == 16 ? "fp16" : $"{Bits}-bit (blocks of {BlockSize}{(Int8Compute ? "" : ", fp32 compute")})";
 }

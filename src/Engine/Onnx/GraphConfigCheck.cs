@@ -46,7 +46,8 @@ internal static class GraphConfigCheck
     /// graph stores one unquantized; null when it does not (quantized embeddings, symbolic vocabulary).</summary>
     private static int? EmbeddingWidth(OnnxFileSummary summary, int vocab)
     {
-        if (vocab <= 0)
+        // A GatherBlockQuantized table's float scales are [vocab, blocks]: not a width to check.
+        if (vocab <= 0 || summary.Uses("GatherBlockQuantized"))
         {
             return null;
         }
