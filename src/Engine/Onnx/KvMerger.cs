@@ -76,7 +76,7 @@ internal sealed class KvMerger : IDisposable
                 var rows = OrtValue.CreateTensorValueFromMemory(part.Rows, [part.Rows.Length]);
                 var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
                 var end = OrtValue.CreateTensorValueFromMemory(new long[] { part.EndColumn }, [1]);
-                var padding = width - part.Width;
+                var padding = length - part.Width;
                 var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? new long[] { 0, 0, 0, 0, 0, 0, padding, 0 } : [0, 0, padding, 0, 0, 0, 0, 0], [8]);
                 owned.AddRange([rows, start, end, pads]);
                 binding.BindInput(_inputNames[index++], rows);
@@ -84,6 +84,10 @@ internal sealed class KvMerger : IDisposable
                 binding.BindInput(_inputNames[index++], end);
                 binding.BindInput(_inputNames[index++], pads);
             }
+
+            var room = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 0, 0, 0, width - length, 0 }, [8]);
+            owned.Add(room);
+            binding.BindInput(_inputNames[index], room);
 
             for (var i = 0; i < _layout.Layers * 2; i++)
             {
@@ -186,6 +190,8 @@ internal sealed class KvMerger : IDisposable
             g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_pads", OnnxDataType.Int64, [8L]));
         }
 
+        // The room after the tokens is added once, to the stacked rows: the only copy as wide as the capacity.
+        g.Graph.Inputs.Add(new OnnxValueInfo("room_pads", OnnxDataType.Int64, [8L]));
         var axis = g.Int64s(2);
         for (var i = 0; i < count; i++)
         {
@@ -195,7 +201,8 @@ internal sealed class KvMerger : IDisposable
                 var sliced = g.Op("Slice", rows, $"{side}_start", $"{side}_end", axis);
                 return g.Op("Pad", sliced, $"{side}_pads");
             }).ToArray();
-            g.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_out_{i}", parts, [$"out_{i}"], [new OnnxAttribute("axis", Int: 0)]));
+            var stacked = g.Op("Concat", parts, new OnnxAttribute("axis", Int: 0));
+            g.Graph.Nodes.Add(new OnnxNode("Pad", $"room_out_{i}", [stacked, "room_pads"], [$"out_{i}"], []));
             g.Graph.Outputs.Add(new OnnxValueInfo($"out_{i}", type, ["batch", (long)layout.KvHeads, "len", (long)layout.HeadDim]));
         }
 
