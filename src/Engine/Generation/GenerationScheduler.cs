@@ -565,11 +565,12 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     /// the cache is rebuilt only when a group does not fit or more rows are free than held.</summary>
     private void Rearrange(KvHandle batch, List<Sequence> active, List<Joiner> joiners)
     {
-        var keep = active.Where(s => !s.Done).ToList();
-        if (batch.HasValue && keep.Count == active.Count && joiners.Count == 0)
+        if (batch.HasValue && joiners.Count == 0 && !active.Exists(s => s.Done))
         {
             return;
         }
+
+        var keep = active.Where(s => !s.Done).ToList();
 
         var merged = false;
 
