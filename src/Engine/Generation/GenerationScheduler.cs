@@ -571,9 +571,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
 
         var keep = active.Where(s => !s.Done).ToList();
-
         var merged = false;
-
         active.Clear();
         active.AddRange(keep);
         if (keep.Count == 0)
