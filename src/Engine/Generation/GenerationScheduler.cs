@@ -117,7 +117,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, Admission(active.Count, pending.Count)) : [];
+                    // Rows that finished last step are free already: their joiners take them in this Rearrange.
+                    var running = active.Count(s => !s.Done);
+                    var joiners = _options.Continuous || running == 0 ? Admit(pending, _options.MaxBatchSize - running) : [];
                     Rearrange(batch, active, joiners);
                     if (!batch.HasValue)
                     {
@@ -231,16 +233,6 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
         Statistics.AddSamplingTime(Stopwatch.GetElapsedTime(started));
         return next;
-    }
-
-    /// <summary>How many waiting requests to admit now. A prefill pass costs about as much for a few prompts as for one
-    /// (the weights are read once), while a free row left for a step costs that row's token: while others decode, free
-    /// rows wait until a quarter of the slots are free (or every waiting request fits) and are then filled together.</summary>
-    private int Admission(int running, int waiting)
-    {
-        var free = _options.MaxBatchSize - running;
-        var group = Math.Max(1, _options.MaxBatchSize / 4);
-        return running == 0 || free >= group || waiting <= free ? free : 0;
     }
 
     /// <summary>
