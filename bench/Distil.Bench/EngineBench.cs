@@ -317,11 +317,18 @@ internal static class EngineBench
             .Select(i => new BatchChatRequest([new ChatMessage(ChatRole.User, MixedPrompt(i))], new ChatOptions { Temperature = 0, MaxOutputTokens = MixedBudget(i, mixedMax) }))
             .ToList();
         await client.GetResponsesAsync(requests.Take(8).ToList());
-        var before = client.Statistics.DecodeSteps;
+        var statistics = client.Statistics;
+        var before = statistics.DecodeSteps;
+        var (merges, mergedBytes, mergeTime, placed) = (statistics.Merges, statistics.MergedBytes, statistics.MergeTime, statistics.RowsPlaced);
+        var phases = Phases.Read(statistics, TimeSpan.Zero);
         var clock = Stopwatch.StartNew();
         var results = await client.GetResponsesAsync(requests);
         var tokens = results.Sum(r => r.Response?.Usage?.OutputTokenCount ?? throw new InvalidOperationException(r.Error));
-        return (tokens / clock.Elapsed.TotalSeconds, client.Statistics.DecodeSteps - before);
+        var elapsed = clock.Elapsed;
+        await Settled(statistics);
+        Console.WriteLine($"  mixed {(continuous ? "continuous" : "static")}: {Phases.Header} = {Phases.Read(statistics, elapsed) - phases}; " +
+            $"{statistics.Merges - merges} merges writing {(statistics.MergedBytes - mergedBytes) / (1024.0 * 1024):F0} MiB in {(statistics.MergeTime - mergeTime).TotalMilliseconds:F0} ms, {statistics.RowsPlaced - placed} rows placed in freed rows");
+        return (tokens / elapsed.TotalSeconds, statistics.DecodeSteps - before);
     }
 
     /// <summary>The engine's prompt length for "Hello" under the model's chat template, so both sides prefill the same.</summary>

@@ -36,6 +36,23 @@ public sealed class ContinuousBatchingTests(TinyModels models)
     }
 
     [Fact]
+    public async Task Joiners_written_into_finished_rows_get_the_tokens_of_a_cache_rebuilt_for_them()
+    {
+        // Budgets that differ make rows finish at different steps while others wait: with room in the cache the
+        // joiner takes the finished row in place; without room (0: a new cache every step) the cache is rebuilt.
+        var requests = Chat.Prompts.Select((p, i) => new BatchChatRequest(Chat.User(p), Chat.Greedy(3 + (i * 7 % 13)))).ToList();
+        using var placing = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 3, Threads = 1, PrefixCacheBytes = 0 });
+        using var rebuilding = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 3, Threads = 1, PrefixCacheBytes = 0, KvCapacityChunk = 0 });
+        var placed = await placing.GetService<IBatchChatClient>()!.GetResponsesAsync(requests);
+        var rebuilt = await rebuilding.GetService<IBatchChatClient>()!.GetResponsesAsync(requests);
+
+        Assert.Equal(rebuilt.Select(r => Chat.Tokens(r.Response!)), placed.Select(r => Chat.Tokens(r.Response!)));
+        Assert.Equal(0, rebuilding.Statistics.RowsPlaced);
+        Assert.True(placing.Statistics.RowsPlaced > (requests.Count - 3) / 2, $"{placing.Statistics.RowsPlaced} of {requests.Count - 3} joiners placed in freed rows");
+        Assert.True(placing.Statistics.MergedBytes < rebuilding.Statistics.MergedBytes, $"{placing.Statistics.MergedBytes} bytes merged placing vs {rebuilding.Statistics.MergedBytes} rebuilding");
+    }
+
+    [Fact]
     public async Task Concurrent_single_calls_are_batched_together_with_the_same_results()
     {
         using var client = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1 });

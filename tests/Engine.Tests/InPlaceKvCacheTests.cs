@@ -94,6 +94,49 @@ public sealed class InPlaceKvCacheTests(TinyModels models)
     }
 
     [Fact]
+    public void Placing_rows_writes_them_into_the_batch_tensors_and_leaves_the_other_rows_as_they_were()
+    {
+        using var model = OnnxCausalLM.Load(models.A, ExecutionDevice.Cpu, threads: 2);
+        var vocab = model.VocabSize;
+        KvState Prefill(long[][] prompts, KvState empty)
+        {
+            var (ids, positions, mask, width) = RightPadded.Of(prompts);
+            return model.Forward(ids, mask, positions, prompts.Length, width, empty, new float[prompts.Length * vocab], prompts.Select(p => p.Length - 1).ToArray());
+        }
+
+        using var emptyBatch = model.EmptyCache(3);
+        using var prefilled = Prefill([[5, 17, 912, 4, 33], [7, 7, 7, 81], [2000, 3]], emptyBatch);
+        const int capacity = 12;
+        using var batch = model.Merger.Merge(KvMerger.Part.Whole(prefilled, [0, 1, 2]), new KvMerger.Part(prefilled, [], 0, 0), leftAligned: true, capacity: capacity);
+        using var emptyJoiners = model.EmptyCache(2);
+        using var joiners = Prefill([[11, 12], [40, 41, 42, 43, 44, 45, 46]], emptyJoiners);
+        var before = batch.Tensors.Select(t => t.GetTensorDataAsSpan<float>().ToArray()).ToArray();
+        var tensors = batch.Tensors.ToArray();
+
+        // Joiner row 1 (7 columns) into batch row 2; batch rows 0 and 1 keep decoding.
+        model.Merger.Place(batch, [2], joiners, [1], columns: joiners.Length);
+
+        var (heads, dim) = (model.Layout.KvHeads, model.Layout.HeadDim);
+        for (var t = 0; t < tensors.Length; t++)
+        {
+            Assert.Same(tensors[t], batch.Tensors[t]);
+            var placed = batch.Tensors[t].GetTensorDataAsSpan<float>();
+            var source = joiners.Tensors[t].GetTensorDataAsSpan<float>();
+            var rowSize = heads * capacity * dim;
+            Assert.True(placed[..(2 * rowSize)].SequenceEqual(before[t].AsSpan(0, 2 * rowSize)), $"tensor {t}: rows 0 and 1 changed");
+            for (var h = 0; h < heads; h++)
+            {
+                var target = placed.Slice((2 * rowSize) + (h * capacity * dim), capacity * dim);
+                var from = source.Slice(((1 * heads) + h) * joiners.Length * dim, joiners.Length * dim);
+                Assert.True(target[..from.Length].SequenceEqual(from), $"tensor {t}, head {h}: the placed row differs from the joiner's");
+                Assert.True(target[from.Length..].IndexOfAnyExcept(0f) < 0, $"tensor {t}, head {h}: the placed row's room is not zeroed");
+            }
+        }
+
+        Assert.Throws<ArgumentException>(() => model.Merger.Place(batch, [0, 1], joiners, [1], columns: joiners.Length));
+    }
+
+    [Fact]
     public void A_full_cache_is_not_written_in_place_and_a_moved_cache_cannot_move_again()
     {
         var owner = new Owner();

@@ -122,7 +122,9 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    var joiners = _options.Continuous || active.Count == 0 ? Admit(pending, _options.MaxBatchSize - active.Count) : [];
+                    // Rows that finished last step are free already: their joiners take them in this Rearrange.
+                    var running = active.Count(s => !s.Done);
+                    var joiners = _options.Continuous || running == 0 ? Admit(pending, _options.MaxBatchSize - running) : [];
                     Rearrange(batch, active, joiners);
                     if (!batch.HasValue)
                     {
@@ -172,14 +174,23 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     /// <summary>Runs one token for every row; rows that finish are marked, not yet removed.</summary>
     private KvState DecodeStep(KvState batch, List<Sequence> active, float[] logits)
     {
-        var n = active.Count;
+        var rows = batch.Batch;
         var total = batch.Length + 1;
-        var ids = _inputs.Ids(n);
-        var positions = _inputs.Positions(n);
-        var mask = _inputs.Mask(n * total);
-        for (var r = 0; r < n; r++)
+        var ids = _inputs.Ids(rows);
+        var positions = _inputs.Positions(rows);
+        var mask = _inputs.Mask(rows * total);
+        // A row no sequence holds (left by a finished one, kept for a joiner) runs a one-token sequence of its own at
+        // column 0: its mask is valid and it writes nothing the other rows read.
+        Array.Clear(ids, 0, rows);
+        Array.Clear(positions, 0, rows);
+        for (var r = 0; r < rows; r++)
         {
-            var sequence = active[r];
+            mask[r * total] = 1;
+        }
+
+        foreach (var sequence in active)
+        {
+            var r = sequence.Row;
             ids[r] = sequence.LastToken;
             positions[r] = sequence.Length;
             if (_leftAligned)
@@ -188,6 +199,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
             else
             {
+                mask.AsSpan(r * total, total).Clear();
                 mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
             }
         }
@@ -198,18 +210,19 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         }
 
         var started = Stopwatch.GetTimestamp();
-        var next = _model.Forward(ids, mask, positions, n, 1, batch, []);
+        var next = _model.Forward(ids, mask, positions, rows, 1, batch, []);
         Statistics.AddDecodeTime(Stopwatch.GetElapsedTime(started));
         Statistics.AddStep();
         // Rows are independent (each has its own sampler and handler), and the session's threads are idle now:
         // sampling over a 100k vocabulary per row is worth spreading over the cores.
-        void AdvanceRow(int r)
+        void AdvanceRow(int i)
         {
-            var sequence = active[r];
+            var sequence = active[i];
             sequence.Length++;
-            Advance(sequence, _model.LastLogits(next, r, logits));
+            Advance(sequence, _model.LastLogits(next, sequence.Row, logits));
         }
 
+        var n = active.Count;
         started = Stopwatch.GetTimestamp();
         if (n >= 4)
         {
@@ -544,15 +557,18 @@ internal sealed class GenerationScheduler : IAsyncDisposable
     }
 
     /// <summary>Drops finished rows, compacts columns that are padding for every remaining row and appends the
-    /// joiners' rows right-aligned — one pass through the merge graph per joiner group.</summary>
+    /// joiners' rows right-aligned — one pass through the merge graph per joiner group. A cache written in place keeps
+    /// finished rows as free rows instead: a joiner group that fits is written into them (<see cref="Place"/>), and
+    /// the cache is rebuilt only when a group does not fit or more rows are free than held.</summary>
     private void Rearrange(KvHandle batch, List<Sequence> active, List<Joiner> joiners)
     {
-        var keep = active.Where(s => !s.Done).ToList();
-        if (batch.HasValue && keep.Count == active.Count && joiners.Count == 0)
+        if (batch.HasValue && joiners.Count == 0 && !active.Exists(s => s.Done))
         {
             return;
         }
 
+        var keep = active.Where(s => !s.Done).ToList();
+        var merged = false;
         active.Clear();
         active.AddRange(keep);
         if (keep.Count == 0)
@@ -572,9 +588,10 @@ internal sealed class GenerationScheduler : IAsyncDisposable
                 {
                     batch.Reset(cache.Release());
                 }
-                else
+                else if (!(batch.HasValue && Place(batch, active, state, sequences)))
                 {
                     batch.Reset(batch.HasValue ? Merge(batch.State, active, state, sequences) : Merge(state, sequences, state, []));
+                    merged = true;
                     cache.Reset(null);
                 }
 
@@ -589,10 +606,52 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
         }
 
-        if (joiners.Count == 0 && batch.HasValue)
+        if (!merged && batch.HasValue && !KeepsFreeRows(batch.State, active))
         {
             batch.Reset(Merge(batch.State, active, batch.State, []));
         }
+    }
+
+    /// <summary>Whether a batch with rows no sequence holds is left as it is rather than compacted: only a cache written
+    /// in place keeps free rows (decoding one costs a row's share of a step, compacting copies the whole cache), and
+    /// only while they are at most as many as the held rows.</summary>
+    private bool KeepsFreeRows(KvState batch, List<Sequence> active) =>
+        batch.Batch == active.Count || (_capacityChunk > 0 && batch.HasRoom && 2 * active.Count >= batch.Batch);
+
+    /// <summary>Writes a prefilled joiner group into rows of the batch cache that no sequence holds, in place, when
+    /// there are enough of them and the cache keeps room for the next step; false leaves everything as it was.</summary>
+    private bool Place(KvHandle batch, List<Sequence> active, KvState joined, List<Sequence> sequences)
+    {
+        var state = batch.State;
+        var columns = Occupied(joined, sequences).End;
+        var length = Math.Max(state.Length, columns);
+        var free = state.Batch - active.Count;
+        if (_capacityChunk == 0 || !_leftAligned || free < sequences.Count || length >= state.Capacity)
+        {
+            return false;
+        }
+
+        var held = new bool[state.Batch];
+        foreach (var sequence in active)
+        {
+            held[sequence.Row] = true;
+        }
+
+        var targets = Enumerable.Range(0, state.Batch).Where(r => !held[r]).Take(sequences.Count).Select(r => (long)r).ToArray();
+        var started = Stopwatch.GetTimestamp();
+        _model.Merger.Place(state, targets, joined, sequences.Select(s => (long)s.Row).ToArray(), columns);
+        Statistics.AddRowsPlaced(sequences.Count, Stopwatch.GetElapsedTime(started));
+        if (length > state.Length)
+        {
+            batch.Reset(state.Extend(length - state.Length, null, null));
+        }
+
+        for (var i = 0; i < sequences.Count; i++)
+        {
+            sequences[i].Row = (int)targets[i];
+        }
+
+        return true;
     }
 
     /// <summary>Stacks <paramref name="firstRows"/>' rows of <paramref name="first"/> over <paramref name="secondRows"/>'
@@ -603,11 +662,13 @@ internal sealed class GenerationScheduler : IAsyncDisposable
         var (firstStart, firstEnd) = Occupied(first, firstRows);
         var (secondStart, secondEnd) = Occupied(second, secondRows);
         var length = Math.Max(firstEnd - firstStart, secondEnd - secondStart);
+        var started = Stopwatch.GetTimestamp();
         var merged = _model.Merger.Merge(
             new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart, firstEnd),
             new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart, secondEnd),
             _leftAligned,
             Capacity(length));
+        Statistics.AddMerge(merged.Bytes, Stopwatch.GetElapsedTime(started));
         var row = 0;
         foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
         {

@@ -13,6 +13,10 @@ public sealed class SchedulerStatistics
     private long _busyTicks;
     private long _inPlaceSteps;
     private long _cacheGrowths;
+    private long _merges;
+    private long _mergedBytes;
+    private long _mergeTicks;
+    private long _rowsPlaced;
 
     public long DecodeSteps => Interlocked.Read(ref _decodeSteps);
 
@@ -29,6 +33,19 @@ public sealed class SchedulerStatistics
 
     /// <summary>Copies of the batch cache made only because its room ran out.</summary>
     public long CacheGrowths => Interlocked.Read(ref _cacheGrowths);
+
+    /// <summary>Batch caches rebuilt through the merge graph (rows joining or leaving, columns dropped, room added).</summary>
+    public long Merges => Interlocked.Read(ref _merges);
+
+    /// <summary>Bytes of the caches those merges wrote (a load-independent measure of the copying they cost).</summary>
+    public long MergedBytes => Interlocked.Read(ref _mergedBytes);
+
+    /// <summary>Time inside batch merges and row placements (part of <see cref="BookkeepingTime"/>).</summary>
+    public TimeSpan MergeTime => Read(ref _mergeTicks);
+
+    /// <summary>Joining rows written into rows that finished sequences left, in the batch cache itself, instead of
+    /// rebuilding the cache (see <see cref="SchedulerOptions.KvCapacityChunk"/>).</summary>
+    public long RowsPlaced => Interlocked.Read(ref _rowsPlaced);
 
     /// <summary>Time spent inside the model's forward passes (prefill and decode).</summary>
     public TimeSpan ForwardTime => PrefillTime + DecodeTime;
@@ -61,6 +78,19 @@ public sealed class SchedulerStatistics
     internal void AddInPlaceStep() => Interlocked.Increment(ref _inPlaceSteps);
 
     internal void AddCacheGrowth() => Interlocked.Increment(ref _cacheGrowths);
+
+    internal void AddMerge(long bytes, TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _merges);
+        Interlocked.Add(ref _mergedBytes, bytes);
+        Interlocked.Add(ref _mergeTicks, elapsed.Ticks);
+    }
+
+    internal void AddRowsPlaced(long rows, TimeSpan elapsed)
+    {
+        Interlocked.Add(ref _rowsPlaced, rows);
+        Interlocked.Add(ref _mergeTicks, elapsed.Ticks);
+    }
 
     internal void AddGenerated(long count) => Interlocked.Add(ref _generatedTokens, count);
 

@@ -9,12 +9,14 @@ namespace Distil.Engine.Onnx;
 /// loses finished rows, gains a newly prefilled request and is compacted when columns are padding for every
 /// row — without a round trip through host memory. Right-aligned caches (rows end at the last column) are
 /// padded on the left; left-aligned ones (rows start at column 0, as GroupQueryAttention reads them) on the right.
+/// A second graph writes rows into a batch cache in place (<see cref="Place"/>), for a joiner taking a finished row.
 /// </summary>
 internal sealed class KvMerger : IDisposable
 {
     private static readonly string[] Sides = ["a", "b"];
 
     private readonly InferenceSession _session;
+    private readonly InferenceSession _placeSession;
     private readonly KvLayout _layout;
     private readonly OrtMemoryInfo _kvMemory;
     private readonly string[] _inputNames;
@@ -30,6 +32,7 @@ internal sealed class KvMerger : IDisposable
         options.IntraOpNumThreads = 1;
         device.Configure(options);
         _session = new InferenceSession(OnnxModelWriter.ToBytes(graph, 17), options);
+        _placeSession = new InferenceSession(OnnxModelWriter.ToBytes(BuildPlaceGraph(layout), 17), options);
     }
 
     /// <summary>One side of a merge: which rows of which cache, and the columns [start, end) kept.</summary>
@@ -73,7 +76,7 @@ internal sealed class KvMerger : IDisposable
                 var rows = OrtValue.CreateTensorValueFromMemory(part.Rows, [part.Rows.Length]);
                 var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
                 var end = OrtValue.CreateTensorValueFromMemory(new long[] { part.EndColumn }, [1]);
-                var padding = width - part.Width;
+                var padding = length - part.Width;
                 var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? new long[] { 0, 0, 0, 0, 0, 0, padding, 0 } : [0, 0, padding, 0, 0, 0, 0, 0], [8]);
                 owned.AddRange([rows, start, end, pads]);
                 binding.BindInput(_inputNames[index++], rows);
@@ -81,6 +84,10 @@ internal sealed class KvMerger : IDisposable
                 binding.BindInput(_inputNames[index++], end);
                 binding.BindInput(_inputNames[index++], pads);
             }
+
+            var room = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 0, 0, 0, width - length, 0 }, [8]);
+            owned.Add(room);
+            binding.BindInput(_inputNames[index], room);
 
             for (var i = 0; i < _layout.Layers * 2; i++)
             {
@@ -101,7 +108,66 @@ internal sealed class KvMerger : IDisposable
         }
     }
 
-    public void Dispose() => _session.Dispose();
+    /// <summary>Writes <paramref name="sourceRows"/> of <paramref name="source"/> (their first <paramref name="columns"/>
+    /// columns, zero-padded on the right to the batch's width) over rows <paramref name="targetRows"/> of the left-aligned
+    /// <paramref name="batch"/>, in the batch's own tensors: ScatterND's output is bound to its data input, which ONNX
+    /// Runtime's CPU and CUDA kernels then update in place instead of copying the whole cache first. The other rows
+    /// are untouched; the batch's <see cref="KvState.Length"/> is the caller's to widen.</summary>
+    public void Place(KvState batch, long[] targetRows, KvState source, long[] sourceRows, int columns)
+    {
+        if (targetRows.Length != sourceRows.Length || columns > batch.Capacity || columns > source.Capacity)
+        {
+            throw new ArgumentException($"cannot place {sourceRows.Length} rows of {columns} columns into {targetRows.Length} rows of a {batch.Capacity}-column cache");
+        }
+
+        using var binding = _placeSession.CreateIoBinding();
+        using var sources = OrtValue.CreateTensorValueFromMemory(sourceRows, [sourceRows.Length]);
+        using var targets = OrtValue.CreateTensorValueFromMemory(targetRows.ToArray(), [targetRows.Length, 1]);
+        using var end = OrtValue.CreateTensorValueFromMemory(new long[] { columns }, [1]);
+        using var pads = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 0, 0, 0, batch.Capacity - columns, 0 }, [8]);
+        for (var i = 0; i < _layout.Layers * 2; i++)
+        {
+            binding.BindInput($"batch_{i}", batch.Tensors[i]);
+            binding.BindInput($"source_{i}", source.Tensors[i]);
+            binding.BindOutput($"out_{i}", batch.Tensors[i]);
+        }
+
+        binding.BindInput("source_rows", sources);
+        binding.BindInput("target_rows", targets);
+        binding.BindInput("end", end);
+        binding.BindInput("pads", pads);
+        using var runOptions = new RunOptions();
+        _placeSession.RunWithBinding(runOptions, binding);
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _placeSession.Dispose();
+    }
+
+    private static OnnxGraph BuildPlaceGraph(KvLayout layout)
+    {
+        var g = new GraphBuilder("kv_place");
+        var type = layout.KvType == TensorElementType.Float16 ? OnnxDataType.Float16 : OnnxDataType.Float;
+        g.Graph.Inputs.Add(new OnnxValueInfo("source_rows", OnnxDataType.Int64, ["rows"]));
+        g.Graph.Inputs.Add(new OnnxValueInfo("target_rows", OnnxDataType.Int64, ["rows", 1L]));
+        g.Graph.Inputs.Add(new OnnxValueInfo("end", OnnxDataType.Int64, [1L]));
+        g.Graph.Inputs.Add(new OnnxValueInfo("pads", OnnxDataType.Int64, [8L]));
+        var start = g.Int64s(0);
+        var axis = g.Int64s(2);
+        for (var i = 0; i < layout.Layers * 2; i++)
+        {
+            g.Graph.Inputs.Add(new OnnxValueInfo($"batch_{i}", type, ["batch", (long)layout.KvHeads, "capacity", (long)layout.HeadDim]));
+            g.Graph.Inputs.Add(new OnnxValueInfo($"source_{i}", type, ["source_batch", (long)layout.KvHeads, "source_len", (long)layout.HeadDim]));
+            var rows = g.Op("Gather", [$"source_{i}", "source_rows"], new OnnxAttribute("axis", Int: 0));
+            var padded = g.Op("Pad", g.Op("Slice", rows, start, "end", axis), "pads");
+            g.Graph.Nodes.Add(new OnnxNode("ScatterND", $"place_{i}", [$"batch_{i}", "target_rows", padded], [$"out_{i}"], []));
+            g.Graph.Outputs.Add(new OnnxValueInfo($"out_{i}", type, ["batch", (long)layout.KvHeads, "capacity", (long)layout.HeadDim]));
+        }
+
+        return g.Graph;
+    }
 
     private static OnnxGraph BuildGraph(KvLayout layout)
     {
@@ -124,6 +190,8 @@ internal sealed class KvMerger : IDisposable
             g.Graph.Inputs.Add(new OnnxValueInfo($"{side}_pads", OnnxDataType.Int64, [8L]));
         }
 
+        // The room after the tokens is added once, to the stacked rows: the only copy as wide as the capacity.
+        g.Graph.Inputs.Add(new OnnxValueInfo("room_pads", OnnxDataType.Int64, [8L]));
         var axis = g.Int64s(2);
         for (var i = 0; i < count; i++)
         {
@@ -133,7 +201,8 @@ internal sealed class KvMerger : IDisposable
                 var sliced = g.Op("Slice", rows, $"{side}_start", $"{side}_end", axis);
                 return g.Op("Pad", sliced, $"{side}_pads");
             }).ToArray();
-            g.Graph.Nodes.Add(new OnnxNode("Concat", $"concat_out_{i}", parts, [$"out_{i}"], [new OnnxAttribute("axis", Int: 0)]));
+            var stacked = g.Op("Concat", parts, new OnnxAttribute("axis", Int: 0));
+            g.Graph.Nodes.Add(new OnnxNode("Pad", $"room_out_{i}", [stacked, "room_pads"], [$"out_{i}"], []));
             g.Graph.Outputs.Add(new OnnxValueInfo($"out_{i}", type, ["batch", (long)layout.KvHeads, "len", (long)layout.HeadDim]));
         }
 

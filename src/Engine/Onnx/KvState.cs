@@ -36,9 +36,10 @@ internal sealed class KvState(IDisposable? owner, OrtValue[] tensors, int batch,
     public long Bytes => Tensors.Sum(t => t.GetTensorSizeInBytes());
 
     /// <summary>The same tensors <paramref name="columns"/> columns longer, written in place by a step whose other
-    /// outputs are <paramref name="stepOutputs"/>: the tensors move to the new state, and disposing this one
-    /// releases only its own step's outputs.</summary>
-    public KvState Extend(int columns, IDisposable stepOutputs, OrtValue? logits)
+    /// outputs are <paramref name="stepOutputs"/> (null: by something that left no outputs, such as rows placed by
+    /// <see cref="KvMerger.Place"/>): the tensors move to the new state, and disposing this one releases only its own
+    /// step's outputs.</summary>
+    public KvState Extend(int columns, IDisposable? stepOutputs, OrtValue? logits)
     {
         if (_moved || Length + columns > Capacity)
         {
