@@ -54,7 +54,8 @@ internal sealed class DecoderGraph
 
     /// <summary>Whether the layers are written with ONNX Runtime's fused operators: rotary inside GroupQueryAttention
     /// (<see cref="AttendRotary"/>), one packed q/k/v projection (<see cref="PackedLinear"/>), RMSNorm as
-    /// SimplifiedLayerNormalization and the residual add with the next norm as SkipSimplifiedLayerNormalization.</summary>
+    /// SimplifiedLayerNormalization and the residual add with the next norm as SkipSimplifiedLayerNormalization.
+    /// The Llama builder uses these parts; Falcon's layers keep the unfused ones.</summary>
     public bool Fused { get; }
 
     public GraphBuilder G { get; }
@@ -419,9 +420,9 @@ internal sealed class DecoderGraph
     /// <summary>
     /// GroupQueryAttention's cos_cache and sin_cache, [positions, head_dim / 2] in the model's type: row p holds
     /// cos/sin(p · inverse frequency), the angle rounded to fp32 as Hugging Face computes it. One row per position
-    /// the model was trained for (max_position_embeddings), capped at <see cref="MaxRotaryPositions"/>: 2 MiB of
-    /// fp32 for small's 8,192 × 64 columns, 32 MiB of fp16 for a 131,072-position Llama 3.1 8B. ONNX Runtime refuses
-    /// a step whose cache would be longer than the tables.
+    /// the model was trained for (max_position_embeddings), capped at <see cref="MaxRotaryPositions"/>: both tables
+    /// take 2 MiB of fp32 for small (8,192 × 32), 32 MiB of fp16 for a 131,072-position Llama 3.1 8B (× 64).
+    /// ONNX Runtime refuses a step whose cache would be longer than the tables.
     /// </summary>
     private (string Cos, string Sin) RotaryCaches()
     {
