@@ -148,7 +148,7 @@ internal static class EngineBench
     internal static double BareSessionTokensPerSecond(string folder, int threads, int batch, int steps)
     {
         OrtEnvironment.Prepare();
-        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtEnvironment.QuietLogging };
         using var session = new InferenceSession(Path.Combine(folder, "onnx", "model.onnx"), options);
         var config = LlamaConfig.Load(Path.Combine(folder, "config.json"));
         var prompt = PromptLength(folder);

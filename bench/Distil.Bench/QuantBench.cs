@@ -157,7 +157,7 @@ internal static class QuantBench
     private static float[][] FirstStepLogits(string modelFile, int[][] promptIds, int threads)
     {
         OrtEnvironment.Prepare();
-        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = OrtEnvironment.QuietLogging };
         using var session = new InferenceSession(modelFile, options);
         var pastNames = session.InputMetadata.Keys.Where(n => n.StartsWith("past_key_values.", StringComparison.Ordinal)).ToList();
         return promptIds.Select(prompt =>

@@ -18,6 +18,13 @@ public static class OrtEnvironment
     // off, and latches the answer; the second name is the one later releases read.
     private static readonly string[] OrtOptOutVariables = ["ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED"];
 
+    /// <summary>
+    /// The session log level Distil opens models with. Builder graphs declare <c>logits_positions</c> as an
+    /// overridable initializer (an optional input), and ONNX Runtime warns about every such initializer each time a
+    /// session loads the file; that warning is the design working, so sessions log errors only.
+    /// </summary>
+    public const OrtLoggingLevel QuietLogging = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
+
     private static readonly Lazy<bool> Prepared = new(PrepareOnce, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Whether ORT telemetry was left on (the opt-in); prepares the environment on first call.</summary>
@@ -31,7 +38,7 @@ public static class OrtEnvironment
     internal static InferenceSession OpenSession(string modelFile, int threads, ExecutionDevice device)
     {
         Prepare();
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, LogSeverityLevel = QuietLogging };
         if (threads > 0)
         {
             options.IntraOpNumThreads = threads;
