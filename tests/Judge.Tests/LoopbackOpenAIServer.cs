@@ -130,6 +130,8 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     /// <summary>How many complete answers each prompt (the last user message) received.</summary>
     public IReadOnlyDictionary<string, int> Delivered => _delivered;
 
+    private bool _stopping;
+
     private async Task LoopAsync()
     {
         while (_listener.IsListening)
@@ -139,8 +141,9 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
             {
                 context = await _listener.GetContextAsync();
             }
-            catch (Exception) when (!_listener.IsListening)
+            catch (Exception) when (Volatile.Read(ref _stopping) || !_listener.IsListening)
             {
+                // Stop can fail a pending accept before IsListening turns false, so the flag set first decides.
                 return;
             }
             catch (HttpListenerException)
@@ -313,6 +316,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _stopping, true);
         _listener.Stop();
         _listener.Close();
         await _loop;
