@@ -53,6 +53,26 @@ public sealed class ContinuousBatchingTests(TinyModels models)
     }
 
     [Fact]
+    public async Task The_room_laid_out_for_in_place_decoding_stops_at_what_the_budgets_can_fill()
+    {
+        // Every merge copies the cache's whole capacity; with budgets of 6 tokens the default 256-column room would be
+        // copied for nothing. The room covers the budgets, so the cache never runs out of it either.
+        var requests = Chat.Prompts.Take(4).Select(p => new BatchChatRequest(Chat.User(p), Chat.Greedy(6))).ToList();
+        using var roomy = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1, PrefixCacheBytes = 0 });
+        using var growing = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1, PrefixCacheBytes = 0, KvCapacityChunk = 0 });
+        var inPlace = await roomy.GetService<IBatchChatClient>()!.GetResponsesAsync(requests);
+        var copied = await growing.GetService<IBatchChatClient>()!.GetResponsesAsync(requests);
+
+        Assert.Equal(copied.Select(r => Chat.Tokens(r.Response!)), inPlace.Select(r => Chat.Tokens(r.Response!)));
+        Assert.True(roomy.Statistics.InPlaceSteps > 0, "the steps should be written in place");
+        // The one growth allowed is laying room onto the cache that came straight from the prefill.
+        Assert.True(roomy.Statistics.CacheGrowths <= 1, $"{roomy.Statistics.CacheGrowths} growth copies: the room should last the budgets");
+        var kvBytesPerToken = ModelInfo.Read(models.A).KvBytesPerToken;
+        var widest = roomy.Statistics.Merges * requests.Count * 128 * kvBytesPerToken;
+        Assert.True(roomy.Statistics.MergedBytes <= widest, $"{roomy.Statistics.MergedBytes} bytes merged in {roomy.Statistics.Merges} merges: more than 128 columns a row");
+    }
+
+    [Fact]
     public async Task Concurrent_single_calls_are_batched_together_with_the_same_results()
     {
         using var client = LocalModel.Load(models.A, new LocalModelOptions { MaxBatchSize = 4, Threads = 1 });

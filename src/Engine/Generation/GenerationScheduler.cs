@@ -18,6 +18,9 @@ namespace Distil.Engine.Generation;
 /// </summary>
 internal sealed class GenerationScheduler : IAsyncDisposable
 {
+    /// <summary>Room laid out for rows' remaining budgets is rounded up to this many columns.</summary>
+    private const int RoomQuantum = 32;
+
     private readonly OnnxCausalLM _model;
     private readonly SchedulerOptions _options;
     private readonly Channel<GenerationRequest> _queue = Channel.CreateUnbounded<GenerationRequest>(new UnboundedChannelOptions { SingleReader = true });
@@ -667,7 +670,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             new KvMerger.Part(first, firstRows.Select(s => (long)s.Row).ToArray(), firstStart, firstEnd),
             new KvMerger.Part(second, secondRows.Select(s => (long)s.Row).ToArray(), secondStart, secondEnd),
             _leftAligned,
-            Capacity(length));
+            Capacity(length, firstRows.Concat(secondRows)));
         Statistics.AddMerge(merged.Bytes, Stopwatch.GetElapsedTime(started));
         var row = 0;
         foreach (var (rows, cache) in new[] { (firstRows, first), (secondRows, second) })
@@ -688,9 +691,22 @@ internal sealed class GenerationScheduler : IAsyncDisposable
 
     /// <summary>Columns to lay a batch cache of <paramref name="length"/> columns out with: room up to the next
     /// multiple of the chunk, never past the context (which every running row fits in with its next token), so the
-    /// cache stays within what memory plans budget (slots × context × KV bytes per token). 0: no room.</summary>
-    private int Capacity(int length) =>
-        _capacityChunk == 0 ? 0 : Math.Max(length + 1, Math.Min((length + _capacityChunk) / _capacityChunk * _capacityChunk, _context));
+    /// cache stays within what memory plans budget (slots × context × KV bytes per token), and never past what
+    /// <paramref name="rows"/> can still fill under their token budgets: every merge copies the whole capacity, so
+    /// room no row will use is paid for in copies (rounded up to <see cref="RoomQuantum"/>, so a joiner with a
+    /// longer budget often still fits; one that does not grows the cache as before). 0: no room.</summary>
+    private int Capacity(int length, IEnumerable<Sequence> rows)
+    {
+        if (_capacityChunk == 0)
+        {
+            return 0;
+        }
+
+        var chunked = (length + _capacityChunk) / _capacityChunk * _capacityChunk;
+        var need = rows.Select(s => s.Length + s.Request.MaxNewTokens - s.Generated.Count + 1).DefaultIfEmpty(chunked).Max();
+        var needed = (need + RoomQuantum - 1) / RoomQuantum * RoomQuantum;
+        return Math.Max(length + 1, Math.Min(Math.Min(chunked, needed), _context));
+    }
 
     /// <summary>Copies the batch cache into a roomier one when the next step would not fit (room is used up, or the
     /// cache came straight from a prefill).</summary>
