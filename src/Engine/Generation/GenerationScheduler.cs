@@ -202,6 +202,7 @@ internal sealed class GenerationScheduler : IAsyncDisposable
             }
             else
             {
+                // Undo the free-row mark at column 0: a right-aligned row's leading columns are padding.
                 mask.AsSpan(r * total, total).Clear();
                 mask.AsSpan(r * total + sequence.PadLeft, total - sequence.PadLeft).Fill(1);
             }

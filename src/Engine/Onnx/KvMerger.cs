@@ -77,7 +77,7 @@ internal sealed class KvMerger : IDisposable
                 var start = OrtValue.CreateTensorValueFromMemory(new long[] { part.StartColumn }, [1]);
                 var end = OrtValue.CreateTensorValueFromMemory(new long[] { part.EndColumn }, [1]);
                 var padding = length - part.Width;
-                var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? new long[] { 0, 0, 0, 0, 0, 0, padding, 0 } : [0, 0, padding, 0, 0, 0, 0, 0], [8]);
+                var pads = OrtValue.CreateTensorValueFromMemory(leftAligned ? ColumnPads(0, padding) : ColumnPads(padding, 0), [8]);
                 owned.AddRange([rows, start, end, pads]);
                 binding.BindInput(_inputNames[index++], rows);
                 binding.BindInput(_inputNames[index++], start);
@@ -85,7 +85,7 @@ internal sealed class KvMerger : IDisposable
                 binding.BindInput(_inputNames[index++], pads);
             }
 
-            var room = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 0, 0, 0, width - length, 0 }, [8]);
+            var room = OrtValue.CreateTensorValueFromMemory(ColumnPads(0, width - length), [8]);
             owned.Add(room);
             binding.BindInput(_inputNames[index], room);
 
@@ -124,7 +124,7 @@ internal sealed class KvMerger : IDisposable
         using var sources = OrtValue.CreateTensorValueFromMemory(sourceRows, [sourceRows.Length]);
         using var targets = OrtValue.CreateTensorValueFromMemory(targetRows.ToArray(), [targetRows.Length, 1]);
         using var end = OrtValue.CreateTensorValueFromMemory(new long[] { columns }, [1]);
-        using var pads = OrtValue.CreateTensorValueFromMemory(new long[] { 0, 0, 0, 0, 0, 0, batch.Capacity - columns, 0 }, [8]);
+        using var pads = OrtValue.CreateTensorValueFromMemory(ColumnPads(0, batch.Capacity - columns), [8]);
         for (var i = 0; i < _layout.Layers * 2; i++)
         {
             binding.BindInput($"batch_{i}", batch.Tensors[i]);
@@ -145,6 +145,10 @@ internal sealed class KvMerger : IDisposable
         _session.Dispose();
         _placeSession.Dispose();
     }
+
+    /// <summary>Pad's pads for a [batch, heads, columns, head_dim] cache: <paramref name="before"/> and
+    /// <paramref name="after"/> columns, nothing on the other axes.</summary>
+    private static long[] ColumnPads(long before, long after) => [0, 0, before, 0, 0, 0, after, 0];
 
     private static OnnxGraph BuildPlaceGraph(KvLayout layout)
     {
