@@ -65,10 +65,12 @@ public class PairwiseJudgeStepTests(TinyModels models)
         Assert.Equal(4, context.Tallies[PairwiseJudgeStep.Judged]);
         Assert.Equal(3, context.Tallies[PairwiseJudgeStep.Consistent]);
         Assert.Equal(8, client.Requests.Count);
-        Assert.Equal(("answer 2", "answer 7"), Shown(client.Requests[0].Messages[^1].Text));
-        Assert.Equal(("answer 7", "answer 2"), Shown(client.Requests[1].Messages[^1].Text));
-        Assert.NotEqual(client.Requests[0].Options!.Seed, client.Requests[1].Options!.Seed);
-        var schema = ((ChatResponseFormatJson)client.Requests[0].Options!.ResponseFormat!).Schema!.Value.GetProperty("properties");
+        // The two orders of a pair are asked concurrently, so they are found by what they show, not by arrival.
+        var firstPair = client.Requests.Where(r => Shown(r.Messages[^1].Text) is ("answer 2", "answer 7") or ("answer 7", "answer 2"))
+            .OrderBy(r => Shown(r.Messages[^1].Text).A, StringComparer.Ordinal).ToList();
+        Assert.Equal([("answer 2", "answer 7"), ("answer 7", "answer 2")], firstPair.Select(r => Shown(r.Messages[^1].Text)));
+        Assert.NotEqual(firstPair[0].Options!.Seed, firstPair[1].Options!.Seed);
+        var schema = ((ChatResponseFormatJson)firstPair[0].Options!.ResponseFormat!).Schema!.Value.GetProperty("properties");
         Assert.Equal(["rationale", "winner"], schema.EnumerateObject().Select(p => p.Name));
         Assert.Equal(["A", "B", "tie"], schema.GetProperty("winner").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
     }

@@ -58,7 +58,9 @@ public class UltraFeedbackStepTests
         var (step, client, context) = Make(", \"rationale_max_length\": 40", RateByContent);
         await step.ProcessAsync([Rated(0, "answer 1", "answer 2", "answer 3"), Rated(1, "answer 5", "answer 4")], context, default);
 
-        var format = Assert.IsType<ChatResponseFormatJson>(client.Requests[0].Options!.ResponseFormat);
+        // Requests are sent concurrently, so each row's is found by its question rather than by arrival order.
+        var first = client.Requests.Single(r => r.Messages[^1].Text.Contains("question 0", StringComparison.Ordinal));
+        var format = Assert.IsType<ChatResponseFormatJson>(first.Options!.ResponseFormat);
         var schema = format.Schema!.Value;
         var ratings = schema.GetProperty("properties").GetProperty("ratings");
         Assert.Equal(3, ratings.GetProperty("minItems").GetInt32());
@@ -66,10 +68,11 @@ public class UltraFeedbackStepTests
         Assert.Equal(1, ratings.GetProperty("items").GetProperty("minimum").GetInt32());
         Assert.Equal(5, ratings.GetProperty("items").GetProperty("maximum").GetInt32());
         Assert.Equal(40, schema.GetProperty("properties").GetProperty("rationales").GetProperty("items").GetProperty("maxLength").GetInt32());
-        var second = ((ChatResponseFormatJson)client.Requests[1].Options!.ResponseFormat!).Schema!.Value;
+        var secondRequest = client.Requests.Single(r => r.Messages[^1].Text.Contains("question 1", StringComparison.Ordinal));
+        var second = ((ChatResponseFormatJson)secondRequest.Options!.ResponseFormat!).Schema!.Value;
         Assert.Equal(2, second.GetProperty("properties").GetProperty("ratings").GetProperty("maxItems").GetInt32());
-        Assert.Equal(client.Requests[0].Messages[0].Text, client.Requests[1].Messages[0].Text);
-        Assert.Equal(ChatRole.System, client.Requests[0].Messages[0].Role);
+        Assert.Equal(first.Messages[0].Text, secondRequest.Messages[0].Text);
+        Assert.Equal(ChatRole.System, first.Messages[0].Role);
     }
 
     [Fact]
