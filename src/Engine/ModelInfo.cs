@@ -16,7 +16,8 @@ public sealed record ModelInfo
     /// <summary>architectures[0] of config.json, else its model_type, else genai_config.json's model.type.</summary>
     public required string Architecture { get; init; }
 
-    /// <summary>Weight elements; 4-bit packs (uint8 beside MatMulNBits) count two per byte.</summary>
+    /// <summary>Model weights: float elements, and the weights MatMulNBits or GatherBlockQuantized unpack from their
+    /// uint8 blocks (their scales and zero points are not counted).</summary>
     public required long Parameters { get; init; }
 
     /// <summary>The storage type holding most weight bytes: float32, float16, bfloat16, int4 or int8.</summary>
@@ -42,21 +43,17 @@ public sealed record ModelInfo
         var file = ModelVariant.Find(folder, variant, config);
         var summary = OnnxFileSummary.Read(file);
         var (layers, kvHeads, headDim, kvElement) = KvLayout.Shape(summary, config);
-        var fourBit = summary.Uses("MatMulNBits");
-        var byType = summary.Weights.GroupBy(w => w.DataType).Select(g => (Type: g.Key, Bytes: g.Sum(w => w.Bytes))).OrderByDescending(t => t.Bytes).ToList();
+        // Quantized weights (with their scales) are grouped by their bit width rather than their uint8 storage type,
+        // so a 4-bit file reads int4 and an 8-bit one int8.
+        var byType = summary.Weights
+            .GroupBy(w => summary.QuantizedWeights.TryGetValue(w.Name, out var quantized) ? $"int{quantized.Bits}" : StorageType(w.DataType))
+            .Select(g => (Type: g.Key, Bytes: g.Sum(w => w.Bytes))).OrderByDescending(t => t.Bytes).ToList();
         return new ModelInfo
         {
             ModelFile = file,
             Architecture = config.Architecture ?? config.ModelType ?? "unknown",
-            Parameters = summary.Weights.Sum(w => w.DataType is 2 or 3 && fourBit ? w.Elements * 2 : w.Elements),
-            WeightType = byType.Count == 0 ? "none" : byType[0].Type switch
-            {
-                1 => "float32",
-                10 => "float16",
-                16 => "bfloat16",
-                2 or 3 => fourBit ? "int4" : "int8",
-                var other => $"onnx type {other}",
-            },
+            Parameters = summary.Weights.Sum(summary.LogicalElements),
+            WeightType = byType.Count == 0 ? "none" : byType[0].Type,
             WeightBytes = summary.WeightBytes,
             KvType = kvElement == 2 ? "float16" : "float32",
             KvBytesPerToken = 2L * layers * kvHeads * headDim * kvElement,
@@ -66,6 +63,15 @@ public sealed record ModelInfo
             ContextLength = config.ContextLength,
         };
     }
+
+    private static string StorageType(int onnxType) => onnxType switch
+    {
+        1 => "float32",
+        10 => "float16",
+        16 => "bfloat16",
+        2 or 3 => "int8",
+        var other => $"onnx type {other}",
+    };
 
     /// <summary>Weights plus <paramref name="batch"/> caches of <paramref name="context"/> tokens.</summary>
     public long BytesFor(int batch, int context) => WeightBytes + ((long)batch * context * KvBytesPerToken);

@@ -36,6 +36,13 @@ public sealed class QuantizedVariantTests(TinyModels models, ITestOutputHelper o
             head.Select(w => (w.DataType, w.Bytes)).Order());
         Assert.DoesNotContain(summary.Weights, w => w.Name == LlamaWeightNames.LmHead);
 
+        // models info reads the bit width from the nodes, not the uint8 the blocks are stored in: 8-bit weights
+        // count once per byte, 4-bit ones twice, scales not at all, and the count is the fp32 model's. (tiny's
+        // untied fp32 embedding holds most bytes, so its weight type stays float32: see the tied test.)
+        var info = ModelInfo.Read(folder, format.Variant);
+        Assert.Equal(ModelInfo.Read(folder).Parameters, info.Parameters);
+        Assert.Equal(summary.WeightBytes, info.WeightBytes);
+
         await using var client = LocalModel.Load(folder, new LocalModelOptions { Variant = format.Variant, Threads = 1 });
         var response = await client.GetResponseAsync(Chat.User("Hello"), Chat.Greedy(8));
         Assert.Equal(8, Chat.Tokens(response).Count);
@@ -93,6 +100,7 @@ public sealed class QuantizedVariantTests(TinyModels models, ITestOutputHelper o
         Assert.DoesNotContain(summary.Weights, w => w.DataType == (int)OnnxDataType.Float && w.Dims.SequenceEqual([(long)config.VocabSize, config.HiddenSize]));
         Assert.True(summary.Uses("GatherBlockQuantized"));
         Assert.Contains(summary.Weights, w => w.Name == $"{LlamaWeightNames.Embedding}_q{bits}_rows" && w.Dims.SequenceEqual([(long)config.VocabSize, config.HiddenSize * bits / 8]));
+        Assert.Equal($"int{bits}", ModelInfo.Read(folder, "q4").WeightType);
         var full = OnnxFileSummary.Read(Path.Combine(fp32, "onnx", "model.onnx"));
         Assert.True(summary.WeightBytes < full.WeightBytes, $"the quantized file holds {summary.WeightBytes} bytes of weights against fp32's {full.WeightBytes}");
 

@@ -32,6 +32,22 @@ internal sealed class OnnxFileSummary
 
     public bool Uses(string opType) => Operators.Any(o => o.OpType == opType);
 
+    /// <summary>Initializers read by quantized operators, by name: MatMulNBits' B, scales and zero points (inputs
+    /// 1–3) and GatherBlockQuantized's data, scales and zero points (inputs 0, 2, 3). They are stored as uint8 or
+    /// float whatever the bit width, so only the node says how many weights a byte holds.</summary>
+    public Dictionary<string, Quantized> QuantizedWeights { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A quantized operator's initializer: packed weights or their scales and zero points.
+    /// <paramref name="Weights"/> is K × N when the node says (MatMulNBits, whose blocks pad K); otherwise a packed
+    /// initializer holds 8 / <paramref name="Bits"/> weights a byte.</summary>
+    public sealed record Quantized(int Bits, bool Packed, long? Weights = null);
+
+    /// <summary>Model weights an initializer holds: its elements, the weights a packed one stands for, or none for
+    /// quantization scales and zero points.</summary>
+    public long LogicalElements(Weight weight) => QuantizedWeights.TryGetValue(weight.Name, out var quantized)
+        ? (quantized.Packed ? quantized.Weights ?? (weight.Elements * 8 / quantized.Bits) : 0)
+        : weight.Elements;
+
     public sealed record Weight(string Name, int DataType, long[] Dims)
     {
         public long Elements => Dims.Aggregate(1L, (a, d) => a * d);
@@ -103,15 +119,27 @@ internal sealed class OnnxFileSummary
         }
     }
 
+    /// <summary>NodeProto { input = 1, op_type = 4, attribute = 5, domain = 7 }.</summary>
     private void ReadNode(Reader reader, long end)
     {
         string opType = "", domain = "";
+        var inputs = new List<string>();
+        var attributes = new Dictionary<string, long?>(StringComparer.Ordinal);
         while (reader.Position < end)
         {
             var (field, wire) = reader.Tag();
-            if (field == 4 && wire == 2)
+            if (field == 1 && wire == 2)
+            {
+                inputs.Add(reader.String());
+            }
+            else if (field == 4 && wire == 2)
             {
                 opType = reader.String();
+            }
+            else if (field == 5 && wire == 2)
+            {
+                var (name, value) = ReadIntAttribute(reader, reader.Length() + reader.Position);
+                attributes[name] = value;
             }
             else if (field == 7 && wire == 2)
             {
@@ -124,6 +152,49 @@ internal sealed class OnnxFileSummary
         }
 
         Operators.Add((domain == "ai.onnx" ? "" : domain, opType));
+        var bits = (int)(attributes.GetValueOrDefault("bits") ?? 4); // both ops default to 4 bits
+        var (packed, metadata) = opType switch
+        {
+            "MatMulNBits" => (1, new[] { 2, 3 }),
+            "GatherBlockQuantized" => (0, new[] { 2, 3 }),
+            _ => (-1, []),
+        };
+        if (packed >= 0 && packed < inputs.Count)
+        {
+            // Nodes come before initializers in a GraphProto, so the element count of a packed initializer without
+            // K and N is only known once the file is read: LogicalElements works it out then.
+            var weights = opType == "MatMulNBits" && attributes.GetValueOrDefault("K") is { } k && attributes.GetValueOrDefault("N") is { } n ? k * n : (long?)null;
+            QuantizedWeights[inputs[packed]] = new Quantized(bits, Packed: true, weights);
+            foreach (var index in metadata.Where(i => i < inputs.Count && inputs[i].Length > 0))
+            {
+                QuantizedWeights[inputs[index]] = new Quantized(bits, Packed: false);
+            }
+        }
+    }
+
+    /// <summary>AttributeProto { name = 1, i = 3 }: the name and integer value (null when it holds another kind).</summary>
+    private static (string Name, long? Value) ReadIntAttribute(Reader reader, long end)
+    {
+        var name = "";
+        long? value = null;
+        while (reader.Position < end)
+        {
+            var (field, wire) = reader.Tag();
+            if (field == 1 && wire == 2)
+            {
+                name = reader.String();
+            }
+            else if (field == 3 && wire == 0)
+            {
+                value = (long)reader.Varint();
+            }
+            else
+            {
+                reader.Skip(wire);
+            }
+        }
+
+        return (name, value);
     }
 
     private void ReadTensor(Reader reader, long end)
