@@ -78,9 +78,18 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
     protected async Task EmitAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
     {
         Interlocked.Add(ref _rowsOut, rows.Count);
+        // Every successor after the first gets its own copies, all taken before any successor sees a row: the first
+        // edge can hand a full batch on at once, and the step behind it writes into the rows it gets. A copy taken
+        // after that would carry its columns into the sibling branch, depending on timing.
+        var copies = new IReadOnlyList<Row>[_edges.Count];
+        for (var e = 1; e < _edges.Count; e++)
+        {
+            copies[e] = rows.Select(row => row.Clone()).ToArray();
+        }
+
         for (var e = 0; e < _edges.Count; e++)
         {
-            await _edges[e].AddAsync(rows, copy: e > 0, cancellationToken);
+            await _edges[e].AddAsync(e == 0 ? rows : copies[e], cancellationToken);
         }
     }
 
@@ -266,11 +275,11 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
 
         public StepNode Target { get; } = target;
 
-        public async Task AddAsync(IReadOnlyList<Row> rows, bool copy, CancellationToken cancellationToken)
+        public async Task AddAsync(IReadOnlyList<Row> rows, CancellationToken cancellationToken)
         {
             for (var i = 0; i < rows.Count; i++)
             {
-                _buffer[_count++] = copy ? rows[i].Clone() : rows[i];
+                _buffer[_count++] = rows[i];
                 if (_count == batchSize)
                 {
                     await SendAsync(cancellationToken);
