@@ -11,7 +11,10 @@ namespace Distil.Steps;
 /// <remarks>
 /// A response's remaining count is stale by the requests still in flight, which the server may not have counted
 /// yet; they are assumed uncounted, so the window is never overrun (at worst a little throughput is left unused).
-/// Once a reported reset has passed the window is unknown again until the next response says otherwise.
+/// Responses are not read in the order the server wrote their headers: with several in flight, a header written
+/// before others' requests were counted can be read after theirs. So while a reported window lasts, a response can
+/// only lower what remains of it, never raise it; once the reset has passed the window is unknown again until the
+/// next response says otherwise.
 /// </remarks>
 public sealed class ServedRateLimit
 {
@@ -101,12 +104,12 @@ public sealed class ServedRateLimit
             var others = Math.Max(0, _inFlight - 1);
             if (remainingRequests is { } requests && resetRequests is { } requestReset)
             {
-                _requestWindow = new Window(requests - others, now + requestReset);
+                _requestWindow = _requestWindow.Observed(new Window(requests - others, now + requestReset), now);
             }
 
             if (remainingTokens is { } tokens && resetTokens is { } tokenReset)
             {
-                _tokenWindow = new Window(tokens - _inFlightTokens, now + tokenReset);
+                _tokenWindow = _tokenWindow.Observed(new Window(tokens - _inFlightTokens, now + tokenReset), now);
             }
         }
     }
@@ -139,6 +142,12 @@ public sealed class ServedRateLimit
         public TimeSpan WaitFor(DateTimeOffset now) => KnownAt(now) && Remaining <= 0 ? ResetAt - now : TimeSpan.Zero;
 
         public Window Spend(long amount, DateTimeOffset now) => KnownAt(now) ? this with { Remaining = Remaining - amount } : this;
+
+        /// <summary>The window after a response reported <paramref name="reported"/>: the report, unless this window
+        /// still lasts and leaves less (the report may have been written before requests this one counts). A report of
+        /// the server's next window is then taken up by the first response after this one resets.</summary>
+        public Window Observed(Window reported, DateTimeOffset now) =>
+            KnownAt(now) && Remaining < reported.Remaining ? this : reported;
     }
 
     /// <summary>A per-minute cap as a bucket of one second's worth (at least one unit), refilled continuously.</summary>
