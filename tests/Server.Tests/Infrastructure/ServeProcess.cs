@@ -41,12 +41,13 @@ public sealed class ServeProcess : IAsyncDisposable
         NetworkNamespaces? network = null,
         Dictionary<string, string?>? environment = null)
     {
-        // Loopback, or the server namespace's own address (a fresh namespace has every port free).
-        var url = network is null ? $"http://127.0.0.1:{LoopbackPort.Free()}" : $"http://{network.ServerAddress}:5080";
+        // Loopback on a port the server picks itself (a port chosen here and bound there could be taken in between by
+        // another test's process), or the server namespace's own address (a fresh namespace has every port free).
+        var requested = network is null ? "http://127.0.0.1:0" : $"http://{network.ServerAddress}:5080";
         environment = new Dictionary<string, string?>(environment ?? []) { ["DISTIL_DASHBOARD_TOKEN"] = token };
         var args = new List<string>
         {
-            "serve", "--urls", url, "--workers", workers.ToString(CultureInfo.InvariantCulture),
+            "serve", "--urls", requested, "--workers", workers.ToString(CultureInfo.InvariantCulture),
             "--shard-size", shardSize.ToString(CultureInfo.InvariantCulture),
             "--invisibility-timeout", invisibilitySeconds.ToString(CultureInfo.InvariantCulture),
             "--output", workspace.Outputs, "--work-dir", workspace.WorkDirectory("serve"),
@@ -62,17 +63,23 @@ public sealed class ServeProcess : IAsyncDisposable
         }
 
         var process = DistilProcess.StartIn(network is null ? [] : NetworkNamespaces.Exec(network.Server), workspace.Root, environment, [.. args]);
-        var serve = new ServeProcess(process, url, token, network);
         try
         {
             await process.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(60));
-            return serve;
+            return new ServeProcess(process, network is null ? ListeningUrl(process.Output) : requested, token, network);
         }
         catch
         {
-            await serve.DisposeAsync();
+            await process.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>The address ASP.NET Core's lifetime log reports as bound ("Now listening on: http://127.0.0.1:PORT").</summary>
+    private static string ListeningUrl(string output)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(output, @"Now listening on: (http://\S+)");
+        return match.Success ? match.Groups[1].Value : throw new InvalidOperationException($"serve did not say where it listens. Output:\n{output}");
     }
 
     /// <summary>Submits through the real CLI (<c>distil submit</c>) and returns the run id it printed.</summary>
