@@ -119,6 +119,9 @@ internal sealed class OnnxFileSummary
         }
     }
 
+    /// <summary>Scales and zero points: inputs 2 and 3 of both MatMulNBits and GatherBlockQuantized.</summary>
+    private static readonly int[] QuantizationMetadataInputs = [2, 3];
+
     /// <summary>NodeProto { input = 1, op_type = 4, attribute = 5, domain = 7 }.</summary>
     private void ReadNode(Reader reader, long end)
     {
@@ -152,23 +155,25 @@ internal sealed class OnnxFileSummary
         }
 
         Operators.Add((domain == "ai.onnx" ? "" : domain, opType));
-        var bits = (int)(attributes.GetValueOrDefault("bits") ?? 4); // both ops default to 4 bits
-        var (packed, metadata) = opType switch
+        var packed = opType switch
         {
-            "MatMulNBits" => (1, new[] { 2, 3 }),
-            "GatherBlockQuantized" => (0, new[] { 2, 3 }),
-            _ => (-1, []),
+            "MatMulNBits" => 1,
+            "GatherBlockQuantized" => 0,
+            _ => -1,
         };
-        if (packed >= 0 && packed < inputs.Count)
+        if (packed < 0 || packed >= inputs.Count)
         {
-            // Nodes come before initializers in a GraphProto, so the element count of a packed initializer without
-            // K and N is only known once the file is read: LogicalElements works it out then.
-            var weights = opType == "MatMulNBits" && attributes.GetValueOrDefault("K") is { } k && attributes.GetValueOrDefault("N") is { } n ? k * n : (long?)null;
-            QuantizedWeights[inputs[packed]] = new Quantized(bits, Packed: true, weights);
-            foreach (var index in metadata.Where(i => i < inputs.Count && inputs[i].Length > 0))
-            {
-                QuantizedWeights[inputs[index]] = new Quantized(bits, Packed: false);
-            }
+            return;
+        }
+
+        var bits = (int)(attributes.GetValueOrDefault("bits") ?? 4); // both ops default to 4 bits
+        // Nodes come before initializers in a GraphProto, so the element count of a packed initializer without K and N
+        // is only known once the file is read: LogicalElements works it out then.
+        var weights = opType == "MatMulNBits" && attributes.GetValueOrDefault("K") is { } k && attributes.GetValueOrDefault("N") is { } n ? k * n : (long?)null;
+        QuantizedWeights[inputs[packed]] = new Quantized(bits, Packed: true, weights);
+        foreach (var index in QuantizationMetadataInputs.Where(i => i < inputs.Count && inputs[i].Length > 0))
+        {
+            QuantizedWeights[inputs[index]] = new Quantized(bits, Packed: false);
         }
     }
 

@@ -81,15 +81,15 @@ internal abstract class StepNode(StepDefinition definition, RunContext run) : IS
         // Every successor after the first gets its own copies, all taken before any successor sees a row: the first
         // edge can hand a full batch on at once, and the step behind it writes into the rows it gets. A copy taken
         // after that would carry its columns into the sibling branch, depending on timing.
-        var copies = new IReadOnlyList<Row>[_edges.Count];
-        for (var e = 1; e < _edges.Count; e++)
+        var perEdge = new IReadOnlyList<Row>[_edges.Count];
+        for (var e = 0; e < _edges.Count; e++)
         {
-            copies[e] = rows.Select(row => row.Clone()).ToArray();
+            perEdge[e] = e == 0 ? rows : rows.Select(row => row.Clone()).ToArray();
         }
 
         for (var e = 0; e < _edges.Count; e++)
         {
-            await _edges[e].AddAsync(e == 0 ? rows : copies[e], cancellationToken);
+            await _edges[e].AddAsync(perEdge[e], cancellationToken);
         }
     }
 
