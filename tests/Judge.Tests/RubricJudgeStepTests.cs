@@ -48,9 +48,8 @@ public class RubricJudgeStepTests(TinyModels models)
         Assert.Contains("Is the answer correct and complete?", system);
         Assert.Contains("Score 3: partly right", system);
         Assert.All(client.Requests, r => Assert.Equal(system, r.Messages[0].Text));
-        // Requests are sent concurrently, so each row's are found by its question rather than by arrival order.
-        var rowZero = client.Requests.Where(r => r.Messages[^1].Text.Contains("question 0", StringComparison.Ordinal)).ToList();
-        var rowOne = client.Requests.Where(r => r.Messages[^1].Text.Contains("question 1", StringComparison.Ordinal)).ToList();
+        var rowZero = client.RequestsShowing("question 0");
+        var rowOne = client.RequestsShowing("question 1");
         Assert.Equal((3, 2), (rowZero.Count, rowOne.Count));
         Assert.All(rowOne, r => Assert.Contains("## Reference answer (would earn the highest score)\ngold 1", r.Messages[^1].Text));
         var schema = ((ChatResponseFormatJson)client.Requests[0].Options!.ResponseFormat!).Schema!.Value.GetProperty("properties");

@@ -52,6 +52,11 @@ internal sealed class ScriptedChatClient(Func<IReadOnlyList<ChatMessage>, ChatOp
 {
     public List<(IReadOnlyList<ChatMessage> Messages, ChatOptions? Options)> Requests { get; } = [];
 
+    /// <summary>The requests whose last message contains <paramref name="text"/>: steps send their calls concurrently,
+    /// so a row's requests are found by what they show, not by the order they arrived in.</summary>
+    public List<(IReadOnlyList<ChatMessage> Messages, ChatOptions? Options)> RequestsShowing(string text) =>
+        Requests.Where(r => r.Messages[^1].Text.Contains(text, StringComparison.Ordinal)).ToList();
+
     public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = messages.ToList();

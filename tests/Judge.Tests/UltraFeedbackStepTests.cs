@@ -58,8 +58,7 @@ public class UltraFeedbackStepTests
         var (step, client, context) = Make(", \"rationale_max_length\": 40", RateByContent);
         await step.ProcessAsync([Rated(0, "answer 1", "answer 2", "answer 3"), Rated(1, "answer 5", "answer 4")], context, default);
 
-        // Requests are sent concurrently, so each row's is found by its question rather than by arrival order.
-        var first = client.Requests.Single(r => r.Messages[^1].Text.Contains("question 0", StringComparison.Ordinal));
+        var first = Assert.Single(client.RequestsShowing("question 0"));
         var format = Assert.IsType<ChatResponseFormatJson>(first.Options!.ResponseFormat);
         var schema = format.Schema!.Value;
         var ratings = schema.GetProperty("properties").GetProperty("ratings");
@@ -68,7 +67,7 @@ public class UltraFeedbackStepTests
         Assert.Equal(1, ratings.GetProperty("items").GetProperty("minimum").GetInt32());
         Assert.Equal(5, ratings.GetProperty("items").GetProperty("maximum").GetInt32());
         Assert.Equal(40, schema.GetProperty("properties").GetProperty("rationales").GetProperty("items").GetProperty("maxLength").GetInt32());
-        var secondRequest = client.Requests.Single(r => r.Messages[^1].Text.Contains("question 1", StringComparison.Ordinal));
+        var secondRequest = Assert.Single(client.RequestsShowing("question 1"));
         var second = ((ChatResponseFormatJson)secondRequest.Options!.ResponseFormat!).Schema!.Value;
         Assert.Equal(2, second.GetProperty("properties").GetProperty("ratings").GetProperty("maxItems").GetInt32());
         Assert.Equal(first.Messages[0].Text, secondRequest.Messages[0].Text);
